@@ -1,0 +1,68 @@
+/**
+ * Where packets come from: a live interface (libpcap through `pcap` or `cap`) or a
+ * capture file. Every source feeds the same pipeline through the same handler.
+ */
+
+/** libpcap DLT_* link types the decoder understands. */
+export const LinkType = {
+  NULL: 0,
+  ETHERNET: 1,
+  RAW: 101,
+  LINUX_SLL: 113,
+  LINUX_SLL2: 276,
+  /** Some platforms give raw IP as 12 or 14; libpcap maps them to 101 on Linux. */
+  RAW_ALT: 12,
+} as const;
+export type LinkType = (typeof LinkType)[keyof typeof LinkType];
+
+/**
+ * Called once per packet, synchronously. `buf` is reused by the engine: read it
+ * before returning, never keep it. `tsMicros` is the libpcap timestamp.
+ */
+export type PacketHandler = (buf: Buffer, capLen: number, wireLen: number, tsMicros: number) => void;
+
+/** Kernel counters from pcap_stats(); absent for engines that cannot read them. */
+export type CaptureStats = Readonly<{
+  /** Packets received by the filter (ps_recv). */
+  received: number;
+  /** Dropped because the buffer was full (ps_drop). */
+  dropped: number;
+  /** Dropped by the interface or its driver (ps_ifdrop). */
+  ifDropped: number;
+}>;
+
+export interface PacketSource {
+  /** Short name for logs and the summary: "pcap", "cap", "file". */
+  readonly engine: string;
+  /** What is captured: the interface name or the file path. */
+  readonly name: string;
+  /** DLT of the packets delivered. Valid after start(). */
+  readonly linkType: number;
+  /** Open and start delivering packets. Throws a CaptureError on failure. */
+  start(onPacket: PacketHandler): void;
+  /** Cumulative kernel counters, or undefined when the engine has none. */
+  stats(): CaptureStats | undefined;
+  /** Resolves when a file source has delivered every packet; never for a live source until stop(). */
+  readonly done: Promise<void>;
+  /** Stop capturing and release the handle. Idempotent. */
+  stop(): void;
+}
+
+export const CaptureErrorCode = {
+  NO_SUCH_INTERFACE: 'NO_SUCH_INTERFACE',
+  NO_PERMISSION: 'NO_PERMISSION',
+  BAD_FILE: 'BAD_FILE',
+  BAD_FILTER: 'BAD_FILTER',
+  OTHER: 'OTHER',
+} as const;
+export type CaptureErrorCode = (typeof CaptureErrorCode)[keyof typeof CaptureErrorCode];
+
+/** A capture failure with a one-line, user-facing message that says what to do. */
+export class CaptureError extends Error {
+  readonly code: CaptureErrorCode;
+  constructor(code: CaptureErrorCode, message: string) {
+    super(message);
+    this.name = 'CaptureError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The validated, frozen configuration. Only agent/config reads argv and the
+ * environment; every other module receives this object (or a part of it).
+ * Precedence everywhere: flag > environment variable > default.
+ */
+export const Engine = { PCAP: 'pcap', CAP: 'cap' } as const;
+export type Engine = (typeof Engine)[keyof typeof Engine];
+
+export type Config = Readonly<{
+  /** -i / LBTA_INTERFACE. Default: the interface carrying the default route. */
+  interface: string;
+  /** --read / LBTA_READ: analyse a capture file instead of a live interface. */
+  readFile: string | undefined;
+  /** -s / LBTA_SAMPLE: analyse per-segment details of 1 flow in N (1 = all). */
+  sample: number;
+  /** -l / LBTA_LOG_DIR. Default ./logs as in the original script. */
+  logDir: string;
+  /** --engine / LBTA_ENGINE. */
+  engine: Engine;
+  /** --summary-interval / LBTA_SUMMARY_INTERVAL, seconds. */
+  summaryIntervalSec: number;
+  /** --snaplen / LBTA_SNAPLEN, bytes captured per packet. */
+  snaplen: number;
+  /** --buffer-size / LBTA_BUFFER_MB, kernel capture buffer in MiB. */
+  bufferSizeMb: number;
+  /** --buffer-timeout / LBTA_BUFFER_TIMEOUT_MS: libpcap hands packets over in blocks at most this late. */
+  bufferTimeoutMs: number;
+  /** --filter / LBTA_FILTER: extra BPF expression ANDed with the built-in one. */
+  filter: string | undefined;
+  /** --retention-days / LBTA_RETENTION_DAYS: local log files older than this are removed. */
+  retentionDays: number;
+  /** --max-connections / LBTA_MAX_CONNECTIONS: bound of the TCP connection table. */
+  maxConnections: number;
+  /** --syn-timeout / LBTA_SYN_TIMEOUT, seconds before a SYN without SYN-ACK is "unanswered". */
+  synTimeoutSec: number;
+  /** --idle-timeout / LBTA_IDLE_TIMEOUT, seconds before an idle connection is expired. */
+  idleTimeoutSec: number;
+  /** --log-level / LBTA_LOG_LEVEL for the agent's own pino logs. */
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+}>;

@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * ULID generator (time-ordered, 26 characters, Crockford base32). Monotonic within
+ * one millisecond so ids sort in emission order. Ids let readers of CloudWatch Logs
+ * drop the duplicates that at-least-once shipping can produce.
+ */
+export class UlidFactory {
+  #lastMs = -1;
+  readonly #rand = new Uint8Array(10);
+
+  next(nowMs: number = Date.now()): string {
+    if (nowMs <= this.#lastMs) {
+      // Same (or earlier: the clock went back) millisecond: increment the random part.
+      for (let i = 9; i >= 0; i--) {
+        const b = this.#rand[i] ?? 0;
+        if (b < 255) { this.#rand[i] = b + 1; break; }
+        this.#rand[i] = 0;
+      }
+      nowMs = this.#lastMs;
+    } else {
+      this.#rand.set(randomBytes(10));
+      this.#lastMs = nowMs;
+    }
+    let time = '';
+    let t = nowMs;
+    for (let i = 0; i < 10; i++) {
+      time = ALPHABET[t % 32] + time;
+      t = Math.floor(t / 32);
+    }
+    let rand = '';
+    // 80 bits -> 16 base32 characters, 5 bits at a time.
+    let acc = 0;
+    let bits = 0;
+    for (let i = 0; i < 10; i++) {
+      acc = (acc << 8) | (this.#rand[i] ?? 0);
+      bits += 8;
+      while (bits >= 5) {
+        bits -= 5;
+        rand += ALPHABET[(acc >>> bits) & 31];
+      }
+      acc &= (1 << bits) - 1;
+    }
+    return time + rand;
+  }
+}

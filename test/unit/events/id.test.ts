@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { UlidFactory } from '../../../agent/events/id.js';
+import { formatMicros } from '../../../agent/events/schema.js';
+
+test('ids are 26 Crockford base32 characters and sort in emission order within a millisecond', () => {
+  // Prepare
+  const ids = new UlidFactory();
+  // Act
+  const list = Array.from({ length: 1000 }, () => ids.next(1_700_000_000_000));
+  // Assess
+  for (const id of list) assert.match(id, /^[0-9A-HJKMNP-TV-Z]{26}$/);
+  assert.deepEqual([...list].sort(), list);
+  assert.equal(new Set(list).size, list.length);
+});
+
+test('ids stay ordered when the clock goes backwards', () => {
+  const ids = new UlidFactory();
+  const a = ids.next(2_000_000);
+  const b = ids.next(1_000_000);
+  assert.ok(b > a);
+});
+
+test('event time keeps the microseconds of the packet timestamp', () => {
+  assert.equal(formatMicros(1_771_147_815_123_456), '2026-02-15T09:30:15.123456Z');
+  assert.equal(formatMicros(1_771_147_815_000_001), '2026-02-15T09:30:15.000001Z');
+});
