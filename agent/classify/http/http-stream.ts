@@ -1,0 +1,251 @@
+/**
+ * One direction of an HTTP/1.x connection as a byte stream: finds each message
+ * head (which may span segments, up to MAX_HEAD_BYTES), hands it to the handler,
+ * then skips the body by the framing the handler returns (Content-Length,
+ * chunked, until close). Capture gaps (lost segments, snaplen cuts) are counted
+ * in wire bytes so body skipping stays in sync; when sync is lost, the stream
+ * waits for a segment that starts like a new message.
+ */
+import { findHeadEnd, MAX_HEAD_BYTES } from './http-parser.js';
+
+export type Framing =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'length'; readonly length: number }
+  | { readonly kind: 'chunked' }
+  | { readonly kind: 'close' }
+  | { readonly kind: 'opaque' }
+  | { readonly kind: 'resync' };
+
+export const NO_BODY: Framing = Object.freeze({ kind: 'none' });
+export const RESYNC: Framing = Object.freeze({ kind: 'resync' });
+export const OPAQUE: Framing = Object.freeze({ kind: 'opaque' });
+export const CHUNKED: Framing = Object.freeze({ kind: 'chunked' });
+export const UNTIL_CLOSE: Framing = Object.freeze({ kind: 'close' });
+
+export interface HttpStreamHandler {
+  /**
+   * A message head at buf[off, off+len). `partial` when the capture lost the rest
+   * of it. `firstTs`/`lastTs`: timestamps of its first and last bytes.
+   */
+  onHead(buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing;
+  /** Bytes that cannot start a message where one must start, or a head over the size bound. */
+  onMalformed(reason: string, tsMicros: number): void;
+  /** The body of the last message ended (its last byte arrived at tsMicros). */
+  onBodyEnd(tsMicros: number): void;
+}
+
+const Mode = { HEAD: 0, BODY: 1, CHUNK_SIZE: 2, CHUNK_DATA: 3, CHUNK_TRAILER: 4, UNTIL_CLOSE: 5, RESYNC: 6, OPAQUE: 7 } as const;
+type Mode = (typeof Mode)[keyof typeof Mode];
+
+const MAX_CHUNK_LINE = 1024;
+const MAX_CHUNK_SIZE = 2 ** 40;
+
+export type LooksLikeStart = (buf: Uint8Array, off: number, len: number) => boolean;
+
+export class HttpStream {
+  readonly #looksLikeStart: LooksLikeStart;
+  readonly #handler: HttpStreamHandler;
+  #mode: Mode = Mode.HEAD;
+  #head: Buffer | undefined;
+  #headLen = 0;
+  #headFirstTs = 0;
+  #remaining = 0;
+  #chunkSize = 0;
+  #chunkDigits = 0;
+  #chunkExt = false;
+  #lineLen = 0;
+
+  constructor(looksLikeStart: LooksLikeStart, handler: HttpStreamHandler) {
+    this.#looksLikeStart = looksLikeStart;
+    this.#handler = handler;
+  }
+
+  /** True once the stream no longer follows messages (after an upgrade or CONNECT). */
+  get opaque(): boolean { return this.#mode === Mode.OPAQUE; }
+  /** True while bytes are being dropped until a segment starts a new message. */
+  get resyncing(): boolean { return this.#mode === Mode.RESYNC; }
+  /** True between messages (nothing of a next message seen yet). */
+  get idle(): boolean { return this.#mode === Mode.HEAD && this.#headLen === 0; }
+
+  /** Stop following messages (e.g. the other direction switched protocols). */
+  setOpaque(): void { this.#mode = Mode.OPAQUE; this.#headLen = 0; }
+
+  /**
+   * One segment's payload: `capLen` bytes present at buf[off...], `wireLen` on the
+   * wire (wireLen > capLen when the snaplen cut it).
+   */
+  push(buf: Uint8Array, off: number, capLen: number, wireLen: number, ts: number): void {
+    const end = Math.min(buf.length, off + Math.max(0, capLen));
+    let p = off;
+    if (this.#mode === Mode.RESYNC) {
+      if (end > p && this.#looksLikeStart(buf, p, end - p)) this.#mode = Mode.HEAD;
+      else return;
+    }
+    while (p < end) {
+      switch (this.#mode) {
+        case Mode.HEAD: p = this.#headBytes(buf, p, end, ts); break;
+        case Mode.BODY: {
+          const n = Math.min(this.#remaining, end - p);
+          p += n;
+          this.#remaining -= n;
+          if (this.#remaining === 0) { this.#mode = Mode.HEAD; this.#handler.onBodyEnd(ts); }
+          break;
+        }
+        case Mode.CHUNK_DATA: {
+          const n = Math.min(this.#remaining, end - p);
+          p += n;
+          this.#remaining -= n;
+          if (this.#remaining === 0) this.#startChunkLine();
+          break;
+        }
+        case Mode.CHUNK_SIZE: p = this.#chunkSizeBytes(buf, p, end, ts); break;
+        case Mode.CHUNK_TRAILER: p = this.#trailerBytes(buf, p, end, ts); break;
+        default: return; // UNTIL_CLOSE, OPAQUE, RESYNC: drop the rest
+      }
+    }
+    if (wireLen > capLen) this.gap(wireLen - Math.max(0, capLen), ts);
+  }
+
+  /** `n` bytes of the stream were not captured. */
+  gap(n: number, ts: number): void {
+    if (n <= 0) return;
+    switch (this.#mode) {
+      case Mode.HEAD:
+        if (this.#headLen > 0 && this.#head !== undefined) {
+          // Whatever lines we have are still worth reporting (method, path, status).
+          this.#handler.onHead(this.#head, 0, this.#headLen, true, this.#headFirstTs, ts);
+        }
+        this.#headLen = 0;
+        this.#mode = Mode.RESYNC;
+        return;
+      case Mode.BODY:
+        if (n < this.#remaining) this.#remaining -= n;
+        else if (n === this.#remaining) { this.#remaining = 0; this.#mode = Mode.HEAD; this.#handler.onBodyEnd(ts); }
+        else this.#mode = Mode.RESYNC;
+        return;
+      case Mode.CHUNK_DATA:
+        if (n < this.#remaining) this.#remaining -= n;
+        else if (n === this.#remaining) this.#startChunkLine();
+        else this.#mode = Mode.RESYNC;
+        return;
+      case Mode.CHUNK_SIZE:
+      case Mode.CHUNK_TRAILER:
+        this.#mode = Mode.RESYNC;
+        return;
+      default:
+        return;
+    }
+  }
+
+  #apply(f: Framing, ts: number): void {
+    switch (f.kind) {
+      case 'none': this.#mode = Mode.HEAD; this.#handler.onBodyEnd(ts); return;
+      case 'length':
+        if (f.length > 0) { this.#mode = Mode.BODY; this.#remaining = f.length; }
+        else { this.#mode = Mode.HEAD; this.#handler.onBodyEnd(ts); }
+        return;
+      case 'chunked': this.#startChunkLine(); return;
+      case 'close': this.#mode = Mode.UNTIL_CLOSE; return;
+      case 'opaque': this.#mode = Mode.OPAQUE; return;
+      case 'resync': this.#mode = Mode.RESYNC; return;
+    }
+  }
+
+  #headBytes(buf: Uint8Array, p: number, end: number, ts: number): number {
+    if (this.#headLen === 0) {
+      this.#headFirstTs = ts;
+      if (!this.#looksLikeStart(buf, p, end - p)) {
+        this.#handler.onMalformed('bad_start_line', ts);
+        this.#mode = Mode.RESYNC;
+        return end;
+      }
+      // Fast path: the whole head is in this segment, parse it in place.
+      const he = findHeadEnd(buf, p, Math.min(end, p + MAX_HEAD_BYTES));
+      if (he >= 0) {
+        this.#apply(this.#handler.onHead(buf, p, he - p, false, ts, ts), ts);
+        return he;
+      }
+    }
+    const n = Math.min(MAX_HEAD_BYTES - this.#headLen, end - p);
+    this.#ensure(this.#headLen + n);
+    const head = this.#head as Buffer;
+    head.set(buf.subarray(p, p + n), this.#headLen);
+    const scanFrom = Math.max(0, this.#headLen - 3);
+    this.#headLen += n;
+    const he = findHeadEnd(head, scanFrom, this.#headLen);
+    if (he >= 0) {
+      const usedHere = he - (this.#headLen - n);
+      this.#headLen = 0;
+      this.#apply(this.#handler.onHead(head, 0, he, false, this.#headFirstTs, ts), ts);
+      return p + usedHere;
+    }
+    if (this.#headLen >= MAX_HEAD_BYTES) {
+      this.#headLen = 0;
+      this.#handler.onMalformed('head_too_large', ts);
+      this.#mode = Mode.RESYNC;
+      return end;
+    }
+    return p + n;
+  }
+
+  #ensure(size: number): void {
+    if (this.#head !== undefined && this.#head.length >= size) return;
+    let cap = this.#head?.length ?? 2048;
+    while (cap < size) cap *= 2;
+    const next = Buffer.allocUnsafe(Math.min(cap, MAX_HEAD_BYTES));
+    if (this.#head !== undefined && this.#headLen > 0) this.#head.copy(next, 0, 0, this.#headLen);
+    this.#head = next;
+  }
+
+  #startChunkLine(): void {
+    this.#mode = Mode.CHUNK_SIZE;
+    this.#chunkSize = 0;
+    this.#chunkDigits = 0;
+    this.#chunkExt = false;
+    this.#lineLen = 0;
+  }
+
+  #chunkSizeBytes(buf: Uint8Array, p: number, end: number, ts: number): number {
+    while (p < end) {
+      const c = buf[p++] ?? 0;
+      if (++this.#lineLen > MAX_CHUNK_LINE) { this.#handler.onMalformed('bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
+      if (c === 0x0a) {
+        // The CRLF that ends the previous chunk's data arrives here as an empty line: skip it.
+        if (this.#chunkDigits === 0 && !this.#chunkExt) { this.#lineLen = 0; continue; }
+        if (this.#chunkDigits === 0) { this.#handler.onMalformed('bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
+        if (this.#chunkSize === 0) { this.#mode = Mode.CHUNK_TRAILER; this.#lineLen = 0; return p; }
+        this.#mode = Mode.CHUNK_DATA;
+        this.#remaining = this.#chunkSize;
+        return p;
+      }
+      if (this.#chunkExt || c === 0x0d || c === 0x20 || c === 0x09) continue;
+      if (c === 0x3b /* ; */) { this.#chunkExt = true; continue; }
+      const d = hexDigit(c);
+      if (d < 0 || this.#chunkSize > MAX_CHUNK_SIZE) { this.#handler.onMalformed('bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
+      this.#chunkSize = this.#chunkSize * 16 + d;
+      this.#chunkDigits++;
+    }
+    return p;
+  }
+
+  #trailerBytes(buf: Uint8Array, p: number, end: number, ts: number): number {
+    while (p < end) {
+      const c = buf[p++] ?? 0;
+      if (c === 0x0d) continue;
+      if (c === 0x0a) {
+        if (this.#lineLen === 0) { this.#mode = Mode.HEAD; this.#handler.onBodyEnd(ts); return p; }
+        this.#lineLen = 0;
+        continue;
+      }
+      if (++this.#lineLen > MAX_HEAD_BYTES) { this.#handler.onMalformed('bad_chunk_trailer', ts); this.#mode = Mode.RESYNC; return end; }
+    }
+    return p;
+  }
+}
+
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
+}

@@ -1,0 +1,94 @@
+/**
+ * One direction of a TLS connection walked record by record, across segments and
+ * capture gaps (skipped bodies are counted in wire bytes). The handler says how
+ * many body bytes of each record it wants to see (the whole ClientHello, the two
+ * bytes of an alert, nothing of application data), so the walk copies almost
+ * nothing.
+ */
+import { parseTlsRecordHeader, TLS_RECORD_HEADER_LENGTH } from './tls-parser.js';
+
+export interface TlsStreamHandler {
+  /** Body bytes wanted for a record of this type and length (0 = none). */
+  want(contentType: number, length: number): number;
+  /**
+   * A record ended. `body` holds the wanted bytes (fewer when `truncated`: the
+   * capture lost some of them).
+   */
+  onRecord(contentType: number, length: number, body: Uint8Array, truncated: boolean, tsMicros: number): void;
+  /** The bytes are not TLS records (the walk stops). */
+  onMalformed(reason: string, tsMicros: number): void;
+}
+
+export class TlsStream {
+  readonly #handler: TlsStreamHandler;
+  readonly #hdr = new Uint8Array(TLS_RECORD_HEADER_LENGTH);
+  #hdrLen = 0;
+  #type = 0;
+  #len = 0;
+  #remaining = 0;
+  #want = 0;
+  #body: Buffer | undefined;
+  #bodyLen = 0;
+  #truncated = false;
+  #stopped = false;
+
+  constructor(handler: TlsStreamHandler) { this.#handler = handler; }
+
+  /** True once the walk lost record boundaries or was told to stop. */
+  get stopped(): boolean { return this.#stopped; }
+  stop(): void { this.#stopped = true; }
+
+  push(buf: Uint8Array, off: number, capLen: number, wireLen: number, ts: number): void {
+    if (this.#stopped) return;
+    const end = Math.min(buf.length, off + Math.max(0, capLen));
+    let p = off;
+    while (p < end && !this.#stopped) {
+      if (this.#hdrLen < TLS_RECORD_HEADER_LENGTH) {
+        this.#hdr[this.#hdrLen++] = buf[p++] ?? 0;
+        if (this.#hdrLen === TLS_RECORD_HEADER_LENGTH) this.#startRecord(ts);
+        continue;
+      }
+      const n = Math.min(this.#remaining, end - p);
+      const copy = Math.min(n, this.#want - this.#bodyLen);
+      if (copy > 0 && this.#body !== undefined) {
+        this.#body.set(buf.subarray(p, p + copy), this.#bodyLen);
+        this.#bodyLen += copy;
+      }
+      p += n;
+      this.#remaining -= n;
+      if (this.#remaining === 0) this.#endRecord(ts);
+    }
+    if (wireLen > capLen) this.gap(wireLen - Math.max(0, capLen), ts);
+  }
+
+  gap(n: number, ts: number): void {
+    if (this.#stopped || n <= 0) return;
+    if (this.#hdrLen < TLS_RECORD_HEADER_LENGTH || n > this.#remaining) { this.#stopped = true; return; }
+    if (this.#bodyLen < this.#want) this.#truncated = true;
+    this.#remaining -= n;
+    if (this.#remaining === 0) this.#endRecord(ts);
+  }
+
+  #startRecord(ts: number): void {
+    const h = parseTlsRecordHeader(this.#hdr, 0, TLS_RECORD_HEADER_LENGTH);
+    if (h.status !== 'ok') {
+      this.#stopped = true;
+      this.#handler.onMalformed(h.reason, ts);
+      return;
+    }
+    this.#type = h.value.contentType;
+    this.#len = h.value.length;
+    this.#remaining = this.#len;
+    this.#want = Math.min(this.#len, Math.max(0, this.#handler.want(this.#type, this.#len)));
+    this.#bodyLen = 0;
+    this.#truncated = false;
+    if (this.#want > 0 && (this.#body === undefined || this.#body.length < this.#want)) this.#body = Buffer.allocUnsafe(this.#want);
+    if (this.#remaining === 0) this.#endRecord(ts);
+  }
+
+  #endRecord(ts: number): void {
+    const body = this.#body !== undefined ? this.#body.subarray(0, this.#bodyLen) : new Uint8Array(0);
+    this.#hdrLen = 0;
+    this.#handler.onRecord(this.#type, this.#len, body, this.#truncated || this.#bodyLen < this.#want, ts);
+  }
+}

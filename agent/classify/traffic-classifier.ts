@@ -1,0 +1,645 @@
+/**
+ * The stateful, per-connection classifier: recognises a proxy-protocol header, then
+ * HTTP/1.x, TLS or HTTP/2 at the start of each connection, pairs requests with
+ * responses, judges health checks, resolves the client, watches for loops and
+ * guesses the load-balancer type. Events go to the EventSink; counters feed
+ * snapshot(). Bad bytes are counted, never thrown.
+ */
+import { EventFactory } from '../events/event-factory.js';
+import { EventType, type AnalyzerEvent, type EventSink, type LbRef, type LbType } from '../events/schema.js';
+import { IpProto, type PacketView } from '../decode/packet-view.js';
+import { analyzeForwardedFor, ALB_MAX_XFF_ENTRIES, canonicalIp } from './client-ip/forwarded-for.js';
+import { SpaceSaving } from './client-ip/space-saving.js';
+import { bump, ClassifyCounters, LbIndicator, toSnapshot, type ClassifySnapshot } from './classify-stats.js';
+import { ConnEnd, ConnectionState, IndicatorBit, Phase, type ConnFacts, type PendingRequest } from './connection-state.js';
+import { GENEVE_UDP_PORT, parseGeneve, type GeneveHeader } from './geneve/geneve-parser.js';
+import {
+  compileMatcher, DEFAULT_HEALTH_CHECK_TIMEOUT_SEC, HealthCheckFailReason, healthCheckerVersion,
+  HealthCheckKind, type StatusMatcher,
+} from './health-check/health-check.js';
+import {
+  looksLikeRequestStart, looksLikeResponseStart, matchHttp2Preface, parseRequestHead, parseResponseHead,
+  responseHasBody, type HttpRequestHead, type HttpResponseHead,
+} from './http/http-parser.js';
+import { CHUNKED, HttpStream, NO_BODY, OPAQUE, RESYNC, UNTIL_CLOSE, type Framing } from './http/http-stream.js';
+import { EMPTY_LB_KNOWLEDGE, type LbBinding, type LbKnowledge } from './lb-knowledge.js';
+import { TraceRepeatDetector, traceRoot, TtlLoopDetector } from './loops/loop-detector.js';
+import { detectProxyHeader, parseProxyHeader, type ProxyHeader } from './proxy-protocol/proxy-parser.js';
+import { parseClientHelloBody, TlsAlertLevel, TlsAlertName, TlsContentType, looksLikeTlsHandshake } from './tls/tls-parser.js';
+import { TlsStream } from './tls/tls-stream.js';
+
+export type ClassifierOptions = Readonly<{
+  sink: EventSink;
+  events?: EventFactory;
+  knowledge?: LbKnowledge;
+  /** Proxies (besides known LB nodes) whose X-Forwarded-For entries are trusted. */
+  trustedProxies?: readonly string[];
+  /** Keep query strings in paths (off by default). */
+  keepQuery?: boolean;
+  /** Entries of the top-clients sketch. */
+  topClientsCapacity?: number;
+  /** Requests kept per connection awaiting a response (pipelining bound). */
+  maxPendingRequests?: number;
+}>;
+
+/** Originator bytes held while the protocol is undecided; a proxy header plus a ClientHello fit. */
+const PRELUDE_MAX = 20 * 1024;
+const DEFAULT_MAX_PENDING = 64;
+/** Events about one connection's unanswered requests at close; the rest are only counted. */
+const MAX_CLOSE_EVENTS = 10;
+/** LOOP_DETECTED events of one reason at most this often (every loop is still counted). */
+const LOOP_EVENT_INTERVAL_MICROS = 1_000_000;
+
+const INDICATOR_NAMES: ReadonlyArray<[number, string]> = [
+  [IndicatorBit.TRACE_ID, LbIndicator.TRACE_ID],
+  [IndicatorBit.FORWARDED_WITHOUT_TRACE, LbIndicator.FORWARDED_WITHOUT_TRACE],
+  [IndicatorBit.HEALTH_CHECKER_V2, LbIndicator.HEALTH_CHECKER_V2],
+  [IndicatorBit.HEALTH_CHECKER_V1, LbIndicator.HEALTH_CHECKER_V1],
+  [IndicatorBit.PROXY_V1, LbIndicator.PROXY_V1],
+  [IndicatorBit.PROXY_V2, LbIndicator.PROXY_V2],
+  [IndicatorBit.TCP_HEALTH_CHECK, LbIndicator.TCP_HEALTH_CHECK],
+  [IndicatorBit.DIRECT_CLIENT, LbIndicator.DIRECT_CLIENT],
+  [IndicatorBit.GENEVE, LbIndicator.GENEVE],
+];
+
+/** The most likely load-balancer type from a flow's indicators (enrichment confirms it later). */
+export function guessLbType(bits: number): LbType {
+  if (bits & IndicatorBit.GENEVE) return 'GWLB';
+  if (bits & IndicatorBit.PROXY_V2) return 'NLB';
+  if (bits & (IndicatorBit.PROXY_V1 | IndicatorBit.HEALTH_CHECKER_V1)) return 'CLB';
+  if (bits & (IndicatorBit.TRACE_ID | IndicatorBit.HEALTH_CHECKER_V2)) return 'ALB';
+  if (bits & IndicatorBit.FORWARDED_WITHOUT_TRACE) return 'CLB';
+  if (bits & (IndicatorBit.TCP_HEALTH_CHECK | IndicatorBit.DIRECT_CLIENT)) return 'NLB';
+  return 'unknown';
+}
+
+export class TrafficClassifier {
+  readonly #sink: EventSink;
+  readonly #events: EventFactory;
+  readonly #knowledge: LbKnowledge;
+  readonly #trusted: Set<string>;
+  readonly #keepQuery: boolean;
+  readonly #maxPending: number;
+  readonly #c = new ClassifyCounters();
+  readonly #top: SpaceSaving;
+  readonly #traces = new TraceRepeatDetector();
+  readonly #ttl = new TtlLoopDetector();
+  readonly #matchers = new Map<string, StatusMatcher>();
+  readonly #hcPending = new Set<ConnectionState>();
+  readonly #lastLoopEvent = new Map<string, number>();
+  readonly #isTrusted: (ip: string) => boolean;
+
+  constructor(opts: ClassifierOptions) {
+    this.#sink = opts.sink;
+    this.#events = opts.events ?? new EventFactory();
+    this.#knowledge = opts.knowledge ?? EMPTY_LB_KNOWLEDGE;
+    this.#trusted = new Set((opts.trustedProxies ?? []).map(canonicalIp));
+    this.#keepQuery = opts.keepQuery === true;
+    this.#maxPending = opts.maxPendingRequests ?? DEFAULT_MAX_PENDING;
+    this.#top = new SpaceSaving(opts.topClientsCapacity ?? 1000);
+    this.#isTrusted = (ip) => this.#trusted.has(ip) || this.#knowledge.isLoadBalancerAddress(ip);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Per-connection state, created when the connection enters the table. */
+  open(facts: ConnFacts, tsMicros: number): ConnectionState {
+    const cs = new ConnectionState(facts, tsMicros);
+    if (facts.geneve === true) cs.indicators |= IndicatorBit.GENEVE;
+    return cs;
+  }
+
+  /** A payload-bearing segment (view.payload*, view.seq, view.tsMicros). */
+  onPayload(cs: ConnectionState, fromOriginator: boolean, v: PacketView): void {
+    if (cs.closed || v.payloadLen <= 0) return;
+    let len = v.payloadLen;
+    let cap = Math.max(0, Math.min(v.payloadCapLen, len));
+    let off = v.payloadOffset;
+    const seq = v.seq >>> 0;
+    const next = fromOriginator ? cs.nextSeqC2s : cs.nextSeqS2c;
+    if (next >= 0) {
+      const diff = (seq - next) | 0;
+      if (diff < 0) {
+        // Retransmission (whole or overlapping): analyse only the new bytes.
+        const skip = -diff;
+        if (skip >= len) return;
+        off += skip;
+        cap = Math.max(0, cap - skip);
+        len -= skip;
+      } else if (diff > 0) {
+        this.#gap(cs, fromOriginator, diff, v.tsMicros);
+      }
+    }
+    const newNext = (seq + v.payloadLen) >>> 0;
+    if (fromOriginator) { cs.nextSeqC2s = newNext; cs.c2sBytes += len; } else { cs.nextSeqS2c = newNext; cs.s2cBytes += len; }
+    this.#data(cs, fromOriginator, v.buf, off, cap, len, v.tsMicros);
+  }
+
+  /** The connection left the table. */
+  onClose(cs: ConnectionState, how: ConnEnd, established: boolean, tsMicros: number): void {
+    if (cs.closed) return;
+    cs.closed = true;
+    this.#hcPending.delete(cs);
+    if (cs.phase === Phase.PRELUDE && cs.preLen > 0) this.#resolvePrelude(cs, tsMicros, true);
+    this.#closePending(cs, how, tsMicros);
+    if (cs.phase === Phase.TLS && cs.helloSeen && !cs.handshakeDone) this.#c.incompleteHandshakes++;
+    this.#tcpHealthCheck(cs, how, established, tsMicros);
+    if (cs.c2sBytes + cs.s2cBytes > 0 || (cs.indicators & IndicatorBit.TCP_HEALTH_CHECK) !== 0) {
+      if (cs.c2sBytes > 0 && cs.proxy === undefined && !cs.httpHealthCheck && (cs.indicators & ~IndicatorBit.DIRECT_CLIENT) === 0 &&
+          !this.#knowledge.isLoadBalancerAddress(cs.facts.originatorIp) && this.#knowledge.lbFor(cs.facts.responderPort, cs.facts.originatorIp)?.lb.type === 'NLB') {
+        cs.indicators |= IndicatorBit.DIRECT_CLIENT;
+      }
+      bump(this.#c.lbTypeFlows, this.#lbType(cs));
+      for (const [bit, name] of INDICATOR_NAMES) if (cs.indicators & bit) bump(this.#c.lbIndicators, name);
+    }
+    cs.pre = undefined;
+    cs.req = undefined;
+    cs.res = undefined;
+    cs.tlsC2s = undefined;
+    cs.tlsS2c = undefined;
+  }
+
+  /**
+   * Every decoded packet (cheap): the decreasing-TTL loop check, and GENEVE on UDP
+   * 6081, whose header is returned so the caller can decode the inner packet
+   * (innerOffset/innerLength) as a flow of its own, attributed to the GWLB.
+   */
+  onPacket(v: PacketView): GeneveHeader | undefined {
+    const loop = this.#ttl.observe(v);
+    if (loop !== undefined) {
+      this.#loop('ttl_decreasing', v.tsMicros, undefined,
+        `Same packet seen ${loop.ttls.length} times with TTL ${loop.ttls.join('>')} (ip id ${loop.ipId}, seq ${loop.seq}, length ${loop.length})`,
+        { ttls: loop.ttls, ip_id: loop.ipId, seq: loop.seq, length: loop.length });
+    }
+    if (v.proto !== IpProto.UDP || (v.dstPort !== GENEVE_UDP_PORT && v.srcPort !== GENEVE_UDP_PORT)) return undefined;
+    const g = parseGeneve(v.buf, v.payloadOffset, v.payloadCapLen);
+    if (g.status !== 'ok') { this.#c.geneveMalformed++; return undefined; }
+    this.#c.genevePackets++;
+    if (!g.value.oam && g.value.innerLength > 0) this.#c.geneveInner++;
+    return g.value;
+  }
+
+  /** Periodic (e.g. each second): health checks that have waited longer than their timeout fail now. */
+  tick(nowMicros: number): void {
+    for (const cs of this.#hcPending) {
+      let waiting = false;
+      for (const req of cs.pending) {
+        if (req.hc === undefined || req.timedOut) continue;
+        const timeoutMs = this.#hcTimeoutMs(cs);
+        if ((nowMicros - req.lastTs) / 1000 > timeoutMs) {
+          req.timedOut = true;
+          this.#healthCheckResult(cs, HealthCheckKind.HTTP, HealthCheckFailReason.TIMEOUT, nowMicros,
+            `no response within ${timeoutMs / 1000} s to ${req.method} ${req.path}`, { method: req.method, path: req.path, timeout_ms: timeoutMs });
+        } else waiting = true;
+      }
+      if (!waiting) this.#hcPending.delete(cs);
+    }
+  }
+
+  snapshot(topN = 10): ClassifySnapshot {
+    return toSnapshot(this.#c, this.#top.top(topN));
+  }
+
+  // ---------------------------------------------------------------- byte streams
+
+  #data(cs: ConnectionState, fromOriginator: boolean, buf: Uint8Array, off: number, cap: number, len: number, ts: number): void {
+    switch (cs.phase) {
+      case Phase.PRELUDE:
+        if (fromOriginator) this.#prelude(cs, buf, off, cap, len, ts);
+        else if (cs.preLen === 0) cs.serverFirst = true;
+        return;
+      case Phase.HTTP:
+        (fromOriginator ? cs.req : cs.res)?.push(buf, off, cap, len, ts);
+        return;
+      case Phase.TLS:
+        (fromOriginator ? cs.tlsC2s : cs.tlsS2c)?.push(buf, off, cap, len, ts);
+        return;
+      default:
+        return;
+    }
+  }
+
+  #gap(cs: ConnectionState, fromOriginator: boolean, n: number, ts: number): void {
+    switch (cs.phase) {
+      case Phase.PRELUDE:
+        if (fromOriginator) {
+          if (cs.preLen > 0) this.#resolvePrelude(cs, ts, true);
+          if (cs.phase === Phase.PRELUDE) this.#toOpaque(cs);
+          else this.#gap(cs, fromOriginator, n, ts);
+        }
+        return;
+      case Phase.HTTP:
+        (fromOriginator ? cs.req : cs.res)?.gap(n, ts);
+        return;
+      case Phase.TLS:
+        (fromOriginator ? cs.tlsC2s : cs.tlsS2c)?.gap(n, ts);
+        return;
+      default:
+        return;
+    }
+  }
+
+  #prelude(cs: ConnectionState, buf: Uint8Array, off: number, cap: number, len: number, ts: number): void {
+    const room = PRELUDE_MAX - cs.preLen;
+    const n = Math.min(room, cap);
+    if (n > 0) {
+      if (cs.pre === undefined || cs.pre.length < cs.preLen + n) {
+        const next = Buffer.allocUnsafe(Math.min(PRELUDE_MAX, Math.max(1024, (cs.preLen + n) * 2)));
+        if (cs.pre !== undefined) cs.pre.copy(next, 0, 0, cs.preLen);
+        cs.pre = next;
+      }
+      cs.pre.set(buf.subarray(off, off + n), cs.preLen);
+      cs.preLen += n;
+    }
+    const missing = len - n;
+    this.#resolvePrelude(cs, ts, missing > 0 || cs.preLen >= PRELUDE_MAX);
+    if (missing > 0 && cs.phase !== Phase.PRELUDE) this.#gap(cs, true, missing, ts);
+  }
+
+  /** Decide what the connection speaks from the held bytes; `force` when no more bytes will complete them. */
+  #resolvePrelude(cs: ConnectionState, ts: number, force: boolean): void {
+    const pre = cs.pre;
+    if (pre === undefined) { if (force) this.#toOpaque(cs); return; }
+    for (;;) {
+      if (cs.proxyDone) break;
+      const avail = cs.preLen - cs.preStart;
+      const d = detectProxyHeader(pre, cs.preStart, avail);
+      if (d === 'maybe') { if (!force && avail < 16) return; cs.proxyDone = true; break; }
+      if (d === 'no') { cs.proxyDone = true; break; }
+      const r = parseProxyHeader(pre, cs.preStart, avail);
+      if (r.status === 'incomplete' && !force) return;
+      if (r.status !== 'ok') {
+        // A broken header: noted, and the connection analysed as plain TCP.
+        this.#c.proxyMalformed++;
+        this.#toOpaque(cs);
+        return;
+      }
+      this.#onProxyHeader(cs, r.value, ts);
+      cs.preStart += r.length;
+    }
+    const p = cs.preStart;
+    const avail = cs.preLen - p;
+    if (avail === 0) { if (force) this.#toOpaque(cs); return; }
+    if (cs.serverFirst) { this.#c.otherProtocolConnections++; this.#toOpaque(cs); return; }
+    const h2 = matchHttp2Preface(pre, p, avail);
+    if (h2 === 'yes') { this.#c.http2Prefaces++; this.#countClientOnce(cs); cs.phase = Phase.H2; cs.pre = undefined; return; }
+    if (h2 === 'maybe' && !force) return;
+    if (looksLikeTlsHandshake(pre, p, avail)) {
+      cs.phase = Phase.TLS;
+      this.#startTls(cs);
+      cs.tlsC2s?.push(pre, p, avail, avail, ts);
+    } else if (looksLikeRequestStart(pre, p, avail)) {
+      cs.phase = Phase.HTTP;
+      this.#startHttp(cs);
+      cs.req?.push(pre, p, avail, avail, ts);
+    } else {
+      this.#c.otherProtocolConnections++;
+      this.#countClientOnce(cs);
+      this.#toOpaque(cs);
+    }
+    cs.pre = undefined;
+  }
+
+  #toOpaque(cs: ConnectionState): void {
+    cs.phase = Phase.OPAQUE;
+    cs.pre = undefined;
+  }
+
+  #onProxyHeader(cs: ConnectionState, h: ProxyHeader, ts: number): void {
+    if (cs.proxy !== undefined) {
+      // The LB prepends its header and keeps whatever followed: a second header means
+      // another proxy (or the client) added one too: the path runs through proxies twice.
+      this.#c.proxyStacked++;
+      this.#loop('stacked_proxy_headers', ts, cs,
+        `Stacked proxy protocol headers: v${cs.proxy.version} ${cs.proxy.srcIp ?? 'LOCAL'} then v${h.version} ${h.srcIp ?? 'LOCAL'}`,
+        { first_source: cs.proxy.srcIp ?? null, second_source: h.srcIp ?? null });
+      return;
+    }
+    cs.proxy = h;
+    if (h.version === 1) { this.#c.proxyV1++; cs.indicators |= IndicatorBit.PROXY_V1; } else { this.#c.proxyV2++; cs.indicators |= IndicatorBit.PROXY_V2; }
+    if (h.local) this.#c.proxyLocal++;
+    if (h.vpceId !== undefined) this.#c.proxyVpce++;
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  #startHttp(cs: ConnectionState): void {
+    cs.req = new HttpStream(looksLikeRequestStart, {
+      onHead: (buf, off, len, partial, firstTs, lastTs) => this.#requestHead(cs, buf, off, len, partial, firstTs, lastTs),
+      onMalformed: (reason) => this.#malformedHead(reason),
+      onBodyEnd: (ts) => {
+        const last = cs.pending[cs.pending.length - 1];
+        if (last !== undefined) last.lastTs = ts;
+      },
+    });
+    cs.res = new HttpStream(looksLikeResponseStart, {
+      onHead: (buf, off, len, partial, firstTs) => this.#responseHead(cs, buf, off, len, partial, firstTs),
+      onMalformed: (reason) => this.#malformedHead(reason),
+      onBodyEnd: () => undefined,
+    });
+  }
+
+  #malformedHead(reason: string): void {
+    if (reason === 'head_too_large') this.#c.headsTooLarge++;
+    else this.#c.malformedStartLines++;
+  }
+
+  #requestHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing {
+    const r = parseRequestHead(buf, off, len, { keepQuery: this.#keepQuery, partial });
+    if (r.status !== 'ok') {
+      if (r.status === 'malformed') this.#malformedHead(r.reason);
+      return RESYNC;
+    }
+    const h = r.value;
+    if (h.partial) this.#c.partialHeads++;
+    this.#onRequest(cs, h, firstTs, lastTs);
+    if (h.contentLength === -2) return RESYNC;
+    if (h.chunked) return CHUNKED;
+    if (h.contentLength > 0) return { kind: 'length', length: h.contentLength };
+    return NO_BODY;
+  }
+
+  #onRequest(cs: ConnectionState, h: HttpRequestHead, firstTs: number, lastTs: number): void {
+    const hc = healthCheckerVersion(h.userAgent);
+    if (h.traceId !== undefined) cs.indicators |= IndicatorBit.TRACE_ID;
+    else if (h.xForwardedFor !== undefined || h.xForwardedProto !== undefined) cs.indicators |= IndicatorBit.FORWARDED_WITHOUT_TRACE;
+    if (hc === 'v2') cs.indicators |= IndicatorBit.HEALTH_CHECKER_V2;
+    if (hc === 'v1') cs.indicators |= IndicatorBit.HEALTH_CHECKER_V1;
+
+    let clientIp: string | undefined;
+    if (h.xForwardedFor !== undefined) {
+      const a = analyzeForwardedFor(h.xForwardedFor, this.#isTrusted, cs.facts.responderIp);
+      clientIp = a.clientIp;
+      const evidence = { xff_entries: a.entries, method: h.method, path: h.path };
+      if (a.containsOwnAddress) {
+        this.#loop('own_address_in_xff', firstTs, cs, `This instance's address ${cs.facts.responderIp} is already in X-Forwarded-For (${a.entries} entries): the request came back to us`,
+          { ...evidence, address: cs.facts.responderIp }, clientIp);
+      } else if (a.repeatedAddress !== undefined) {
+        this.#loop('repeated_address_in_xff', firstTs, cs, `Address ${a.repeatedAddress} appears twice in X-Forwarded-For (${a.entries} entries)`,
+          { ...evidence, address: a.repeatedAddress }, clientIp);
+      } else if (a.entries > ALB_MAX_XFF_ENTRIES) {
+        this.#loop('xff_too_long', firstTs, cs, `X-Forwarded-For has ${a.entries} entries (an ALB answers 463 above ${ALB_MAX_XFF_ENTRIES})`, evidence, clientIp);
+      }
+    }
+    if (h.traceId !== undefined) {
+      const root = traceRoot(h.traceId);
+      const n = root === undefined ? 0 : this.#traces.observe(root, firstTs);
+      if (n > 0) {
+        this.#loop('repeated_trace_id', firstTs, cs, `X-Amzn-Trace-Id ${root} arrived ${n} times within seconds: the request is going round`,
+          { trace_id: h.traceId, root, count: n, method: h.method, path: h.path }, clientIp);
+      }
+    }
+    clientIp ??= this.#connectionClient(cs);
+    if (hc !== undefined) cs.httpHealthCheck = true;
+    else {
+      this.#c.httpRequests++;
+      this.#top.add(clientIp);
+      cs.clientCounted = true;
+    }
+    if (cs.pending.length >= this.#maxPending) {
+      cs.pending.shift();
+      this.#c.unansweredRequests++;
+    }
+    cs.pending.push({ method: h.method, path: h.path, firstTs, lastTs, clientIp, traceId: h.traceId, hc, timedOut: false });
+    if (hc !== undefined) this.#hcPending.add(cs);
+  }
+
+  #responseHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number): Framing {
+    const r = parseResponseHead(buf, off, len, { partial });
+    if (r.status !== 'ok') {
+      if (r.status === 'malformed') this.#malformedHead(r.reason);
+      return RESYNC;
+    }
+    const res = r.value;
+    if (res.partial) this.#c.partialHeads++;
+    // Interim responses (100-continue, 103) precede the real one: not paired.
+    if (res.status >= 100 && res.status < 200 && res.status !== 101) return NO_BODY;
+    const req = cs.pending.shift();
+    if (req === undefined) this.#c.orphanResponses++;
+    else this.#onResponse(cs, req, res, firstTs);
+    if (res.status === 101) {
+      this.#c.upgrades++;
+      cs.req?.setOpaque();
+      return OPAQUE;
+    }
+    if (req?.method === 'CONNECT' && res.status >= 200 && res.status < 300) { cs.req?.setOpaque(); return OPAQUE; }
+    if (!responseHasBody(req?.method, res.status)) return NO_BODY;
+    if (res.chunked) return CHUNKED;
+    if (res.contentLength >= 0) return { kind: 'length', length: res.contentLength };
+    if (res.contentLength === -2) return RESYNC;
+    return UNTIL_CLOSE;
+  }
+
+  #onResponse(cs: ConnectionState, req: PendingRequest, res: HttpResponseHead, firstTs: number): void {
+    const latencyMs = Math.max(0, (firstTs - req.lastTs) / 1000);
+    if (req.hc !== undefined) {
+      if (req.timedOut) return;
+      const spec = this.#knowledge.healthCheckFor(cs.facts.responderPort);
+      const timeoutMs = this.#hcTimeoutMs(cs);
+      const detail = { method: req.method, path: req.path, status: res.status, latency_ms: round3(latencyMs) };
+      if (latencyMs > timeoutMs) {
+        this.#healthCheckResult(cs, HealthCheckKind.HTTP, HealthCheckFailReason.TIMEOUT, firstTs,
+          `answered ${res.status} after ${round3(latencyMs)} ms, over the ${timeoutMs / 1000} s timeout`, { ...detail, timeout_ms: timeoutMs });
+      } else if (!this.#matcher(spec?.matcher)(res.status)) {
+        this.#healthCheckResult(cs, HealthCheckKind.HTTP, HealthCheckFailReason.STATUS, firstTs,
+          `answered ${res.status}, expected ${spec?.matcher ?? '200-399'}`, { ...detail, matcher: spec?.matcher ?? '200-399' });
+      } else {
+        this.#healthCheckResult(cs, HealthCheckKind.HTTP, undefined, firstTs, '', detail);
+      }
+      return;
+    }
+    const c = this.#c;
+    c.httpResponses++;
+    const cls = Math.floor(res.status / 100);
+    if (cls >= 1 && cls <= 5) c.statusClasses[cls] = (c.statusClasses[cls] ?? 0) + 1;
+    c.latencyCount++;
+    c.latencySumMs += latencyMs;
+    if (latencyMs > c.latencyMaxMs) c.latencyMaxMs = latencyMs;
+    if (cls === 4) bump(c.status4xx, res.status);
+    if (cls === 5) {
+      bump(c.status5xx, res.status);
+      const f = cs.facts;
+      this.#emit(EventType.APP_ERROR, `http_${res.status}`,
+        `HTTP ${res.status}: ${req.method} ${req.path} from ${req.clientIp} via ${f.originatorIp}:${f.originatorPort} -> ${f.responderIp}:${f.responderPort} (${round3(latencyMs)} ms)`,
+        firstTs, cs, req.clientIp,
+        { status: res.status, method: req.method, path: req.path, latency_ms: round3(latencyMs), trace_id: req.traceId ?? null });
+    }
+  }
+
+  #closePending(cs: ConnectionState, how: ConnEnd, ts: number): void {
+    if (cs.pending.length === 0) return;
+    let events = 0;
+    const f = cs.facts;
+    for (const req of cs.pending) {
+      if (req.hc !== undefined) {
+        if (req.timedOut) continue;
+        const why = how === ConnEnd.RESET_BY_RESPONDER ? HealthCheckFailReason.RESET
+          : how === ConnEnd.FIN_BY_RESPONDER ? HealthCheckFailReason.CLOSED : HealthCheckFailReason.TIMEOUT;
+        this.#healthCheckResult(cs, HealthCheckKind.HTTP, why, ts, `${how.replaceAll('_', ' ')} before answering ${req.method} ${req.path}`,
+          { method: req.method, path: req.path });
+        continue;
+      }
+      if (how !== ConnEnd.FIN_BY_RESPONDER && how !== ConnEnd.RESET_BY_RESPONDER) { this.#c.unansweredRequests++; continue; }
+      const reset = how === ConnEnd.RESET_BY_RESPONDER;
+      if (reset) this.#c.targetResetBeforeResponse++; else this.#c.targetClosedBeforeResponse++;
+      if (events++ >= MAX_CLOSE_EVENTS) continue;
+      const waitedMs = round3(Math.max(0, (ts - req.lastTs) / 1000));
+      const idleMs = round3(Math.max(0, (req.firstTs - cs.openedTs) / 1000));
+      this.#emit(EventType.APP_ERROR, reset ? 'target_reset_before_response' : 'target_closed_before_response',
+        `Target ${reset ? 'reset' : 'closed'} the connection before answering ${req.method} ${req.path} ` +
+        `(${f.originatorIp}:${f.originatorPort} -> ${f.responderIp}:${f.responderPort}); the load balancer answers 502. ` +
+        `Classic cause: the target's keep-alive timeout is shorter than the load balancer's idle timeout`,
+        ts, cs, req.clientIp,
+        { method: req.method, path: req.path, waited_ms: waitedMs, connection_age_ms: idleMs, trace_id: req.traceId ?? null,
+          hint: 'target keep-alive timeout shorter than the load balancer idle timeout' });
+    }
+    cs.pending.length = 0;
+  }
+
+  // ---------------------------------------------------------------- TLS
+
+  #startTls(cs: ConnectionState): void {
+    cs.tlsC2s = new TlsStream({
+      want: (type, len) => (type === TlsContentType.HANDSHAKE && !cs.helloSeen ? len : type === TlsContentType.ALERT ? 2 : 0),
+      onRecord: (type, len, body, _truncated, ts) => {
+        if (type === TlsContentType.HANDSHAKE && !cs.helloSeen) {
+          cs.helloSeen = true;
+          this.#c.httpsConnections++;
+          this.#countClientOnce(cs);
+          const h = parseClientHelloBody(body, 0, body.length);
+          if (h.status === 'ok') {
+            this.#c.clientHellosParsed++;
+            bump(this.#c.tlsVersions, h.value.versionName);
+            cs.sni = h.value.sni;
+          } else if (h.status === 'malformed') this.#c.tlsMalformed++;
+        } else if (type === TlsContentType.APPLICATION_DATA && cs.helloSeen) {
+          // The client encrypts only after processing the server's flight: the handshake is done,
+          // and later alerts are encrypted, so stop walking records.
+          cs.handshakeDone = true;
+          cs.tlsC2s?.stop();
+          cs.tlsS2c?.stop();
+        } else if (type === TlsContentType.ALERT && len === 2) this.#alert(cs, true, body, ts);
+      },
+      onMalformed: () => { this.#c.tlsMalformed++; },
+    });
+    cs.tlsS2c = new TlsStream({
+      want: (type) => (type === TlsContentType.ALERT ? 2 : 0),
+      onRecord: (type, len, body, _truncated, ts) => { if (type === TlsContentType.ALERT && len === 2) this.#alert(cs, false, body, ts); },
+      onMalformed: () => { this.#c.tlsMalformed++; },
+    });
+  }
+
+  #alert(cs: ConnectionState, fromOriginator: boolean, body: Uint8Array, ts: number): void {
+    if (body.length < 2) return;
+    const level = body[0] ?? 0;
+    const desc = body[1] ?? 0;
+    const name = TlsAlertName[desc] ?? `unknown_${desc}`;
+    bump(this.#c.tlsAlerts, name);
+    if (level !== TlsAlertLevel.FATAL) return;
+    this.#c.fatalAlerts++;
+    const f = cs.facts;
+    const by = fromOriginator ? 'peer' : 'target';
+    this.#emit(EventType.TLS_ERROR, 'fatal_alert',
+      `TLS alert ${name} (fatal) sent by the ${by}: ${f.originatorIp}:${f.originatorPort} -> ${f.responderIp}:${f.responderPort}${cs.sni !== undefined ? ` (SNI ${cs.sni})` : ''}`,
+      ts, cs, this.#connectionClient(cs), { alert: name, alert_code: desc, sent_by: by, sni: cs.sni ?? null });
+  }
+
+  // ---------------------------------------------------------------- health checks, clients, LB type
+
+  #tcpHealthCheck(cs: ConnectionState, how: ConnEnd, established: boolean, ts: number): void {
+    if (cs.httpHealthCheck) return;
+    const viaLocal = cs.proxy?.local === true && cs.preLen - cs.preStart <= 0 && cs.phase !== Phase.HTTP && cs.phase !== Phase.TLS;
+    const silentFromLb = cs.c2sBytes === 0 && cs.s2cBytes === 0 && this.#knowledge.isLoadBalancerAddress(cs.facts.originatorIp);
+    if (!viaLocal && !silentFromLb) return;
+    cs.indicators |= IndicatorBit.TCP_HEALTH_CHECK;
+    let why: string | undefined;
+    if (how === ConnEnd.REFUSED) why = HealthCheckFailReason.REFUSED;
+    else if (how === ConnEnd.UNANSWERED || (!established && !viaLocal)) why = HealthCheckFailReason.UNANSWERED;
+    else if (how === ConnEnd.RESET_BY_RESPONDER) why = HealthCheckFailReason.RESET;
+    const detail = why === undefined ? '' : `connection ${how.replaceAll('_', ' ')}`;
+    this.#healthCheckResult(cs, HealthCheckKind.TCP, why, ts, detail, { ended: how, via_proxy_local: viaLocal });
+  }
+
+  #healthCheckResult(cs: ConnectionState, kind: HealthCheckKind, why: string | undefined, ts: number, detail: string, fields: Record<string, unknown>): void {
+    const bucket = this.#c.healthChecks[kind];
+    const binding = this.#binding(cs);
+    const lbKey = binding?.lb.name ?? binding?.lb.dimension ?? this.#lbType(cs);
+    let byLb = this.#c.healthChecksByLb.get(lbKey);
+    if (byLb === undefined) { byLb = { ok: 0, failed: 0 }; this.#c.healthChecksByLb.set(lbKey, byLb); }
+    if (why === undefined) { bucket.ok++; byLb.ok++; return; }
+    bucket.failed++;
+    byLb.failed++;
+    bump(this.#c.healthCheckFailures, `${kind}:${why}`);
+    const f = cs.facts;
+    this.#emit(EventType.HEALTH_CHECK_FAIL, why,
+      `Health check failed (${kind.toUpperCase()}): ${detail} (${f.originatorIp}:${f.originatorPort} -> ${f.responderIp}:${f.responderPort})`,
+      ts, cs, undefined, { check: kind, ...fields });
+  }
+
+  #hcTimeoutMs(cs: ConnectionState): number {
+    return (this.#knowledge.healthCheckFor(cs.facts.responderPort)?.timeoutSec ?? DEFAULT_HEALTH_CHECK_TIMEOUT_SEC) * 1000;
+  }
+
+  #matcher(spec: string | undefined): StatusMatcher {
+    const key = spec ?? '';
+    let m = this.#matchers.get(key);
+    if (m === undefined) { m = compileMatcher(spec); this.#matchers.set(key, m); }
+    return m;
+  }
+
+  /** The client of a connection without X-Forwarded-For: proxy-protocol source, else the packet source. */
+  #connectionClient(cs: ConnectionState): string {
+    return cs.proxy?.srcIp ?? cs.facts.originatorIp;
+  }
+
+  #countClientOnce(cs: ConnectionState): void {
+    if (cs.clientCounted) return;
+    cs.clientCounted = true;
+    this.#top.add(this.#connectionClient(cs));
+  }
+
+  #binding(cs: ConnectionState): LbBinding | undefined {
+    return this.#knowledge.lbFor(cs.facts.responderPort, cs.facts.originatorIp);
+  }
+
+  #lbType(cs: ConnectionState): LbType {
+    return this.#binding(cs)?.lb.type ?? guessLbType(cs.indicators);
+  }
+
+  #lbRef(cs: ConnectionState): LbRef {
+    return this.#binding(cs)?.lb ?? { type: guessLbType(cs.indicators) };
+  }
+
+  // ---------------------------------------------------------------- events
+
+  #loop(reason: string, ts: number, cs: ConnectionState | undefined, message: string, evidence: Record<string, unknown>, clientIp?: string): void {
+    bump(this.#c.loops, reason);
+    const last = this.#lastLoopEvent.get(reason);
+    if (last !== undefined && ts - last < LOOP_EVENT_INTERVAL_MICROS && ts >= last) return;
+    this.#lastLoopEvent.set(reason, ts);
+    if (cs === undefined) {
+      this.#sink.emit(this.#events.create(EventType.LOOP_DETECTED, reason, `Forwarding loop suspected: ${message}`, ts, { evidence }));
+      return;
+    }
+    this.#emit(EventType.LOOP_DETECTED, reason, `Forwarding loop suspected: ${message}`, ts, cs, clientIp, { evidence });
+  }
+
+  #emit(type: EventType, reason: string, message: string, ts: number, cs: ConnectionState, clientIp: string | undefined, details: Record<string, unknown>): void {
+    const f = cs.facts;
+    const binding = this.#binding(cs);
+    const fields: Record<string, unknown> = {
+      proto: 'tcp', src_ip: f.originatorIp, src_port: f.originatorPort, dst_ip: f.responderIp, dst_port: f.responderPort,
+      lb: this.#lbRef(cs),
+      ...details,
+    };
+    if (clientIp !== undefined) fields['client_ip'] = clientIp;
+    if (binding?.targetGroup !== undefined) fields['target_group'] = binding.targetGroup;
+    if (cs.proxy?.vpceId !== undefined) fields['vpce_id'] = cs.proxy.vpceId;
+    const event: AnalyzerEvent = this.#events.create(type, reason, message, ts, fields);
+    this.#sink.emit(event);
+  }
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
