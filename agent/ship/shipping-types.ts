@@ -1,0 +1,95 @@
+/**
+ * Types shared by the CloudWatch parts of ship/ and by main.ts, which feeds them.
+ */
+
+/** The slice of pino's Logger that ship/ and enrich/ use; pino's Logger satisfies it. */
+export type ShipLogger = {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+};
+
+/** A logger that drops everything (tests, tools). */
+export const SILENT_LOGGER: ShipLogger = Object.freeze({
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+});
+
+/** Whether CloudWatch is used: auto = when on EC2 (or given a region) and credentials exist. */
+export type CloudwatchMode = 'auto' | 'on' | 'off';
+
+/**
+ * The configuration fields the CloudWatch and discovery code reads. agent/config's
+ * Config carries the same names, so main passes its Config as it is.
+ */
+export type CloudConfig = Readonly<{
+  logDir: string;
+  cloudwatch: CloudwatchMode;
+  region: string | undefined;
+  instanceId: string | undefined;
+  /** Log group name. */
+  logGroup: string;
+  /** Log stream name; default: the instance id (one stream per instance). */
+  logStream: string | undefined;
+  cloudwatchRetentionDays: number;
+  metricsNamespace: string;
+  metricsIntervalSec: number;
+  discoveryIntervalSec: number;
+  imdsEndpoint: string | undefined;
+}>;
+
+/** A CloudWatch statistic set over one interval. */
+export type StatSet = Readonly<{ count: number; sum: number; min: number; max: number }>;
+
+/**
+ * Counters the analyzer keeps. Cumulative since start (monotonic); the metrics
+ * publisher sends the difference between two snapshots. A counter found smaller than
+ * before is taken as a restart of the counter.
+ */
+export type StatsCounters = Readonly<{
+  requests: number;
+  http4xx: number;
+  http5xx: number;
+  resetsByTarget: number;
+  resetsByPeer: number;
+  refused: number;
+  unanswered: number;
+  retransmissions: number;
+  zeroWindows: number;
+  healthChecksOk: number;
+  healthChecksFailed: number;
+  loops: number;
+  captureDrops: number;
+}>;
+
+/** Figures for one load balancer / target group pair, as far as they are known. */
+export type TargetStats = Readonly<{
+  /** CloudWatch value, e.g. app/shop/50dc6c495c0c9188. */
+  loadBalancer: string | undefined;
+  /** CloudWatch value, e.g. targetgroup/web/73e2d6bc24d8a067. */
+  targetGroup: string | undefined;
+  counters: Partial<StatsCounters>;
+  /** Response times (seconds) since the previous snapshot: drained by each call. */
+  responseTime?: StatSet | undefined;
+}>;
+
+export type StatsSnapshot = Readonly<{
+  counters: StatsCounters;
+  /** Response times (seconds) since the previous snapshot: drained by each call. */
+  responseTime?: StatSet | undefined;
+  byTarget?: readonly TargetStats[];
+}>;
+
+/**
+ * Called once per metrics interval by the publisher (and by nothing else: response
+ * times are drained by the call).
+ */
+export type StatsSource = () => StatsSnapshot;
+
+export const ZERO_COUNTERS: StatsCounters = Object.freeze({
+  requests: 0, http4xx: 0, http5xx: 0, resetsByTarget: 0, resetsByPeer: 0, refused: 0, unanswered: 0,
+  retransmissions: 0, zeroWindows: 0, healthChecksOk: 0, healthChecksFailed: 0, loops: 0, captureDrops: 0,
+});
