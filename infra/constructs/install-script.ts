@@ -4,6 +4,7 @@
  * instances) and as an SSM State Manager command (instances that already run).
  * Pure: tokens (image URI, region) pass through as strings and CloudFormation joins them.
  */
+import { Token } from 'aws-cdk-lib';
 
 /** The unit name the original script's users know: `systemctl status traffic-analyzer`. */
 export const SERVICE_NAME = 'traffic-analyzer';
@@ -27,9 +28,15 @@ export type InstallScriptOptions = Readonly<{
   environment: Readonly<Record<string, string>>;
 }>;
 
-/** Quote a value for a POSIX shell and for systemd's ExecStart= (single quotes in both). */
+/**
+ * Quote a value for systemd's ExecStart= (single quotes, as in a shell). systemd itself
+ * expands `%` specifiers and `$VAR`, so those are doubled to stay literal.
+ */
 function quote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
+  // CDK tokens (e.g. the region) look like `${Token[...]}`: they resolve to plain names.
+  if (Token.isUnresolved(value)) return `'${value}'`;
+  const literal = value.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  return `'${literal.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The `docker run` command line the unit runs in the foreground (so journald gets its output). */
