@@ -159,7 +159,7 @@ export interface TrafficAnalyzerProps {
    */
   readonly unansweredThreshold?: number;
   /**
-   * Events waiting for CloudWatch Logs (all instances) that raise the alarm.
+   * Events waiting for CloudWatch Logs (all instances), every minute for 15 minutes, that raise the alarm.
    * @default 1000
    */
   readonly eventsPendingThreshold?: number;
@@ -356,9 +356,10 @@ export class TrafficAnalyzer extends Construct {
         'Connections got no SYN-ACK (CONNECTION_FAILED unanswered): the application is not accepting.'),
       alarm('CaptureDropsAlarm', this.fleetMetric(MetricName.CaptureDrops), 1,
         'The kernel dropped captured packets: figures are incomplete (raise --buffer-size or -s).'),
-      alarm('EventsPendingAlarm', this.fleetMetric(MetricName.EventsPending, 'SUM', Duration.minutes(5)), props.eventsPendingThreshold ?? 1000,
-        'Events are piling up unshipped for 15 minutes: CloudWatch Logs unreachable or throttled (they stay in the local log).',
-        { evaluationPeriods: 3 }),
+      // EventsPending is a gauge sent once a minute: sum over instances per minute, held for 15 minutes.
+      alarm('EventsPendingAlarm', this.fleetMetric(MetricName.EventsPending, 'SUM', PERIOD), props.eventsPendingThreshold ?? 1000,
+        'Events stayed unshipped for 15 minutes: CloudWatch Logs unreachable or throttled (they stay in the local log).',
+        { evaluationPeriods: 15 }),
       alarm('EventsRejectedAlarm', this.fleetMetric(MetricName.EventsRejected), 1,
         'CloudWatch Logs rejected events (too old or in the future): they stay only in the local log.'),
       // No heartbeat at all = no agent is running or none can publish: missing data breaches.
