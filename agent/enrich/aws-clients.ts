@@ -10,7 +10,7 @@ export function createDiscoveryClients(s: ClientSettings): DiscoveryClients {
     region: s.region,
     ...(s.endpoint !== undefined ? { endpoint: s.endpoint } : {}),
     ...(s.credentials !== undefined ? { credentials: s.credentials } : {}),
-    requestHandler: { connectionTimeout: s.connectionTimeoutMs ?? 3_000, requestTimeout: s.requestTimeoutMs ?? 15_000 },
+    requestHandler: { connectionTimeout: s.connectionTimeoutMs ?? 3_000, requestTimeout: s.requestTimeoutMs ?? 15_000, throwOnRequestTimeout: true },
     maxAttempts: 3,
   };
   return {

@@ -11,7 +11,10 @@ export type ClientSettings = Readonly<{
   region: string;
   endpoint?: string | undefined;
   credentials?: AwsCredentialIdentity | undefined;
-  /** Socket connect / whole-request timeouts: a hung connection must not stall shipping. */
+  /**
+   * Socket connect / whole-request timeouts: a hung connection must not stall shipping.
+   * The SDK only warns on a request timeout unless throwOnRequestTimeout is set, so it is.
+   */
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
 }>;
@@ -21,7 +24,7 @@ function common(s: ClientSettings) {
     region: s.region,
     ...(s.endpoint !== undefined ? { endpoint: s.endpoint } : {}),
     ...(s.credentials !== undefined ? { credentials: s.credentials } : {}),
-    requestHandler: { connectionTimeout: s.connectionTimeoutMs ?? 3_000, requestTimeout: s.requestTimeoutMs ?? 15_000 },
+    requestHandler: { connectionTimeout: s.connectionTimeoutMs ?? 3_000, requestTimeout: s.requestTimeoutMs ?? 15_000, throwOnRequestTimeout: true },
   };
 }
 

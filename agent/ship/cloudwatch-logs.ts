@@ -298,6 +298,7 @@ export class CloudWatchLogsShipper {
         const name = errorName(err);
         this.#status.lastError = name;
         this.#status.state = 'retrying';
+        this.#status.retries++;
         if (this.#errorLog.shouldLog(`ensure:${name}`, this.#now())) {
           logger.warn({ err: name, logGroup, logStream }, 'cannot prepare the CloudWatch log group/stream; retrying');
         }
