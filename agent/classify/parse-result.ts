@@ -28,3 +28,8 @@ export function boundedEnd(buf: Uint8Array, offset: number, length: number): num
   if (!(offset >= 0) || !(length > 0) || offset >= buf.length) return Math.max(0, Math.min(offset, buf.length));
   return Math.min(buf.length, offset + length);
 }
+
+/** True when `offset` cannot index `buf` (negative, fractional, NaN): parsers refuse such ranges. */
+export function badOffset(buf: Uint8Array, offset: number): boolean {
+  return !Number.isInteger(offset) || offset < 0 || offset > buf.length;
+}

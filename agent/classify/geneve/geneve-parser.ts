@@ -5,7 +5,7 @@
  * https://docs.aws.amazon.com/elasticloadbalancing/latest/gateway/introduction.html
  * https://aws.amazon.com/blogs/networking-and-content-delivery/integrate-your-custom-logic-or-appliance-with-aws-gateway-load-balancer/
  */
-import { boundedEnd, incomplete, malformed, ok, type Parsed } from '../parse-result.js';
+import { badOffset, boundedEnd, incomplete, malformed, ok, type Parsed } from '../parse-result.js';
 
 export const GENEVE_UDP_PORT = 6081;
 export const GENEVE_HEADER_LENGTH = 8;
@@ -39,6 +39,7 @@ function hex(buf: Uint8Array, start: number, end: number): string {
 
 /** Parse the GENEVE header at the start of a UDP payload. */
 export function parseGeneve(buf: Uint8Array, off: number, length: number): Parsed<GeneveHeader> {
+  if (badOffset(buf, off)) return malformed('bad_offset');
   const end = boundedEnd(buf, off, length);
   if (end - off < GENEVE_HEADER_LENGTH) return end - off === 0 ? incomplete('empty') : malformed('truncated_header');
   const b0 = buf[off] ?? 0;

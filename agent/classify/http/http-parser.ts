@@ -5,7 +5,7 @@
  * Set-Cookie, Proxy-Authorization) are never copied out of the packet, only their
  * presence is recorded.
  */
-import { boundedEnd, incomplete, malformed, ok, type Parsed } from '../parse-result.js';
+import { badOffset, boundedEnd, incomplete, malformed, ok, type Parsed } from '../parse-result.js';
 
 /** A head without its blank line within this many bytes is not HTTP we will follow. */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -231,6 +231,7 @@ function headStatus<T>(buf: Uint8Array, off: number, end: number, partial: boole
 
 /** Parse a request head at buf[off, off+length). */
 export function parseRequestHead(buf: Uint8Array, off: number, length: number, opts: HeadOptions = {}): Parsed<HttpRequestHead> {
+  if (badOffset(buf, off)) return malformed('bad_offset');
   const end = boundedEnd(buf, off, length);
   if (end > off && !looksLikeRequestStart(buf, off, end - off)) return malformed('bad_method');
   const head = headStatus<HttpRequestHead>(buf, off, end, opts.partial === true);
@@ -295,6 +296,7 @@ export function parseRequestHead(buf: Uint8Array, off: number, length: number, o
 
 /** Parse a response head at buf[off, off+length). */
 export function parseResponseHead(buf: Uint8Array, off: number, length: number, opts: HeadOptions = {}): Parsed<HttpResponseHead> {
+  if (badOffset(buf, off)) return malformed('bad_offset');
   const end = boundedEnd(buf, off, length);
   if (end > off && !looksLikeResponseStart(buf, off, end - off)) return malformed('bad_status_line');
   const head = headStatus<HttpResponseHead>(buf, off, end, opts.partial === true);

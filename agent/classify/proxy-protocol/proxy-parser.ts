@@ -6,7 +6,7 @@
  * https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html#proxy-protocol
  */
 import { formatIp4, formatIp6 } from '../../decode/packet-view.js';
-import { boundedEnd, incomplete, malformed, ok, type Parsed } from '../parse-result.js';
+import { badOffset, boundedEnd, incomplete, malformed, ok, type Parsed } from '../parse-result.js';
 
 /** v1: "PROXY " ... CRLF, at most 107 bytes including the CRLF (spec 2.1). */
 export const PROXY_V1_MAX_LENGTH = 107;
@@ -59,6 +59,7 @@ export function detectProxyHeader(buf: Uint8Array, off: number, length: number):
 
 /** Parse a v1 or v2 header at the start of the range. */
 export function parseProxyHeader(buf: Uint8Array, off: number, length: number): Parsed<ProxyHeader> {
+  if (badOffset(buf, off)) return malformed('bad_offset');
   switch (detectProxyHeader(buf, off, length)) {
     case 'v1': return parseProxyV1(buf, off, length);
     case 'v2': return parseProxyV2(buf, off, length);
@@ -72,6 +73,7 @@ const IPV6_RE = /^[0-9A-Fa-f:.]{2,45}$/;
 const PORT_RE = /^(0|[1-9][0-9]{0,4})$/;
 
 export function parseProxyV1(buf: Uint8Array, off: number, length: number): Parsed<ProxyHeader> {
+  if (badOffset(buf, off)) return malformed('bad_offset');
   const end = boundedEnd(buf, off, length);
   let crlf = -1;
   const limit = Math.min(end, off + PROXY_V1_MAX_LENGTH);
@@ -107,6 +109,7 @@ export function parseProxyV1(buf: Uint8Array, off: number, length: number): Pars
 }
 
 export function parseProxyV2(buf: Uint8Array, off: number, length: number): Parsed<ProxyHeader> {
+  if (badOffset(buf, off)) return malformed('bad_offset');
   const end = boundedEnd(buf, off, length);
   if (end - off < PROXY_V2_HEADER_LENGTH) return incomplete('v2_short_header');
   for (let k = 0; k < PROXY_V2_SIGNATURE.length; k++) if (buf[off + k] !== PROXY_V2_SIGNATURE[k]) return malformed('no_signature');

@@ -4,7 +4,7 @@
  * Only plaintext records are meaningful here: alerts sent after the handshake
  * (or after a TLS 1.3 ServerHello) are encrypted and show up as application data.
  */
-import { boundedEnd, incomplete, malformed, ok, type Parsed } from '../parse-result.js';
+import { badOffset, boundedEnd, incomplete, malformed, ok, type Parsed } from '../parse-result.js';
 
 export const TlsContentType = { CHANGE_CIPHER_SPEC: 20, ALERT: 21, HANDSHAKE: 22, APPLICATION_DATA: 23, HEARTBEAT: 24 } as const;
 export const TlsHandshakeType = { CLIENT_HELLO: 1, SERVER_HELLO: 2 } as const;
@@ -23,6 +23,7 @@ export type TlsRecordHeader = {
 
 /** Parse the 5-byte record header; ok even when the fragment itself is not all present yet. */
 export function parseTlsRecordHeader(buf: Uint8Array, off: number, length: number): Parsed<TlsRecordHeader> {
+  if (badOffset(buf, off)) return malformed('bad_offset');
   const end = boundedEnd(buf, off, length);
   const avail = end - off;
   if (avail <= 0) return incomplete('empty');
@@ -87,6 +88,7 @@ export function parseClientHelloRecord(buf: Uint8Array, off: number, length: num
 
 /** Parse a ClientHello handshake message (type 1, 3-byte length, body). */
 export function parseClientHelloBody(buf: Uint8Array, off: number, length: number): Parsed<ClientHello> {
+  if (badOffset(buf, off)) return malformed('bad_offset');
   const end = boundedEnd(buf, off, length);
   if (end - off < 1) return incomplete('empty');
   if (buf[off] !== TlsHandshakeType.CLIENT_HELLO) return malformed('not_client_hello');
@@ -187,6 +189,7 @@ export type TlsAlert = {
  * than 2 bytes) is reported malformed with reason 'encrypted_alert'.
  */
 export function parseAlertRecord(buf: Uint8Array, off: number, length: number): Parsed<TlsAlert> {
+  if (badOffset(buf, off)) return malformed('bad_offset');
   const hdr = parseTlsRecordHeader(buf, off, length);
   if (hdr.status !== 'ok') return hdr as Parsed<never>;
   if (hdr.value.contentType !== TlsContentType.ALERT) return malformed('not_alert');

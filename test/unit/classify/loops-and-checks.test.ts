@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TraceRepeatDetector, traceRoot, TtlLoopDetector, TRACE_REPEAT_WINDOW_MICROS } from '../../../agent/classify/loops/loop-detector.js';
+import { compileMatcher, healthCheckerVersion } from '../../../agent/classify/health-check/health-check.js';
+import { PacketView, IpVersion, IpProto } from '../../../agent/decode/packet-view.js';
+
+test('the trace Root is taken from a full X-Amzn-Trace-Id', () => {
+  assert.equal(traceRoot('Self=1-67891234-12456789abcdef012345678;Root=1-67891233-abcdef012345678912345678;CalledFrom=app'), '1-67891233-abcdef012345678912345678');
+  assert.equal(traceRoot('Root=1-5759e988-bd862e3fe1be46a994272793'), '1-5759e988-bd862e3fe1be46a994272793');
+  assert.equal(traceRoot('garbage'), undefined);
+});
+
+test('the same Root three times within the window is reported once', () => {
+  const d = new TraceRepeatDetector();
+  const t = 1_000_000_000;
+  assert.equal(d.observe('r1', t), 0);
+  assert.equal(d.observe('r1', t + 1000), 0);
+  assert.equal(d.observe('r1', t + 2000), 3);
+  assert.equal(d.observe('r1', t + 3000), 0);
+});
+
+test('repeats spread wider than the window are not a loop', () => {
+  const d = new TraceRepeatDetector();
+  const t = 1_000_000_000;
+  for (let i = 0; i < 5; i++) assert.equal(d.observe('r2', t + i * (TRACE_REPEAT_WINDOW_MICROS + 1)), 0);
+});
+
+function view(ttl: number, ts: number, seq = 777, ipId = 4242): PacketView {
+  const v = new PacketView();
+  v.reset(Buffer.alloc(60), 60, 60, ts);
+  v.ipVersion = IpVersion.V4; v.proto = IpProto.TCP; v.src4 = 0xc6123201; v.dst4 = 0xc6123302;
+  v.ipId = ipId; v.ipTotalLen = 60; v.seq = seq; v.srcPort = 40000; v.dstPort = 80; v.ttl = ttl;
+  return v;
+}
+
+test('the same packet with a decreasing TTL is a loop; equal TTLs (retransmissions) are not', () => {
+  const d = new TtlLoopDetector();
+  const t = 5_000_000;
+  assert.equal(d.observe(view(64, t)), undefined);
+  assert.equal(d.observe(view(64, t + 10)), undefined); // retransmission: same TTL
+  assert.equal(d.observe(view(63, t + 20)), undefined);
+  const ev = d.observe(view(62, t + 30));
+  assert.deepEqual(ev?.ttls, [64, 63, 62]);
+  assert.equal(d.observe(view(61, t + 40)), undefined, 'reported once');
+  // A different packet does not inherit the history.
+  assert.equal(d.observe(view(60, t + 50, 999)), undefined);
+});
+
+test('health checkers are recognised by User-Agent version', () => {
+  assert.equal(healthCheckerVersion('ELB-HealthChecker/2.0'), 'v2');
+  assert.equal(healthCheckerVersion('ELB-HealthChecker/1.0'), 'v1');
+  assert.equal(healthCheckerVersion('curl/8'), undefined);
+  assert.equal(healthCheckerVersion(undefined), undefined);
+});
+
+test('matchers: default 200-399, lists and ranges, garbage falls back to the default', () => {
+  const d = compileMatcher(undefined);
+  assert.equal(d(200), true); assert.equal(d(302), true); assert.equal(d(404), false); assert.equal(d(199), false);
+  const m = compileMatcher('200,202-204, 418');
+  assert.equal(m(200), true); assert.equal(m(203), true); assert.equal(m(418), true); assert.equal(m(201), false);
+  const g = compileMatcher('abc');
+  assert.equal(g(301), true); assert.equal(g(500), false);
+});
