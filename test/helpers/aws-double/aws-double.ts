@@ -76,6 +76,13 @@ export class AwsDouble {
     return this.log.get(key) ?? 0;
   }
 
+  /** Requests of a service that met an outage, whatever the operation. */
+  outageHits(service: ServiceName): number {
+    let n = 0;
+    for (const [k, v] of this.log) if (k.startsWith(`${service}:`) && k.endsWith(':outage')) n += v;
+    return n;
+  }
+
   #note(key: string): void {
     this.log.set(key, (this.log.get(key) ?? 0) + 1);
   }
