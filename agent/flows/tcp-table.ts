@@ -1,0 +1,512 @@
+/**
+ * The TCP connection table and its analysis: finds the connection of every TCP
+ * packet without allocating, follows each side's state (Zeek's model), turns
+ * resets, refusals, unanswered SYNs and abandoned handshakes into events, counts
+ * the per-segment figures tshark reports, and expires connections in O(1).
+ * Time comes from packet timestamps, so a capture file behaves as live capture.
+ */
+import { IpProto, IpVersion, TcpFlag, type PacketView } from '../decode/packet-view.js';
+import { EventType, type EventSink } from '../events/schema.js';
+import type { EventFactory } from '../events/event-factory.js';
+import { EndpointState } from './conn-state.js';
+import { ConnQueue } from './conn-list.js';
+import { FlowCounters, type FlowSnapshot } from './flow-stats.js';
+import { sampleHash4, sampleHash6, tableHash, tableHash6 } from './flow-hash.js';
+import { NO_LOCAL_ADDRESSES, type LocalAddresses } from './local-addresses.js';
+import { analyseSegment, isRetransmission, SegmentKind, seqLt } from './tcp-analysis.js';
+import { connAddresses, ConnList, Connection, endpointString, type Endpoint } from './tcp-connection.js';
+import type { TcpObserver } from './tcp-observer.js';
+
+export const FLOW_DEFAULTS = {
+  /** Sized for 100k concurrent connections (issue 2), a few hundred bytes each. */
+  maxConnections: 100_000,
+  /**
+   * 350 s: an NLB forgets an idle TCP flow after 350 s and an ALB's idle timeout
+   * is at most 4000 s but 60 s by default; a connection silent longer than the
+   * NLB keeps it is no longer one a client can use.
+   * https://docs.aws.amazon.com/elasticloadbalancing/latest/network/network-load-balancers.html#connection-idle-timeout
+   */
+  idleTimeoutSec: 350,
+  /**
+   * 3 s: the first SYN retransmission comes after 1 s (RFC 6298 initial RTO) and
+   * the second 2 s later, so a target that is up answers well within it, and a
+   * client not answered for 3 s has already retried; long enough for a slow
+   * accept queue, short enough to report while the LB still waits (ALB and NLB
+   * give a target 10 s to accept).
+   */
+  synTimeoutSec: 3,
+  /** 5 s, as Zeek's tcp_close_delay/tcp_reset_delay: late ACKs and RSTs still find their connection. */
+  closedLingerSec: 5,
+  /** Bound on the distinct UDP destination ports counted; the rest go under "other". */
+  maxUdpPorts: 1024,
+} as const;
+
+export type FlowTableOptions = {
+  readonly sink: EventSink;
+  readonly events: EventFactory;
+  readonly maxConnections?: number;
+  readonly idleTimeoutSec?: number;
+  readonly synTimeoutSec?: number;
+  readonly closedLingerSec?: number;
+  /** -s N: per-segment analysis for flows whose sample hash % N === 0. */
+  readonly sample?: number;
+  readonly localAddresses?: LocalAddresses;
+  readonly observer?: TcpObserver;
+  readonly maxUdpPorts?: number;
+};
+
+const { SYN, ACK, FIN, RST } = TcpFlag;
+const ES = EndpointState;
+
+// History letters (Zeek): bit positions per side.
+const H_SYN = 1, H_SYNACK = 2, H_ACK = 4, H_DATA = 8, H_FIN = 16, H_RST = 32, H_RETX = 64, H_ZWIN = 128, H_INCONS = 256, H_MULTI = 512;
+const LETTERS: ReadonlyArray<readonly [number, string]> = [
+  [H_SYN, 'S'], [H_SYNACK, 'H'], [H_ACK, 'A'], [H_DATA, 'D'], [H_FIN, 'F'], [H_RST, 'R'],
+  [H_RETX, 'T'], [H_ZWIN, 'W'], [H_INCONS, 'I'], [H_MULTI, 'Q'],
+];
+
+// How a connection left the table (for the counters).
+const Exit = { CLOSED: 0, EXPIRED: 1, EVICTED: 2, FLUSHED: 3 } as const;
+type Exit = (typeof Exit)[keyof typeof Exit];
+
+export class FlowTable {
+  readonly #sink: EventSink;
+  readonly #events: EventFactory;
+  readonly #observer: TcpObserver | undefined;
+  readonly #local: LocalAddresses;
+  readonly #max: number;
+  readonly #idle: number;
+  readonly #synTimeout: number;
+  readonly #linger: number;
+  readonly #sample: number;
+  readonly #maxUdpPorts: number;
+  readonly #counters = new FlowCounters();
+
+  readonly #buckets: Array<Connection | null>;
+  readonly #mask: number;
+  readonly #pool: Connection[] = [];
+  #size = 0;
+  readonly #handshake = new ConnQueue(ConnList.HANDSHAKE);
+  readonly #active = new ConnQueue(ConnList.ACTIVE);
+  readonly #closing = new ConnQueue(ConnList.CLOSING);
+  #now = 0;
+
+  constructor(opts: FlowTableOptions) {
+    this.#sink = opts.sink;
+    this.#events = opts.events;
+    this.#observer = opts.observer;
+    this.#local = opts.localAddresses ?? NO_LOCAL_ADDRESSES;
+    this.#max = positiveInt('maxConnections', opts.maxConnections ?? FLOW_DEFAULTS.maxConnections);
+    this.#idle = seconds('idleTimeoutSec', opts.idleTimeoutSec ?? FLOW_DEFAULTS.idleTimeoutSec);
+    this.#synTimeout = seconds('synTimeoutSec', opts.synTimeoutSec ?? FLOW_DEFAULTS.synTimeoutSec);
+    this.#linger = seconds('closedLingerSec', opts.closedLingerSec ?? FLOW_DEFAULTS.closedLingerSec);
+    this.#sample = positiveInt('sample', opts.sample ?? 1);
+    this.#maxUdpPorts = positiveInt('maxUdpPorts', opts.maxUdpPorts ?? FLOW_DEFAULTS.maxUdpPorts);
+    // Twice as many buckets as connections keeps chains short (load factor <= 0.5).
+    let n = 16;
+    while (n < this.#max * 2) n *= 2;
+    this.#buckets = new Array<Connection | null>(n).fill(null);
+    this.#mask = n - 1;
+  }
+
+  /** Connections in the table now. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Analyse one decoded packet (TCP or UDP; anything else is ignored). */
+  onPacket(v: PacketView): void {
+    if (v.proto === IpProto.TCP) {
+      if (v.tcpHeaderLen === 0) return; // a non-first fragment: no TCP header to follow
+      this.#tcp(v);
+    } else if (v.proto === IpProto.UDP) {
+      if (!v.fragment || v.l4Offset !== 0) this.#counters.countUdp(v.dstPort, this.#maxUdpPorts);
+    }
+  }
+
+  /** Advance time without packets (live capture): expires idle connections, fires SYN timeouts. */
+  tick(nowMicros: number): void {
+    if (nowMicros > this.#now) this.#now = nowMicros;
+    this.#expire(this.#now);
+  }
+
+  /** End of input or shutdown: time-outs due by `nowMicros` fire, every other connection leaves as it is. */
+  flush(nowMicros: number = this.#now): void {
+    this.tick(nowMicros);
+    for (const q of [this.#handshake, this.#active, this.#closing]) {
+      while (q.head !== null) this.#finish(q.head, Exit.FLUSHED);
+    }
+  }
+
+  snapshot(): FlowSnapshot {
+    return this.#counters.snapshot(this.#sample, this.#size);
+  }
+
+  /** Visit every connection in the table (tests, debugging). */
+  forEach(fn: (c: Readonly<Connection>) => void): void {
+    for (const q of [this.#handshake, this.#active, this.#closing]) {
+      for (let c = q.head; c !== null; c = c.next) fn(c);
+    }
+  }
+
+  // ---------------------------------------------------------------- lookup
+
+  #tcp(v: PacketView): void {
+    const now = v.tsMicros;
+    if (now > this.#now) this.#now = now;
+    this.#expire(this.#now);
+    this.#counters.tcpPackets++;
+
+    const v4 = v.ipVersion === IpVersion.V4;
+    const hash = v4
+      ? tableHash((v.src4 ^ v.dst4) | 0, (v.src4 + v.dst4) | 0, v.srcPort, v.dstPort)
+      : tableHash6(v.buf, v.src6Offset, v.dst6Offset, v.srcPort, v.dstPort);
+    let c = this.#buckets[hash & this.#mask] ?? null;
+    let fromOrig = true;
+    for (; c !== null; c = c.hashNext) {
+      if (c.hash !== hash) continue;
+      const dir = v4 ? match4(c, v) : match6(c, v);
+      if (dir !== 0) { fromOrig = dir === 1; break; }
+    }
+    const flags = v.tcpFlags;
+    if (c !== null && (flags & (SYN | ACK | RST)) === SYN && this.#isNewIncarnation(c, fromOrig, v)) {
+      // The 5-tuple is reused by a new connection: the old one ends here.
+      this.#finish(c, Exit.CLOSED);
+      c = null;
+    }
+    if (c === null) {
+      c = this.#create(v, hash);
+      fromOrig = c.origPort === v.srcPort && (v4 ? c.origIp4 === v.src4 : eq16(v.buf, v.src6Offset, c.origIp6));
+    }
+    this.#update(c, fromOrig, v, now);
+  }
+
+  /** A SYN on a finished (or finishing) connection with another ISN opens a new connection. */
+  #isNewIncarnation(c: Connection, fromOrig: boolean, v: PacketView): boolean {
+    const s = fromOrig ? c.orig : c.resp;
+    const done = c.list === ConnList.CLOSING || c.orig.state === ES.RESET || c.resp.state === ES.RESET;
+    return done && !(s.syns > 0 && v.seq === s.isn);
+  }
+
+  #create(v: PacketView, hash: number): Connection {
+    if (this.#size >= this.#max) this.#evictOne();
+    const c = this.#pool.pop() ?? new Connection();
+    const flags = v.tcpFlags;
+    // The originator sent the SYN; a SYN-ACK's receiver is the originator; otherwise guess by ports.
+    let senderIsOrig: boolean;
+    if ((flags & SYN) !== 0) {
+      senderIsOrig = (flags & ACK) === 0;
+      c.synSeen = senderIsOrig;
+    } else {
+      senderIsOrig = looksLikeClientPort(v.srcPort, v.dstPort);
+      c.synSeen = false;
+    }
+    c.ipVersion = v.ipVersion;
+    c.hash = hash;
+    if (v.ipVersion === IpVersion.V4) {
+      c.origIp4 = senderIsOrig ? v.src4 : v.dst4;
+      c.respIp4 = senderIsOrig ? v.dst4 : v.src4;
+      c.sampled = sampleHash4(v.src4, v.dst4, v.srcPort, v.dstPort) % this.#sample === 0;
+    } else {
+      c.origIp6.set(v.buf.subarray(senderIsOrig ? v.src6Offset : v.dst6Offset, (senderIsOrig ? v.src6Offset : v.dst6Offset) + 16));
+      c.respIp6.set(v.buf.subarray(senderIsOrig ? v.dst6Offset : v.src6Offset, (senderIsOrig ? v.dst6Offset : v.src6Offset) + 16));
+      c.sampled = sampleHash6(v.buf, v.src6Offset, v.dst6Offset, v.srcPort, v.dstPort) % this.#sample === 0;
+    }
+    c.origPort = senderIsOrig ? v.srcPort : v.dstPort;
+    c.respPort = senderIsOrig ? v.dstPort : v.srcPort;
+    c.localIsOriginator = this.#originatorIsLocal(c);
+    c.firstSeenMicros = v.tsMicros;
+    c.lastSeenMicros = v.tsMicros;
+
+    const b = hash & this.#mask;
+    c.hashNext = this.#buckets[b] ?? null;
+    this.#buckets[b] = c;
+    this.#size++;
+    this.#counters.opened++;
+    if (this.#size > this.#counters.trackedPeak) this.#counters.trackedPeak = this.#size;
+    if ((flags & SYN) !== 0 && (flags & RST) === 0) this.#handshake.push(c); else this.#active.push(c);
+    return c;
+  }
+
+  /** This instance is the originator only when its address is known and only the originator has it. */
+  #originatorIsLocal(c: Connection): boolean {
+    const l = this.#local;
+    if (!l.known) return false;
+    const o = c.ipVersion === IpVersion.V4 ? l.has4(c.origIp4) : l.has6(c.origIp6, 0);
+    const r = c.ipVersion === IpVersion.V4 ? l.has4(c.respIp4) : l.has6(c.respIp6, 0);
+    return o && !r;
+  }
+
+  // ---------------------------------------------------------------- per packet
+
+  #update(c: Connection, fromOrig: boolean, v: PacketView, now: number): void {
+    const s = fromOrig ? c.orig : c.resp;
+    const r = fromOrig ? c.resp : c.orig;
+    const flags = v.tcpFlags;
+    const syn = (flags & SYN) !== 0;
+    const ack = (flags & ACK) !== 0;
+    const fin = (flags & FIN) !== 0;
+    const rst = (flags & RST) !== 0;
+    const len = v.payloadLen;
+    if (now > c.lastSeenMicros) c.lastSeenMicros = now;
+
+    // Per-segment analysis (sampled flows only): before the sender's state moves.
+    let kind: SegmentKind = SegmentKind.NORMAL;
+    if (c.sampled && s.seqInit && !rst) kind = analyseSegment(s, r, v, now, this.#counters);
+
+    // Sequence space and bytes (every flow: cheap, and robust to filtered segments).
+    if (!rst && kind !== SegmentKind.ZERO_WINDOW_PROBE) {
+      const end = (v.seq + len + (syn ? 1 : 0) + (fin ? 1 : 0)) >>> 0;
+      if (!s.seqInit) {
+        s.seqInit = true;
+        s.isn = v.seq;
+        s.nextSeq = end;
+        s.bytes += len;
+      } else if (seqLt(s.nextSeq, end)) {
+        const adv = (end - s.nextSeq) >>> 0;
+        // A jump of over 1 GiB is a bogus or resynchronised sequence number, not data.
+        if (adv < 0x40000000) s.bytes += Math.max(0, adv - (syn ? 1 : 0) - (fin ? 1 : 0));
+        s.nextSeq = end;
+      }
+      s.lastSeq = v.seq;
+    }
+    if (ack && !rst) {
+      if (!s.ackInit || v.ack !== s.lastAck) s.dupAcks = 0;
+      s.lastAck = v.ack;
+      s.ackInit = true;
+      s.lastAckMicros = now;
+    }
+    s.lastSegMicros = now;
+    s.lastKind = kind;
+
+    // Zero window advertisements: always counted (a stalled receiver is an error signal).
+    if (v.window === 0 && !syn && !fin && !rst) {
+      this.#counters.zeroWindows++;
+      this.#letter(c, s, fromOrig, H_ZWIN);
+    }
+    if (!rst) s.window = v.window;
+    if (isRetransmission(kind)) this.#letter(c, s, fromOrig, H_RETX);
+
+    // Endpoint states, as Zeek's TCP analyzer moves them.
+    const wasReset = s.state === ES.RESET;
+    if (rst) {
+      if (syn) this.#letter(c, s, fromOrig, H_INCONS);
+      this.#letter(c, s, fromOrig, H_RST);
+      s.state = ES.RESET;
+    } else {
+      if (syn) {
+        if (fin) this.#letter(c, s, fromOrig, H_MULTI);
+        s.syns++;
+        if (s.syns === 1) s.isn = v.seq;
+        if (ack) {
+          this.#letter(c, s, fromOrig, H_SYNACK);
+          if (s.state === ES.INACTIVE || s.state === ES.SYN_SENT) {
+            if (r.state === ES.SYN_SENT) r.state = ES.ESTABLISHED;
+            s.state = ES.ESTABLISHED;
+          }
+        } else {
+          this.#letter(c, s, fromOrig, H_SYN);
+          if (s.state === ES.INACTIVE) s.state = ES.SYN_SENT;
+          else if (fromOrig && s.syns > 1) this.#counters.synRetries++;
+        }
+      } else if (len > 0) {
+        this.#letter(c, s, fromOrig, H_DATA);
+      } else if (ack && !fin) {
+        this.#letter(c, s, fromOrig, H_ACK);
+      }
+      if (!syn && s.state === ES.INACTIVE) s.state = ES.PARTIAL;
+      if (fin) {
+        this.#letter(c, s, fromOrig, H_FIN);
+        s.state = ES.CLOSED;
+      }
+      if (!syn && (fromOrig ? ack : true) && c.resp.syns > 0 && !c.handshakeDone) c.handshakeDone = true;
+    }
+
+    if (len > 0 && this.#observer !== undefined) this.#observer.onSegment(c, fromOrig, v);
+
+    if (rst && !wasReset) this.#onReset(c, fromOrig, now);
+    this.#place(c);
+  }
+
+  /** Keep the connection on the list its state calls for, at the tail (most recent). */
+  #place(c: Connection): void {
+    const o = c.orig.state;
+    const r = c.resp.state;
+    let want: ConnList;
+    if (o === ES.RESET || r === ES.RESET || (o === ES.CLOSED && r === ES.CLOSED)) want = ConnList.CLOSING;
+    else if (!c.reported && !c.handshakeDone && (c.orig.syns > 0 || c.resp.syns > 0) &&
+      o !== ES.CLOSED && r !== ES.CLOSED) want = ConnList.HANDSHAKE;
+    else want = ConnList.ACTIVE;
+    const q = this.#queue(want);
+    if (c.list === want) q.touch(c);
+    else {
+      this.#queue(c.list)?.remove(c);
+      q.push(c);
+    }
+  }
+
+  #queue(l: ConnList): ConnQueue {
+    return l === ConnList.HANDSHAKE ? this.#handshake : l === ConnList.CLOSING ? this.#closing : this.#active;
+  }
+
+  #letter(c: Connection, s: Endpoint, fromOrig: boolean, bit: number): void {
+    if ((s.historyBits & bit) !== 0) return;
+    s.historyBits |= bit;
+    // Runs at most once per letter and side: a few short strings per connection.
+    for (const [b, ch] of LETTERS) {
+      if (b === bit) { c.history += fromOrig ? ch : ch.toLowerCase(); return; }
+    }
+  }
+
+  // ---------------------------------------------------------------- events
+
+  #onReset(c: Connection, fromOrig: boolean, now: number): void {
+    if (c.reported) return;
+    const o = c.orig.state;
+    const r = c.resp.state;
+    if (!fromOrig && (o === ES.SYN_SENT || o === ES.SYN_ACK_SENT)) {
+      c.reported = true;
+      this.#counters.refused++;
+      this.#emit(EventType.CONNECTION_FAILED, 'refused', 'Connection refused', c, true, now, {
+        syn_retries: Math.max(0, c.orig.syns - 1),
+      });
+      return;
+    }
+    // The originator giving up on its own unanswered SYN (RSTOS0) is not a reset of a connection.
+    if (fromOrig && (r === ES.INACTIVE || r === ES.PARTIAL) && c.resp.syns === 0 && c.orig.syns > 0) return;
+    // A RST after both FINs only drops a socket already closed: nothing was lost.
+    if ((fromOrig ? r : o) === ES.CLOSED && (fromOrig ? c.orig.historyBits : c.resp.historyBits) & H_FIN) return;
+    c.reported = true;
+    const byLocal = fromOrig === c.localIsOriginator;
+    if (byLocal) this.#counters.resetsByTarget++; else this.#counters.resetsByPeer++;
+    this.#emit(EventType.TCP_ERROR, byLocal ? 'reset_by_target' : 'reset_by_peer', 'Connection reset', c, fromOrig, now, {
+      before_data: c.orig.bytes === 0 && c.resp.bytes === 0,
+    });
+  }
+
+  #onHandshakeTimeout(c: Connection, deadline: number): void {
+    this.#handshake.remove(c);
+    if (!c.reported) {
+      if (c.resp.syns === 0 && c.orig.syns > 0) {
+        c.reported = true;
+        this.#counters.unanswered++;
+        this.#emit(EventType.CONNECTION_FAILED, 'unanswered', 'Connection unanswered', c, true, deadline, {
+          syn_retries: Math.max(0, c.orig.syns - 1),
+          syn_timeout_ms: this.#synTimeout / 1000,
+        });
+      } else if (c.resp.syns > 0) {
+        c.reported = true;
+        this.#counters.abandoned++;
+        this.#emit(EventType.CONNECTION_FAILED, 'handshake_abandoned', 'Handshake abandoned', c, true, deadline, {
+          syn_retries: Math.max(0, c.orig.syns - 1),
+          syn_ack_retries: Math.max(0, c.resp.syns - 1),
+          syn_timeout_ms: this.#synTimeout / 1000,
+        });
+      }
+    }
+    // Kept (idle timeout) so that later retries count on the same connection, not as new ones.
+    this.#active.push(c);
+  }
+
+  #emit(type: EventType, reason: string, text: string, c: Connection, srcIsOrig: boolean, ts: number, extra: Record<string, unknown>): void {
+    const a = connAddresses(c);
+    const src = srcIsOrig ? endpointString(a.origIp, a.origPort) : endpointString(a.respIp, a.respPort);
+    const dst = srcIsOrig ? endpointString(a.respIp, a.respPort) : endpointString(a.origIp, a.origPort);
+    this.#sink.emit(this.#events.create(type, reason, `${text}: ${src}->${dst}`, ts, {
+      proto: 'tcp',
+      src_ip: srcIsOrig ? a.origIp : a.respIp,
+      src_port: srcIsOrig ? a.origPort : a.respPort,
+      dst_ip: srcIsOrig ? a.respIp : a.origIp,
+      dst_port: srcIsOrig ? a.respPort : a.origPort,
+      ...extra,
+      state: c.state,
+      history: c.history,
+      bytes_orig: c.orig.bytes,
+      bytes_resp: c.resp.bytes,
+      duration_ms: Math.round((c.lastSeenMicros - c.firstSeenMicros) / 1000),
+      target_is_originator: c.localIsOriginator,
+    }));
+  }
+
+  // ---------------------------------------------------------------- expiry
+
+  #expire(now: number): void {
+    for (let c = this.#handshake.head; c !== null && c.lastSeenMicros + this.#synTimeout <= now; c = this.#handshake.head) {
+      this.#onHandshakeTimeout(c, c.lastSeenMicros + this.#synTimeout);
+    }
+    for (let c = this.#closing.head; c !== null && c.lastSeenMicros + this.#linger <= now; c = this.#closing.head) {
+      this.#finish(c, Exit.CLOSED);
+    }
+    for (let c = this.#active.head; c !== null && c.lastSeenMicros + this.#idle <= now; c = this.#active.head) {
+      this.#finish(c, Exit.EXPIRED);
+    }
+  }
+
+  /** Make room: the oldest closing connection first, then the oldest handshake, then the oldest idle one. */
+  #evictOne(): void {
+    const c = this.#closing.head ?? this.#handshake.head ?? this.#active.head;
+    if (c !== null) this.#finish(c, Exit.EVICTED);
+  }
+
+  #finish(c: Connection, how: Exit): void {
+    this.#queue(c.list).remove(c);
+    const b = c.hash & this.#mask;
+    let p = this.#buckets[b] ?? null;
+    if (p === c) this.#buckets[b] = c.hashNext;
+    else {
+      while (p !== null && p.hashNext !== c) p = p.hashNext;
+      if (p !== null) p.hashNext = c.hashNext;
+    }
+    this.#size--;
+    const k = this.#counters;
+    k.countState(c.state);
+    if (how === Exit.CLOSED) k.closed++;
+    else if (how === Exit.EXPIRED) k.expired++;
+    else if (how === Exit.EVICTED) k.evicted++;
+    this.#observer?.onClose(c);
+    c.clear();
+    if (this.#pool.length < this.#max) this.#pool.push(c);
+  }
+}
+
+function match4(c: Connection, v: PacketView): 0 | 1 | 2 {
+  if (c.ipVersion !== IpVersion.V4) return 0;
+  if (c.origIp4 === v.src4 && c.respIp4 === v.dst4 && c.origPort === v.srcPort && c.respPort === v.dstPort) return 1;
+  if (c.origIp4 === v.dst4 && c.respIp4 === v.src4 && c.origPort === v.dstPort && c.respPort === v.srcPort) return 2;
+  return 0;
+}
+
+function match6(c: Connection, v: PacketView): 0 | 1 | 2 {
+  if (c.ipVersion !== IpVersion.V6) return 0;
+  if (c.origPort === v.srcPort && c.respPort === v.dstPort &&
+      eq16(v.buf, v.src6Offset, c.origIp6) && eq16(v.buf, v.dst6Offset, c.respIp6)) return 1;
+  if (c.origPort === v.dstPort && c.respPort === v.srcPort &&
+      eq16(v.buf, v.dst6Offset, c.origIp6) && eq16(v.buf, v.src6Offset, c.respIp6)) return 2;
+  return 0;
+}
+
+function eq16(buf: Uint8Array, off: number, a: Uint8Array): boolean {
+  for (let i = 0; i < 16; i++) if (buf[off + i] !== a[i]) return false;
+  return true;
+}
+
+/**
+ * Without a SYN, guess which side opened the connection: the side on an
+ * ephemeral-looking port (>= 1024 against a well-known one; otherwise the higher
+ * port, as Linux picks ephemeral ports from 32768-60999).
+ */
+export function looksLikeClientPort(sport: number, dport: number): boolean {
+  if (sport >= 1024 && dport < 1024) return true;
+  if (sport < 1024 && dport >= 1024) return false;
+  return sport >= dport;
+}
+
+function positiveInt(name: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`flow table: ${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
+function seconds(name: string, s: number): number {
+  if (!(s > 0) || !Number.isFinite(s)) throw new Error(`flow table: ${name} must be a positive number of seconds, got ${s}`);
+  return Math.round(s * 1_000_000);
+}
