@@ -1,0 +1,76 @@
+/**
+ * Chooses and builds the packet source from plain options (the CLI/env parsing lives
+ * in config/, not here): a capture file when readFile is set, otherwise a live
+ * interface through the pcap engine (default) or cap.
+ */
+import { readFileSync } from 'node:fs';
+import { buildBpfFilter } from './bpf-filter.js';
+import { CapLiveSource } from './cap-live-source.js';
+import { FileSource } from './file-source.js';
+import { assertInterfaceExists, defaultRouteInterface, interfaceNames } from './interfaces.js';
+import { CaptureError, CaptureErrorCode, LinkType, type PacketSource } from './packet-source.js';
+import { PcapLiveSource } from './pcap-live-source.js';
+
+export const CaptureEngine = { PCAP: 'pcap', CAP: 'cap' } as const;
+export type CaptureEngine = (typeof CaptureEngine)[keyof typeof CaptureEngine];
+
+export type PacketSourceOptions = Readonly<{
+  /** Interface to capture on; undefined = the one carrying the default route. */
+  interface?: string | undefined;
+  /** Read this capture file instead of a live interface. */
+  readFile?: string | undefined;
+  /** @default 'pcap' */
+  engine?: CaptureEngine | undefined;
+  /** @default DEFAULT_SNAPLEN (9216) */
+  snaplen?: number | undefined;
+  /** @default DEFAULT_BUFFER_SIZE_MB (64) */
+  bufferSizeMb?: number | undefined;
+  /** @default DEFAULT_BUFFER_TIMEOUT_MS (10) */
+  bufferTimeoutMs?: number | undefined;
+  /** User BPF expression ANDed with what the analysis needs. */
+  filter?: string | undefined;
+}>;
+
+/** ARPHRD_* values (in /sys/class/net/IF/type) that libpcap captures as DLT_EN10MB. */
+const ARPHRD_ETHER = 1;
+const ARPHRD_LOOPBACK = 772;
+
+/** The DLT libpcap will report for a live interface, from its ARPHRD type. */
+export function liveLinkType(ifname: string): number {
+  if (ifname === 'any') return LinkType.LINUX_SLL;
+  try {
+    const type = Number(readFileSync(`/sys/class/net/${ifname}/type`, 'utf8').trim());
+    return type === ARPHRD_ETHER || type === ARPHRD_LOOPBACK ? LinkType.ETHERNET : LinkType.RAW;
+  } catch {
+    return LinkType.ETHERNET;
+  }
+}
+
+/** The interface to capture on: the given one, else the default-route one. */
+export function resolveInterface(name: string | undefined): string {
+  const chosen = name ?? defaultRouteInterface();
+  if (chosen === undefined) {
+    throw new CaptureError(CaptureErrorCode.NO_SUCH_INTERFACE,
+      `no default route, so no default interface; choose one with -i (available: ${interfaceNames().join(', ')})`);
+  }
+  assertInterfaceExists(chosen);
+  return chosen;
+}
+
+export function createPacketSource(opts: PacketSourceOptions): PacketSource {
+  const userFilter = opts.filter;
+  if (opts.readFile !== undefined) {
+    return new FileSource({ path: opts.readFile, filter: (linkType) => buildBpfFilter({ linkType, userFilter }) });
+  }
+  const interfaceName = resolveInterface(opts.interface);
+  const filter = buildBpfFilter({ linkType: liveLinkType(interfaceName), userFilter });
+  if ((opts.engine ?? CaptureEngine.PCAP) === CaptureEngine.CAP) {
+    return new CapLiveSource({ interfaceName, filter, bufferSizeMb: opts.bufferSizeMb ?? undefined });
+  }
+  return new PcapLiveSource({
+    interfaceName, filter,
+    snaplen: opts.snaplen ?? undefined,
+    bufferSizeMb: opts.bufferSizeMb ?? undefined,
+    bufferTimeoutMs: opts.bufferTimeoutMs ?? undefined,
+  });
+}
