@@ -152,9 +152,9 @@ describe('the container image', { timeout: 3_000_000 }, () => {
     };
     const running = async (): Promise<boolean> =>
       (await runCommand('docker', ['inspect', '--format', '{{.State.Running}}', CONTAINER], { timeoutMs: 10_000 })).stdout.trim() === 'true';
-    // health.json appears once capture is open.
+    // health.json appears once capture is open (vfs storage copies the image per container: ~10 s).
     try {
-      await waitFor(async () => existsSync(join(logDir, 'health.json')) || !(await running()), 30_000, 'health.json in the mounted log dir');
+      await waitFor(async () => existsSync(join(logDir, 'health.json')) || !(await running()), 90_000, 'health.json in the mounted log dir');
     } catch (err) {
       assert.fail(`${(err as Error).message}\ncontainer output:\n${await containerLogs()}`);
     }
