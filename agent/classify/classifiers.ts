@@ -1,0 +1,104 @@
+/**
+ * The classify stage's entry point for the pipeline: one TcpObserver to hand to
+ * the flow table, a per-packet hook (loops by TTL, GENEVE), a periodic tick
+ * (health-check timeouts) and the counters snapshot for the summary.
+ *
+ *   const classify = createClassifiers({ sink, events, knowledge });
+ *   new TcpTable({ ..., observer: classify.observer });
+ *   // per decoded packet: const g = classify.onPacket(view);
+ *   //   if (g) decode the inner packet at g.innerOffset as DLT_RAW (101) and feed it
+ *   //   to the flow table with its connections marked geneve (classify.markGeneve)
+ *   // every second: classify.tick(nowMicros); summary: classify.snapshot()
+ */
+import type { PacketView } from '../decode/packet-view.js';
+import { ConnState } from '../flows/conn-state.js';
+import { connAddresses, type TcpConnection, type TcpObserver } from '../flows/tcp-observer.js';
+import type { ClassifySnapshot } from './classify-stats.js';
+import { ConnEnd, ConnectionState } from './connection-state.js';
+import type { GeneveHeader } from './geneve/geneve-parser.js';
+import { TrafficClassifier, type ClassifierOptions } from './traffic-classifier.js';
+
+export type ClassifiersOptions = ClassifierOptions & Readonly<{
+  /**
+   * Classify connections this instance opened too (it is then the client). Off by
+   * default: the analyzer reports what the load balancer sees of this target.
+   */
+  includeOutgoing?: boolean;
+}>;
+
+export type Classifiers = Readonly<{
+  observer: TcpObserver;
+  onPacket(view: PacketView): GeneveHeader | undefined;
+  /** Mark a connection as carried inside GENEVE (a GWLB flow) before its first segment. */
+  markGeneve(conn: TcpConnection): void;
+  tick(nowMicros: number): void;
+  snapshot(topN?: number): ClassifySnapshot;
+  classifier: TrafficClassifier;
+}>;
+
+/** Marker kept in `app` for connections the classifiers deliberately ignore. */
+const IGNORED = Symbol('classify.ignored');
+const GENEVE = Symbol('classify.geneve');
+
+/** How a connection ended, from its Zeek state and history (upper case = originator). */
+export function connEnd(conn: TcpConnection): { how: ConnEnd; established: boolean } {
+  const h = conn.history;
+  const established = h.includes('h') || /[Dd]/.test(h);
+  switch (conn.state) {
+    case ConnState.REJ: return { how: ConnEnd.REFUSED, established: false };
+    case ConnState.S0: return { how: ConnEnd.UNANSWERED, established: false };
+    case ConnState.RSTO: case ConnState.RSTOS0: return { how: ConnEnd.RESET_BY_ORIGINATOR, established };
+    case ConnState.RSTR: case ConnState.RSTRH: return { how: ConnEnd.RESET_BY_RESPONDER, established };
+    case ConnState.S2: return { how: ConnEnd.FIN_BY_ORIGINATOR, established };
+    case ConnState.S3: return { how: ConnEnd.FIN_BY_RESPONDER, established };
+    case ConnState.SF: {
+      const o = h.indexOf('F');
+      const r = h.indexOf('f');
+      const responderFirst = r >= 0 && (o < 0 || r < o);
+      return { how: responderFirst ? ConnEnd.FIN_BY_RESPONDER : ConnEnd.FIN_BY_ORIGINATOR, established };
+    }
+    default: return { how: ConnEnd.EXPIRED, established };
+  }
+}
+
+export function createClassifiers(opts: ClassifiersOptions): Classifiers {
+  const classifier = new TrafficClassifier(opts);
+  const includeOutgoing = opts.includeOutgoing === true;
+
+  const stateOf = (conn: TcpConnection): ConnectionState | undefined => {
+    const app = conn.app;
+    if (app instanceof ConnectionState) return app;
+    if (app === IGNORED) return undefined;
+    if (!includeOutgoing && conn.localIsOriginator) { conn.app = IGNORED; return undefined; }
+    const a = connAddresses(conn);
+    const cs = classifier.open(
+      { originatorIp: a.origIp, originatorPort: a.origPort, responderIp: a.respIp, responderPort: a.respPort, geneve: app === GENEVE },
+      conn.firstSeenMicros,
+    );
+    conn.app = cs;
+    return cs;
+  };
+
+  const observer: TcpObserver = {
+    onSegment(conn, fromOriginator, view) {
+      const cs = stateOf(conn);
+      if (cs !== undefined) classifier.onPayload(cs, fromOriginator, view);
+    },
+    onClose(conn) {
+      // Connections without payload reach us only here (TCP health checks, refusals).
+      const cs = stateOf(conn);
+      if (cs === undefined) return;
+      const end = connEnd(conn);
+      classifier.onClose(cs, end.how, end.established, conn.lastSeenMicros);
+    },
+  };
+
+  return {
+    observer,
+    onPacket: (view) => classifier.onPacket(view),
+    markGeneve: (conn) => { if (conn.app === undefined) conn.app = GENEVE; },
+    tick: (now) => classifier.tick(now),
+    snapshot: (topN) => classifier.snapshot(topN),
+    classifier,
+  };
+}

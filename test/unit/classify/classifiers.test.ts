@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connEnd, createClassifiers } from '../../../agent/classify/classifiers.js';
+import { ConnEnd } from '../../../agent/classify/connection-state.js';
+import { staticLbKnowledge } from '../../../agent/classify/lb-knowledge.js';
+import type { AnalyzerEvent } from '../../../agent/events/schema.js';
+import type { TcpConnection } from '../../../agent/flows/tcp-observer.js';
+import { ConnState } from '../../../agent/flows/conn-state.js';
+import { IpVersion } from '../../../agent/decode/packet-view.js';
+import { SegmentScript } from './bytes.js';
+
+function conn(state: ConnState, history: string, extra: Partial<TcpConnection> = {}): TcpConnection {
+  return {
+    ipVersion: IpVersion.V4, origIp4: 0xc6123201, respIp4: 0xc6123202, origIp6: new Uint8Array(0), respIp6: new Uint8Array(0),
+    origPort: 40000, respPort: 8080, synSeen: true, localIsOriginator: false, firstSeenMicros: 1_000_000, lastSeenMicros: 2_000_000,
+    history, bytesOrig: 0, bytesResp: 0, sampled: true, state, app: undefined, ...extra,
+  };
+}
+
+test('connection ends are read from the Zeek state and who sent the first FIN', () => {
+  assert.deepEqual(connEnd(conn(ConnState.REJ, 'Sr')), { how: ConnEnd.REFUSED, established: false });
+  assert.deepEqual(connEnd(conn(ConnState.S0, 'S')), { how: ConnEnd.UNANSWERED, established: false });
+  assert.equal(connEnd(conn(ConnState.RSTR, 'ShADdr')).how, ConnEnd.RESET_BY_RESPONDER);
+  assert.equal(connEnd(conn(ConnState.RSTO, 'ShADR')).how, ConnEnd.RESET_BY_ORIGINATOR);
+  assert.equal(connEnd(conn(ConnState.SF, 'ShADdfF')).how, ConnEnd.FIN_BY_RESPONDER);
+  assert.equal(connEnd(conn(ConnState.SF, 'ShADdFf')).how, ConnEnd.FIN_BY_ORIGINATOR);
+  assert.equal(connEnd(conn(ConnState.S1, 'ShAD')).how, ConnEnd.EXPIRED);
+  assert.equal(connEnd(conn(ConnState.SF, 'ShAFf')).established, true);
+});
+
+test('the observer keeps per-connection state in the app slot and reports through the sink', () => {
+  // Prepare
+  const events: AnalyzerEvent[] = [];
+  const k = createClassifiers({ sink: { emit: (e) => events.push(e) }, knowledge: staticLbKnowledge({ lbAddresses: ['198.18.50.1'] }) });
+  const c = conn(ConnState.RSTR, 'ShADr');
+  const s = new SegmentScript();
+  // Act
+  k.observer.onSegment(c, true, s.seg(true, 'GET /k HTTP/1.1\r\n\r\n'));
+  k.observer.onClose(c);
+  // Assess
+  assert.ok(c.app !== undefined);
+  assert.equal(events.length, 1);
+  assert.equal(events[0]?.reason, 'target_reset_before_response');
+  assert.equal(events[0]?.src_ip, '198.18.50.1');
+  assert.equal(events[0]?.dst_ip, '198.18.50.2');
+  assert.equal(k.snapshot().http.requests, 1);
+});
+
+test('connections this instance opened are ignored unless asked for', () => {
+  const events: AnalyzerEvent[] = [];
+  const k = createClassifiers({ sink: { emit: (e) => events.push(e) } });
+  const c = conn(ConnState.SF, 'ShADadFf', { localIsOriginator: true });
+  const s = new SegmentScript();
+  k.observer.onSegment(c, true, s.seg(true, 'GET / HTTP/1.1\r\n\r\n'));
+  k.observer.onSegment(c, false, s.seg(false, 'HTTP/1.1 500 X\r\nContent-Length: 0\r\n\r\n'));
+  k.observer.onClose(c);
+  assert.equal(events.length, 0);
+  assert.equal(k.snapshot().http.requests, 0);
+});
+
+test('a TCP health check with no payload is seen only at close, and a GENEVE-marked flow is a GWLB flow', () => {
+  const k = createClassifiers({ sink: { emit: () => undefined }, knowledge: staticLbKnowledge({ lbAddresses: ['198.18.50.1'] }) });
+  k.observer.onClose(conn(ConnState.SF, 'ShAFf'));
+  const g = conn(ConnState.SF, 'ShADdFf');
+  k.markGeneve(g);
+  const s = new SegmentScript();
+  k.observer.onSegment(g, true, s.seg(true, 'GET / HTTP/1.1\r\n\r\n'));
+  k.observer.onClose(g);
+  const snap = k.snapshot();
+  assert.deepEqual(snap.healthChecks.tcp, { ok: 1, failed: 0 });
+  assert.equal(snap.lbTypes.flows['GWLB'], 1);
+});
