@@ -549,15 +549,23 @@ export class TrafficClassifier {
   #tcpHealthCheck(cs: ConnectionState, how: ConnEnd, established: boolean, ts: number): void {
     if (cs.httpHealthCheck) return;
     const viaLocal = cs.proxy?.local === true && cs.preLen - cs.preStart <= 0 && cs.phase !== Phase.HTTP && cs.phase !== Phase.TLS;
-    const silentFromLb = cs.c2sBytes === 0 && cs.s2cBytes === 0 && this.#knowledge.isLoadBalancerAddress(cs.facts.originatorIp);
-    if (!viaLocal && !silentFromLb) return;
+    const silent = cs.c2sBytes === 0 && cs.s2cBytes === 0;
+    const fromLb = this.#knowledge.isLoadBalancerAddress(cs.facts.originatorIp);
+    if (!viaLocal && !(silent && fromLb)) return;
+    const spec = this.#knowledge.healthCheckFor(cs.facts.responderPort);
+    // A refused or unanswered SYN says nothing about why the LB connected: only when a
+    // check is known for this port is it a failed check (flows reports it as
+    // CONNECTION_FAILED either way).
+    const failedToConnect = how === ConnEnd.REFUSED || how === ConnEnd.UNANSWERED || (!established && !viaLocal);
+    if (failedToConnect && spec === undefined) return;
+    const kind = spec !== undefined && (spec.protocol === 'HTTP' || spec.protocol === 'HTTPS') ? HealthCheckKind.HTTP : HealthCheckKind.TCP;
     cs.indicators |= IndicatorBit.TCP_HEALTH_CHECK;
     let why: string | undefined;
     if (how === ConnEnd.REFUSED) why = HealthCheckFailReason.REFUSED;
-    else if (how === ConnEnd.UNANSWERED || (!established && !viaLocal)) why = HealthCheckFailReason.UNANSWERED;
+    else if (failedToConnect) why = HealthCheckFailReason.UNANSWERED;
     else if (how === ConnEnd.RESET_BY_RESPONDER) why = HealthCheckFailReason.RESET;
     const detail = why === undefined ? '' : `connection ${how.replaceAll('_', ' ')}`;
-    this.#healthCheckResult(cs, HealthCheckKind.TCP, why, ts, detail, { ended: how, via_proxy_local: viaLocal });
+    this.#healthCheckResult(cs, kind, why, ts, detail, { ended: how, via_proxy_local: viaLocal });
   }
 
   #healthCheckResult(cs: ConnectionState, kind: HealthCheckKind, why: string | undefined, ts: number, detail: string, fields: Record<string, unknown>): void {

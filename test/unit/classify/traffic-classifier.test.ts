@@ -257,8 +257,8 @@ test('a health check whose connection the target resets fails with reason reset'
   assert.equal(sink.of('APP_ERROR').length, 0, 'health checks never become APP_ERROR');
 });
 
-test('TCP health checks: silent handshake from an LB address is ok, a refusal fails', () => {
-  const { sink, c, s } = setup();
+test('TCP health checks: silent handshake from an LB address is ok, a refusal fails when a check is known', () => {
+  const { sink, c, s } = setup(staticLbKnowledge({ lbAddresses: [LB_IP], healthChecks: { 8080: { protocol: 'TCP', timeoutSec: 10 } } }));
   const ok = c.open(FACTS, s.ts);
   c.onClose(ok, ConnEnd.FIN_BY_ORIGINATOR, true, s.ts);
   const refused = c.open({ ...FACTS, originatorPort: 40001 }, s.ts);
@@ -271,6 +271,10 @@ test('TCP health checks: silent handshake from an LB address is ok, a refusal fa
   assert.equal(e?.reason, 'refused');
   assert.equal(e?.['check'], 'tcp');
   assert.equal(snap.lbTypes.flows['NLB'], 2);
+  // Without a known check on the port a refusal is only flows' CONNECTION_FAILED.
+  const b = setup();
+  b.c.onClose(b.c.open(FACTS, 1), ConnEnd.REFUSED, false, 2);
+  assert.deepEqual(b.c.snapshot().healthChecks.tcp, { ok: 0, failed: 0 });
 });
 
 test('proxy protocol v2: the client IP comes from the header; LOCAL is a TCP health check', () => {
