@@ -74,6 +74,8 @@ export class LbDiscovery {
   #lastOnDemand = Number.NEGATIVE_INFINITY;
   #failStreak = 0;
   #stopped = false;
+  /** A part (EC2, classic) failed during the current refresh: its warning must not repeat. */
+  #degraded = false;
   readonly #status: DiscoveryStatus = { refreshes: 0, failures: 0, lastError: undefined, lastSuccessAt: undefined, onDemandRefreshes: 0 };
 
   constructor(options: LbDiscoveryOptions) {
@@ -151,13 +153,14 @@ export class LbDiscovery {
 
   async #refresh(): Promise<boolean> {
     this.#status.refreshes++;
+    this.#degraded = false;
     try {
       const picture = await this.discover();
       this.#index = new LbIndex(picture);
       this.#status.lastSuccessAt = picture.takenAt;
       if (this.#failStreak > 0) this.#o.logger.info({}, 'load balancer discovery recovered');
       this.#failStreak = 0;
-      this.#errorLog.reset();
+      if (!this.#degraded) this.#errorLog.reset();
       this.#o.logger.info(
         {
           targetGroups: picture.targetGroups.map((t) => t.dimension ?? t.name),
@@ -326,6 +329,7 @@ export class LbDiscovery {
     } catch (err) {
       if (classifyAwsError(err) === ErrorKind.Transient) throw err; // back off the whole refresh
       const name = errorName(err);
+      this.#degraded = true;
       if (this.#errorLog.shouldLog(`${part}:${name}`, this.#now())) {
         this.#o.logger.warn({ err: name, part }, 'part of load balancer discovery unavailable; continuing without it');
       }

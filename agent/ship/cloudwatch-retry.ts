@@ -82,13 +82,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
 }
 
 /**
- * Says whether an error should be logged now: the first of a kind, then at most once
- * per interval, so an outage gives a few lines, not an error loop.
+ * Says whether an error should be logged now: the first of each kind, then at most
+ * once per interval per kind, so an outage gives a few lines, not an error loop.
+ * Kinds are error names: a small, bounded set.
  */
 export class LogOnce {
   readonly #intervalMs: number;
-  #lastKey = '';
-  #lastAt = Number.NEGATIVE_INFINITY;
+  readonly #lastAt = new Map<string, number>();
   suppressed = 0;
 
   constructor(intervalMs: number) {
@@ -96,9 +96,9 @@ export class LogOnce {
   }
 
   shouldLog(key: string, nowMs: number = Date.now()): boolean {
-    if (key !== this.#lastKey || nowMs - this.#lastAt >= this.#intervalMs) {
-      this.#lastKey = key;
-      this.#lastAt = nowMs;
+    const last = this.#lastAt.get(key);
+    if (last === undefined || nowMs - last >= this.#intervalMs) {
+      this.#lastAt.set(key, nowMs);
       return true;
     }
     this.suppressed++;
@@ -106,7 +106,6 @@ export class LogOnce {
   }
 
   reset(): void {
-    this.#lastKey = '';
-    this.#lastAt = Number.NEGATIVE_INFINITY;
+    this.#lastAt.clear();
   }
 }
