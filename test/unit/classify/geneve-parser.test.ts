@@ -67,3 +67,27 @@ test('random garbage never throws', () => {
     if (r.status === 'ok') assert.ok(r.value.innerOffset <= b.length);
   }
 });
+
+test('the inner packet of a GWLB GENEVE datagram decodes as its own TCP flow', async () => {
+  // Prepare: a real outer Ethernet/IPv4/UDP frame carrying GENEVE around a TCP SYN.
+  const { udp } = await import('../../helpers/packet-builder.js');
+  const { decode, DecodeStats, DecodeStatus } = await import('../../../agent/decode/decode.js');
+  const { PacketView } = await import('../../../agent/decode/packet-view.js');
+  const { decodeGeneveInner } = await import('../../../agent/classify/geneve/geneve-inner.js');
+  const frame = udp({ src: '198.18.52.1', dst: '198.18.52.2', sport: 50000, dport: 6081, payload: geneve(gwlbOptions(), INNER) });
+  const outer = new PacketView();
+  const inner = new PacketView();
+  const stats = new DecodeStats();
+  assert.equal(decode(outer, 1, frame, frame.length, frame.length, 1, stats), DecodeStatus.OK);
+  const g = parseGeneve(outer.buf, outer.payloadOffset, outer.payloadCapLen);
+  assert.equal(g.status, 'ok');
+  if (g.status !== 'ok') return;
+  // Act
+  const st = decodeGeneveInner(inner, outer, g.value, stats);
+  // Assess
+  assert.equal(st, DecodeStatus.OK);
+  assert.equal(inner.proto, 6);
+  assert.equal(inner.srcPort, 40000);
+  assert.equal(inner.dstPort, 443);
+  assert.equal(inner.tcpFlags & 0x02, 0x02);
+});
