@@ -1,57 +1,21 @@
 /**
- * Test harness for the flow table: turns packet-builder frames into a PacketView
- * (a small Ethernet/IPv4/IPv6/TCP/UDP reader, enough for frames this project
- * builds itself) and drives a FlowTable with explicit timestamps.
+ * Test harness for the flow table: decodes packet-builder frames into a PacketView
+ * with the real decoder and drives a FlowTable with explicit timestamps.
  */
-import { PacketView, IpVersion } from '../../../agent/decode/packet-view.js';
+import { PacketView } from '../../../agent/decode/packet-view.js';
+import { decode, DecodeStats, DecodeStatus } from '../../../agent/decode/decode.js';
+import { LinkType } from '../../../agent/capture/packet-source.js';
 import type { AnalyzerEvent, EventSink } from '../../../agent/events/schema.js';
 import { EventFactory } from '../../../agent/events/event-factory.js';
 import { FlowTable, type FlowTableOptions } from '../../../agent/flows/tcp-table.js';
 import type { TcpConnection, TcpObserver } from '../../../agent/flows/tcp-observer.js';
 
-/** Fill `v` from an Ethernet frame made by test/helpers/packet-builder.ts. */
+const stats = new DecodeStats();
+
+/** Fill `v` from an Ethernet frame made by test/helpers/packet-builder.ts, with the real decoder. */
 export function viewFromFrame(v: PacketView, frame: Buffer, tsMicros: number): PacketView {
-  v.reset(frame, frame.length, frame.length, tsMicros);
-  let off = 12;
-  let ethType = frame.readUInt16BE(off);
-  if (ethType === 0x8100) { v.vlan = frame.readUInt16BE(14) & 0xfff; off = 16; ethType = frame.readUInt16BE(off); }
-  off += 2;
-  v.ipOffset = off;
-  if (ethType === 0x0800) {
-    v.ipVersion = IpVersion.V4;
-    v.ipHeaderLen = ((frame[off] ?? 0) & 15) * 4;
-    v.ipTotalLen = frame.readUInt16BE(off + 2);
-    v.ipId = frame.readUInt16BE(off + 4);
-    v.ttl = frame[off + 8] ?? 0;
-    v.proto = frame[off + 9] ?? 0;
-    v.src4 = frame.readUInt32BE(off + 12);
-    v.dst4 = frame.readUInt32BE(off + 16);
-  } else if (ethType === 0x86dd) {
-    v.ipVersion = IpVersion.V6;
-    v.ipHeaderLen = 40;
-    v.ipTotalLen = 40 + frame.readUInt16BE(off + 4);
-    v.proto = frame[off + 6] ?? 0;
-    v.ttl = frame[off + 7] ?? 0;
-    v.src6Offset = off + 8;
-    v.dst6Offset = off + 24;
-  } else throw new Error(`harness: unsupported ethertype ${ethType}`);
-  const l4 = off + v.ipHeaderLen;
-  const ipEnd = off + v.ipTotalLen;
-  v.l4Offset = l4;
-  v.srcPort = frame.readUInt16BE(l4);
-  v.dstPort = frame.readUInt16BE(l4 + 2);
-  if (v.proto === 6) {
-    v.seq = frame.readUInt32BE(l4 + 4);
-    v.ack = frame.readUInt32BE(l4 + 8);
-    v.tcpHeaderLen = ((frame[l4 + 12] ?? 0) >> 4) * 4;
-    v.tcpFlags = frame[l4 + 13] ?? 0;
-    v.window = frame.readUInt16BE(l4 + 14);
-    v.payloadOffset = l4 + v.tcpHeaderLen;
-  } else {
-    v.payloadOffset = l4 + 8;
-  }
-  v.payloadLen = ipEnd - v.payloadOffset;
-  v.payloadCapLen = Math.min(v.payloadLen, frame.length - v.payloadOffset);
+  const status = decode(v, LinkType.ETHERNET, frame, frame.length, frame.length, tsMicros, stats);
+  if (status !== DecodeStatus.OK) throw new Error(`harness: the decoder did not accept a test frame (status ${status})`);
   return v;
 }
 
