@@ -6,8 +6,8 @@
  *   const classify = createClassifiers({ sink, events, knowledge });
  *   new TcpTable({ ..., observer: classify.observer });
  *   // per decoded packet: const g = classify.onPacket(view);
- *   //   if (g) decode the inner packet at g.innerOffset as DLT_RAW (101) and feed it
- *   //   to the flow table with its connections marked geneve (classify.markGeneve)
+ *   //   if (g && decodeGeneveInner(innerView, view, g, stats) === OK)
+ *   //     classify.insideGeneve(() => table.onPacket(innerView));
  *   // every second: classify.tick(nowMicros); summary: classify.snapshot()
  */
 import type { PacketView } from '../decode/packet-view.js';
@@ -31,6 +31,11 @@ export type Classifiers = Readonly<{
   onPacket(view: PacketView): GeneveHeader | undefined;
   /** Mark a connection as carried inside GENEVE (a GWLB flow) before its first segment. */
   markGeneve(conn: TcpConnection): void;
+  /**
+   * Run `fn` (the flow table's handling of a GENEVE inner packet): connections the
+   * observer first meets meanwhile are attributed to the GWLB.
+   */
+  insideGeneve(fn: () => void): void;
   tick(nowMicros: number): void;
   snapshot(topN?: number): ClassifySnapshot;
   classifier: TrafficClassifier;
@@ -64,6 +69,7 @@ export function connEnd(conn: TcpConnection): { how: ConnEnd; established: boole
 export function createClassifiers(opts: ClassifiersOptions): Classifiers {
   const classifier = new TrafficClassifier(opts);
   const includeOutgoing = opts.includeOutgoing === true;
+  let inGeneve = false;
 
   const stateOf = (conn: TcpConnection): ConnectionState | undefined => {
     const app = conn.app;
@@ -72,7 +78,7 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
     if (!includeOutgoing && conn.localIsOriginator) { conn.app = IGNORED; return undefined; }
     const a = connAddresses(conn);
     const cs = classifier.open(
-      { originatorIp: a.origIp, originatorPort: a.origPort, responderIp: a.respIp, responderPort: a.respPort, geneve: app === GENEVE },
+      { originatorIp: a.origIp, originatorPort: a.origPort, responderIp: a.respIp, responderPort: a.respPort, geneve: app === GENEVE || inGeneve },
       conn.firstSeenMicros,
     );
     conn.app = cs;
@@ -97,6 +103,10 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
     observer,
     onPacket: (view) => classifier.onPacket(view),
     markGeneve: (conn) => { if (conn.app === undefined) conn.app = GENEVE; },
+    insideGeneve: (fn) => {
+      inGeneve = true;
+      try { fn(); } finally { inGeneve = false; }
+    },
     tick: (now) => classifier.tick(now),
     snapshot: (topN) => classifier.snapshot(topN),
     classifier,

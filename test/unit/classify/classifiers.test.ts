@@ -66,7 +66,10 @@ test('a TCP health check with no payload is seen only at close, and a GENEVE-mar
   const s = new SegmentScript();
   k.observer.onSegment(g, true, s.seg(true, 'GET / HTTP/1.1\r\n\r\n'));
   k.observer.onClose(g);
+  const inner = conn(ConnState.SF, 'ShADdFf', { origPort: 40001 });
+  k.insideGeneve(() => k.observer.onSegment(inner, true, s.seg(true, 'GET / HTTP/1.1\r\n\r\n')));
+  k.observer.onClose(inner);
   const snap = k.snapshot();
   assert.deepEqual(snap.healthChecks.tcp, { ok: 1, failed: 0 });
-  assert.equal(snap.lbTypes.flows['GWLB'], 1);
+  assert.equal(snap.lbTypes.flows['GWLB'], 2);
 });
