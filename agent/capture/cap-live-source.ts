@@ -22,6 +22,15 @@ export type CapLiveOptions = Readonly<{
   bufferSizeMb?: number;
 }>;
 
+/**
+ * Cap objects whose open() failed. cap 0.2.1's destructor then calls uv_poll_stop()
+ * on a poll handle it never initialised (it only checks pcap_handle, which pcap_create
+ * already set), which segfaults when the object is garbage-collected: seen in about
+ * one run in ten after a permission error. Keeping them referenced means the
+ * destructor never runs; a failed open is a start-up error, so this holds a handful.
+ */
+const failedOpens: NativeCap[] = [];
+
 /** Microseconds since the epoch from the monotonic clock anchored at process start. */
 function clockMicros(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -66,6 +75,7 @@ export class CapLiveSource implements PacketSource {
     try {
       this.#linkType = linkTypeFromName(cap.open(this.name, this.#filter, this.#bufferBytes, buf));
     } catch (err) {
+      failedOpens.push(cap);
       throw captureErrorFromPcap((err as Error).message, {
         interfaceName: this.name, filter: this.#filter, available: interfaceNames(),
       });
