@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CapLiveSource } from '../../../agent/capture/cap-live-source.js';
+import { createPacketSource, liveLinkType, resolveInterface } from '../../../agent/capture/create-packet-source.js';
+import { FileSource } from '../../../agent/capture/file-source.js';
+import { defaultRouteInterface } from '../../../agent/capture/interfaces.js';
+import { CaptureError, CaptureErrorCode, LinkType } from '../../../agent/capture/packet-source.js';
+import { DEFAULT_SNAPLEN, PcapLiveSource } from '../../../agent/capture/pcap-live-source.js';
+
+describe('createPacketSource', () => {
+  it('chooses the file source for readFile, otherwise pcap, or cap when asked', () => {
+    // Act
+    const file = createPacketSource({ readFile: '/tmp/x.pcap', interface: 'lo' });
+    const pcap = createPacketSource({ interface: 'lo' });
+    const cap = createPacketSource({ interface: 'lo', engine: 'cap' });
+    // Assess: nothing is opened before start().
+    assert.ok(file instanceof FileSource);
+    assert.equal(file.name, '/tmp/x.pcap');
+    assert.ok(pcap instanceof PcapLiveSource);
+    assert.equal(pcap.engine, 'pcap');
+    assert.equal(pcap.name, 'lo');
+    assert.ok(cap instanceof CapLiveSource);
+    assert.equal(cap.stats(), undefined);
+  });
+
+  it('captures on the default-route interface when none is given', (t) => {
+    // Prepare
+    const expected = defaultRouteInterface();
+    if (expected === undefined) {
+      t.skip('SKIPPED: this host has no default route');
+      return;
+    }
+    // Act / Assess
+    assert.equal(resolveInterface(undefined), expected);
+    assert.equal(createPacketSource({}).name, expected);
+  });
+
+  it('refuses a missing interface before opening anything', () => {
+    // Act
+    let err: unknown;
+    try {
+      createPacketSource({ interface: 'nope0' });
+    } catch (e) {
+      err = e;
+    }
+    // Assess
+    assert.ok(err instanceof CaptureError);
+    assert.equal(err.code, CaptureErrorCode.NO_SUCH_INTERFACE);
+    assert.match(err.message, /^no such interface "nope0"; available: .*lo.* \(list them with: ip -br link\)$/);
+  });
+
+  it('refuses a snaplen or buffer timeout outside what libpcap and the design allow', () => {
+    // Act / Assess
+    assert.equal(DEFAULT_SNAPLEN, 9216);
+    assert.throws(() => createPacketSource({ interface: 'lo', snaplen: 300_000 }), /snaplen must be an integer from 64 to 262144, got 300000/);
+    assert.throws(() => createPacketSource({ interface: 'lo', bufferTimeoutMs: 0 }), /buffer timeout must be 1 to 50 ms, got 0/);
+    assert.throws(() => createPacketSource({ interface: 'lo', bufferTimeoutMs: 51 }), /got 51/);
+  });
+
+  it('expects Ethernet framing on lo and Ethernet-like interfaces, cooked framing on "any"', () => {
+    // Act / Assess
+    assert.equal(liveLinkType('lo'), LinkType.ETHERNET);
+    assert.equal(liveLinkType('any'), LinkType.LINUX_SLL);
+  });
+});
