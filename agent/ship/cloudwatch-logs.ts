@@ -54,7 +54,9 @@ export type LogsShipperStatus = {
   rejectedTotal: number;
   retries: number;
   lastError: string | undefined;
+  /** Acknowledged position; written to the cursor file after each batch. */
   cursor: Cursor;
+  cursorSaveFailures: number;
 };
 
 export function validateRetentionDays(days: number): number {
@@ -96,7 +98,7 @@ export class CloudWatchLogsShipper {
       rejectedBeforeSend: { tooOld: 0, tooNew: 0, tooLarge: 0 },
       rejectedByService: { tooOld: 0, tooNew: 0, expired: 0 },
       refusedEvents: 0, rejectedTotal: 0, retries: 0, lastError: undefined,
-      cursor: { file: '', offset: 0, lastId: undefined },
+      cursor: { file: '', offset: 0, lastId: undefined }, cursorSaveFailures: 0,
     };
   }
 
@@ -171,11 +173,26 @@ export class CloudWatchLogsShipper {
         if (batch.events.length > 0 && !(await this.#send(batch, signal))) return;
         this.#account(batch);
         const cursor: Cursor = { file: batch.end.file, offset: batch.end.offset, lastId: batch.lastId ?? this.#status.cursor.lastId };
-        await this.#store.save(cursor);
+        await this.#saveCursor(cursor);
         this.#status.cursor = cursor;
       }
     } finally {
       await reader.close();
+    }
+  }
+
+  /**
+   * A cursor that cannot be written (disk full, read-only) does not stop shipping:
+   * the next restart then resends from the last saved cursor (duplicates, no loss).
+   */
+  async #saveCursor(cursor: Cursor): Promise<void> {
+    try {
+      await this.#store.save(cursor);
+    } catch (err) {
+      this.#status.cursorSaveFailures++;
+      if (this.#errorLog.shouldLog('cursor-save', this.#now())) {
+        this.#o.logger.warn({ err: String(err), cursor: this.#store.path }, 'cannot save the CloudWatch cursor; shipping goes on, a restart would resend more');
+      }
     }
   }
 

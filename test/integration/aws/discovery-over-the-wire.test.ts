@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createDiscoveryClients } from '../../../agent/enrich/aws-clients.js';
-import { resolveAwsContext } from '../../../agent/enrich/enrichment.js';
+import { resolveAwsContext, startDiscovery } from '../../../agent/enrich/enrichment.js';
 import { fetchInstanceIdentity } from '../../../agent/enrich/imds.js';
 import { LbDiscovery } from '../../../agent/enrich/lb-discovery.js';
 import type { ShipLogger } from '../../../agent/ship/shipping-types.js';
@@ -211,5 +211,24 @@ describe('load balancer discovery over the wire (ELBv2, ELB and EC2 Query/XML, I
     const localLines = logger.lines.filter((l) => l.msg?.startsWith('CloudWatch disabled, local-only mode'));
     assert.equal(localLines.length, 3, 'one line per local-only decision');
     assert.ok(localLines.some((l) => l.msg?.includes('no AWS credentials')));
+  });
+
+  it('startDiscovery() runs in aws mode and returns undefined in local-only mode', async () => {
+    // Prepare
+    const settings = { endpoint: double.endpoint, credentials: fakeCredentials() };
+    const aws = { mode: 'aws' as const, region: 'eu-west-1', instanceId: ME, identity: undefined };
+    const local = { mode: 'local' as const, reason: 'test', region: undefined, instanceId: undefined, identity: undefined };
+    // Act
+    const d = startDiscovery({ config: { discoveryIntervalSec: 300 }, logger: recordingLogger(), context: aws, clientSettings: settings });
+    const none = startDiscovery({ config: { discoveryIntervalSec: 300 }, logger: recordingLogger(), context: local, clientSettings: settings });
+    try {
+      const deadline = Date.now() + 5000;
+      while (d?.picture === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // Assess
+      assert.equal(none, undefined);
+      assert.equal(d?.attribute(8080, undefined)?.lb.name, 'shop');
+    } finally {
+      d?.stop();
+    }
   });
 });

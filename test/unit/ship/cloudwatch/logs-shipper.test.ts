@@ -166,3 +166,36 @@ describe('CloudWatchLogsShipper (aws-sdk-client-mock)', () => {
     assert.equal(validateRetentionDays(14), 14);
   });
 });
+
+describe('CloudWatchLogsShipper when the cursor cannot be written', () => {
+  const logs = mockClient(CloudWatchLogsClient);
+  it('keeps shipping, counts the failure and warns once', async () => {
+    // Prepare: the cursor path is a directory, so the rename fails.
+    logs.reset();
+    logs.on(PutLogEventsCommand).resolves({});
+    const dir = mkdtempSync(join(tmpdir(), 'lbta-cloud-unit-'));
+    const fixture = new LocalLogFixture(dir);
+    fixture.append(1, () => Date.now(), { file: 'errors_2026-01-01.log' });
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(dir, 'cursor-dir'));
+    const logger = recorder();
+    const shipper = new CloudWatchLogsShipper({
+      client: new CloudWatchLogsClient({ region: 'eu-west-1' }), logDir: dir, logGroup: 'g', logStream: 's', logger,
+      cursorPath: join(dir, 'cursor-dir'), pollIntervalMs: 10, backoff: { baseMs: 1, capMs: 5 },
+    });
+    try {
+      // Act
+      shipper.start();
+      await waitFor(() => shipper.status().eventsSent === 1, 5000, 'first');
+      fixture.append(1, () => Date.now(), { file: 'errors_2026-01-01.log' });
+      shipper.nudge();
+      await waitFor(() => shipper.status().eventsSent === 2, 5000, 'second');
+      // Assess
+      assert.equal(shipper.status().cursorSaveFailures, 2);
+      assert.equal(logger.lines.filter((l) => l.msg?.startsWith('cannot save the CloudWatch cursor')).length, 1);
+    } finally {
+      await shipper.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
