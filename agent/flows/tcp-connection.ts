@@ -1,52 +1,77 @@
 import { formatIp4, formatIp6, IpVersion } from '../decode/packet-view.js';
 import { connState, EndpointState, type ConnState } from './conn-state.js';
+import { CF, CF_STRIDE, CU, CU_STRIDE, EF, EF_STRIDE, EI, EI_STRIDE, EU, EU_STRIDE, V6_STRIDE, CHUNK_SLOTS, type ConnChunk, type ConnStore } from './conn-store.js';
 
-/** One direction of a connection: what its sender did. Reused with its connection. */
+/** One direction of a connection: what its sender did. A view on the table's ConnStore columns. */
 export class Endpoint {
-  state: EndpointState = EndpointState.INACTIVE;
-  /** History letters already written for this side (bit per letter, see HistoryBit). */
-  historyBits = 0;
-  /** Sequence number of this side's SYN (or first segment), valid when seqInit. */
-  isn = 0;
-  /** Highest sequence number sent plus one ("next expected"), modulo 2^32. */
-  nextSeq = 0;
-  seqInit = false;
-  /** Sequence number of the previous segment, to tell OOO from a repeated segment. */
-  lastSeq = 0;
-  /** Last acknowledgement number this side sent, valid when ackInit. */
-  lastAck = 0;
-  ackInit = false;
-  lastAckMicros = 0;
-  /** Consecutive duplicate ACKs this side sent for lastAck. */
-  dupAcks = 0;
-  /** Raw window of this side's last segment; -1 before the first one. */
-  window = -1;
-  lastSegMicros = 0;
-  /** Payload bytes in sequence space (gaps included, retransmissions not counted twice). */
-  bytes = 0;
-  /** SYN (or SYN-ACK) segments sent: more than one means retries. */
-  syns = 0;
-  /** SegmentKind of this side's previous analysed segment (keep-alive and probe ACKs). */
-  lastKind = 0;
+  readonly #u: Uint32Array;
+  readonly #f: Float64Array;
+  readonly #i: Int32Array;
+  readonly #e: number;
 
+  constructor(store: ConnChunk, endpointIndex: number) {
+    this.#u = store.eu32;
+    this.#f = store.ef64;
+    this.#i = store.ei32;
+    this.#e = endpointIndex;
+  }
+
+  /** Zeek endpoint state (EndpointState). */
+  get state(): EndpointState { return this.#i[this.#e * EI_STRIDE + EI.STATE] as EndpointState; }
+  set state(v: EndpointState) { this.#i[this.#e * EI_STRIDE + EI.STATE] = v; }
+  /** History letters already written for this side (bit per letter). */
+  get historyBits(): number { return this.#i[this.#e * EI_STRIDE + EI.HISTORY_BITS] as number; }
+  set historyBits(v: number) { this.#i[this.#e * EI_STRIDE + EI.HISTORY_BITS] = v; }
+  /** Sequence number of this side's SYN (or first segment), valid when seqInit. */
+  get isn(): number { return this.#u[this.#e * EU_STRIDE + EU.ISN] as number; }
+  set isn(v: number) { this.#u[this.#e * EU_STRIDE + EU.ISN] = v; }
+  /** Highest sequence number sent plus one ("next expected"), modulo 2^32. */
+  get nextSeq(): number { return this.#u[this.#e * EU_STRIDE + EU.NEXT_SEQ] as number; }
+  set nextSeq(v: number) { this.#u[this.#e * EU_STRIDE + EU.NEXT_SEQ] = v; }
+  /** Sequence number of the previous segment, to tell out-of-order from a repeated segment. */
+  get lastSeq(): number { return this.#u[this.#e * EU_STRIDE + EU.LAST_SEQ] as number; }
+  set lastSeq(v: number) { this.#u[this.#e * EU_STRIDE + EU.LAST_SEQ] = v; }
+  /** Last acknowledgement number this side sent, valid when ackInit. */
+  get lastAck(): number { return this.#u[this.#e * EU_STRIDE + EU.LAST_ACK] as number; }
+  set lastAck(v: number) { this.#u[this.#e * EU_STRIDE + EU.LAST_ACK] = v; }
+  get seqInit(): boolean { return ((this.#i[this.#e * EI_STRIDE + EI.FLAGS] as number) & SEQ_INIT) !== 0; }
+  set seqInit(v: boolean) { this.#flag(SEQ_INIT, v); }
+  get ackInit(): boolean { return ((this.#i[this.#e * EI_STRIDE + EI.FLAGS] as number) & ACK_INIT) !== 0; }
+  set ackInit(v: boolean) { this.#flag(ACK_INIT, v); }
+  get lastAckMicros(): number { return this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] as number; }
+  set lastAckMicros(v: number) { this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] = v; }
+  get lastSegMicros(): number { return this.#f[this.#e * EF_STRIDE + EF.LAST_SEG_MICROS] as number; }
+  set lastSegMicros(v: number) { this.#f[this.#e * EF_STRIDE + EF.LAST_SEG_MICROS] = v; }
+  /** Payload bytes in sequence space (gaps included, retransmissions not counted twice). */
+  get bytes(): number { return this.#f[this.#e * EF_STRIDE + EF.BYTES] as number; }
+  set bytes(v: number) { this.#f[this.#e * EF_STRIDE + EF.BYTES] = v; }
+  /** Consecutive duplicate ACKs this side sent for lastAck. */
+  get dupAcks(): number { return this.#i[this.#e * EI_STRIDE + EI.DUP_ACKS] as number; }
+  set dupAcks(v: number) { this.#i[this.#e * EI_STRIDE + EI.DUP_ACKS] = v; }
+  /** Raw window of this side's last segment; -1 before the first one. */
+  get window(): number { return this.#i[this.#e * EI_STRIDE + EI.WINDOW] as number; }
+  set window(v: number) { this.#i[this.#e * EI_STRIDE + EI.WINDOW] = v; }
+  /** SYN (or SYN-ACK) segments sent: more than one means retries. */
+  get syns(): number { return this.#i[this.#e * EI_STRIDE + EI.SYNS] as number; }
+  set syns(v: number) { this.#i[this.#e * EI_STRIDE + EI.SYNS] = v; }
+  /** SegmentKind of this side's previous analysed segment (keep-alive and probe ACKs). */
+  get lastKind(): number { return this.#i[this.#e * EI_STRIDE + EI.LAST_KIND] as number; }
+  set lastKind(v: number) { this.#i[this.#e * EI_STRIDE + EI.LAST_KIND] = v; }
+
+  #flag(bit: number, on: boolean): void {
+    const k = this.#e * EI_STRIDE + EI.FLAGS;
+    const f = this.#i[k] as number;
+    this.#i[k] = on ? f | bit : f & ~bit;
+  }
+
+  /** After the store cleared the slot: the fields whose empty value is not 0. */
   reset(): void {
-    this.state = EndpointState.INACTIVE;
-    this.historyBits = 0;
-    this.isn = 0;
-    this.nextSeq = 0;
-    this.seqInit = false;
-    this.lastSeq = 0;
-    this.lastAck = 0;
-    this.ackInit = false;
-    this.lastAckMicros = 0;
-    this.dupAcks = 0;
     this.window = -1;
-    this.lastSegMicros = 0;
-    this.bytes = 0;
-    this.syns = 0;
-    this.lastKind = 0;
   }
 }
+
+const SEQ_INIT = 1;
+const ACK_INIT = 2;
 
 /** What classifiers and event code may read about a connection. */
 export interface TcpConnection {
@@ -54,7 +79,7 @@ export interface TcpConnection {
   /** Originator address: IPv4 as an unsigned 32-bit integer (0 for IPv6). */
   readonly origIp4: number;
   readonly respIp4: number;
-  /** Originator/responder IPv6 addresses (16 bytes each; empty for IPv4). */
+  /** Originator/responder IPv6 addresses (16 bytes each; empty for IPv4). Allocates a view: not per packet. */
   readonly origIp6: Uint8Array;
   readonly respIp6: Uint8Array;
   readonly origPort: number;
@@ -84,23 +109,19 @@ export type ConnList = (typeof ConnList)[keyof typeof ConnList];
 
 /** The table's record of one connection: pooled and reused, never allocated per packet. */
 export class Connection implements TcpConnection {
+  readonly #store: ConnChunk;
+  /** Index of this connection's columns in its chunk; fixed for the object's life. */
+  readonly slot: number;
   ipVersion: IpVersion = IpVersion.V4;
-  origIp4 = 0;
-  respIp4 = 0;
-  readonly origIp6 = new Uint8Array(16);
-  readonly respIp6 = new Uint8Array(16);
   origPort = 0;
   respPort = 0;
-  hash = 0;
   synSeen = false;
   localIsOriginator = false;
-  firstSeenMicros = 0;
-  lastSeenMicros = 0;
   history = '';
   sampled = false;
   app: unknown = undefined;
-  readonly orig = new Endpoint();
-  readonly resp = new Endpoint();
+  readonly orig: Endpoint;
+  readonly resp: Endpoint;
   /** An event was made for this connection (reset, refused, unanswered or abandoned). */
   reported = false;
   /** The originator acknowledged the SYN-ACK (or data flowed): no longer a handshake in progress. */
@@ -112,6 +133,58 @@ export class Connection implements TcpConnection {
   next: Connection | null = null;
   list: ConnList = ConnList.NONE;
 
+  constructor(store: ConnStore, tableSlot: number) {
+    const slot = tableSlot % CHUNK_SLOTS;
+    this.#store = store.chunkOf(tableSlot);
+    this.slot = slot;
+    this.orig = new Endpoint(this.#store, slot * 2);
+    this.resp = new Endpoint(this.#store, slot * 2 + 1);
+    this.orig.reset();
+    this.resp.reset();
+  }
+
+  get origIp4(): number { return this.#store.cu32[this.slot * CU_STRIDE + CU.ORIG_IP4] as number; }
+  set origIp4(v: number) { this.#store.cu32[this.slot * CU_STRIDE + CU.ORIG_IP4] = v; }
+  get respIp4(): number { return this.#store.cu32[this.slot * CU_STRIDE + CU.RESP_IP4] as number; }
+  set respIp4(v: number) { this.#store.cu32[this.slot * CU_STRIDE + CU.RESP_IP4] = v; }
+  get hash(): number { return this.#store.cu32[this.slot * CU_STRIDE + CU.HASH] as number; }
+  set hash(v: number) { this.#store.cu32[this.slot * CU_STRIDE + CU.HASH] = v; }
+  get firstSeenMicros(): number { return this.#store.cf64[this.slot * CF_STRIDE + CF.FIRST_SEEN] as number; }
+  set firstSeenMicros(v: number) { this.#store.cf64[this.slot * CF_STRIDE + CF.FIRST_SEEN] = v; }
+  get lastSeenMicros(): number { return this.#store.cf64[this.slot * CF_STRIDE + CF.LAST_SEEN] as number; }
+  set lastSeenMicros(v: number) { this.#store.cf64[this.slot * CF_STRIDE + CF.LAST_SEEN] = v; }
+
+  /** The originator's IPv6 address (a fresh view: allocates, not for the hot path). */
+  get origIp6(): Uint8Array {
+    return this.ipVersion === IpVersion.V6 ? this.#store.v6.subarray(this.slot * V6_STRIDE, this.slot * V6_STRIDE + 16) : EMPTY;
+  }
+  get respIp6(): Uint8Array {
+    return this.ipVersion === IpVersion.V6 ? this.#store.v6.subarray(this.slot * V6_STRIDE + 16, this.slot * V6_STRIDE + 32) : EMPTY;
+  }
+
+  /** Copy the two IPv6 addresses (16 bytes each) from a packet. */
+  setIp6(buf: Uint8Array, origOff: number, respOff: number): void {
+    const v6 = this.#store.v6;
+    const base = this.slot * V6_STRIDE;
+    for (let i = 0; i < 16; i++) {
+      v6[base + i] = buf[origOff + i] as number;
+      v6[base + 16 + i] = buf[respOff + i] as number;
+    }
+  }
+
+  /** Does the IPv6 address at buf[off] equal the originator's (side 0) or responder's (side 16)? */
+  eq6(buf: Uint8Array, off: number, side: 0 | 16): boolean {
+    const v6 = this.#store.v6;
+    const base = this.slot * V6_STRIDE + side;
+    for (let i = 0; i < 16; i++) if (buf[off + i] !== v6[base + i]) return false;
+    return true;
+  }
+
+  /** The store and offset of an IPv6 address, for LocalAddresses.has6 without a copy. */
+  ip6Ref(side: 0 | 16): readonly [Uint8Array, number] {
+    return [this.#store.v6, this.slot * V6_STRIDE + side];
+  }
+
   get bytesOrig(): number { return this.orig.bytes; }
   get bytesResp(): number { return this.resp.bytes; }
 
@@ -120,17 +193,12 @@ export class Connection implements TcpConnection {
   }
 
   clear(): void {
-    this.origIp4 = 0;
-    this.respIp4 = 0;
-    this.origIp6.fill(0);
-    this.respIp6.fill(0);
+    this.#store.clear(this.slot);
+    this.ipVersion = IpVersion.V4;
     this.origPort = 0;
     this.respPort = 0;
-    this.hash = 0;
     this.synSeen = false;
     this.localIsOriginator = false;
-    this.firstSeenMicros = 0;
-    this.lastSeenMicros = 0;
     this.history = '';
     this.sampled = false;
     this.app = undefined;
@@ -144,6 +212,8 @@ export class Connection implements TcpConnection {
     this.list = ConnList.NONE;
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** Printable addresses of a connection. Allocates: only for events and summaries. */
 export type ConnAddresses = { origIp: string; origPort: number; respIp: string; respPort: number };

@@ -10,6 +10,7 @@ import { EventType, type EventSink } from '../events/schema.js';
 import type { EventFactory } from '../events/event-factory.js';
 import { EndpointState } from './conn-state.js';
 import { ConnQueue } from './conn-list.js';
+import { ConnStore } from './conn-store.js';
 import { FlowCounters, type FlowSnapshot } from './flow-stats.js';
 import { sampleHash4, sampleHash6, tableHash, tableHash6 } from './flow-hash.js';
 import { NO_LOCAL_ADDRESSES, type LocalAddresses } from './local-addresses.js';
@@ -85,6 +86,9 @@ export class FlowTable {
   readonly #buckets: Array<Connection | null>;
   readonly #mask: number;
   readonly #pool: Connection[] = [];
+  readonly #store: ConnStore;
+  /** Connection objects made so far (each owns one store slot). */
+  #made = 0;
   #size = 0;
   readonly #handshake = new ConnQueue(ConnList.HANDSHAKE);
   readonly #active = new ConnQueue(ConnList.ACTIVE);
@@ -107,6 +111,7 @@ export class FlowTable {
     while (n < this.#max * 2) n *= 2;
     this.#buckets = new Array<Connection | null>(n).fill(null);
     this.#mask = n - 1;
+    this.#store = new ConnStore();
   }
 
   /** Connections in the table now. */
@@ -176,7 +181,7 @@ export class FlowTable {
     }
     if (c === null) {
       c = this.#create(v, hash);
-      fromOrig = c.origPort === v.srcPort && (v4 ? c.origIp4 === v.src4 : eq16(v.buf, v.src6Offset, c.origIp6));
+      fromOrig = c.origPort === v.srcPort && (v4 ? c.origIp4 === v.src4 : c.eq6(v.buf, v.src6Offset, 0));
     }
     this.#update(c, fromOrig, v, now);
   }
@@ -190,7 +195,7 @@ export class FlowTable {
 
   #create(v: PacketView, hash: number): Connection {
     if (this.#size >= this.#max) this.#evictOne();
-    const c = this.#pool.pop() ?? new Connection();
+    const c = this.#pool.pop() ?? new Connection(this.#store, this.#made++);
     const flags = v.tcpFlags;
     // The originator sent the SYN; a SYN-ACK's receiver is the originator; otherwise guess by ports.
     let senderIsOrig: boolean;
@@ -208,8 +213,7 @@ export class FlowTable {
       c.respIp4 = senderIsOrig ? v.dst4 : v.src4;
       c.sampled = sampleHash4(v.src4, v.dst4, v.srcPort, v.dstPort) % this.#sample === 0;
     } else {
-      c.origIp6.set(v.buf.subarray(senderIsOrig ? v.src6Offset : v.dst6Offset, (senderIsOrig ? v.src6Offset : v.dst6Offset) + 16));
-      c.respIp6.set(v.buf.subarray(senderIsOrig ? v.dst6Offset : v.src6Offset, (senderIsOrig ? v.dst6Offset : v.src6Offset) + 16));
+      c.setIp6(v.buf, senderIsOrig ? v.src6Offset : v.dst6Offset, senderIsOrig ? v.dst6Offset : v.src6Offset);
       c.sampled = sampleHash6(v.buf, v.src6Offset, v.dst6Offset, v.srcPort, v.dstPort) % this.#sample === 0;
     }
     c.origPort = senderIsOrig ? v.srcPort : v.dstPort;
@@ -232,8 +236,8 @@ export class FlowTable {
   #originatorIsLocal(c: Connection): boolean {
     const l = this.#local;
     if (!l.known) return false;
-    const o = c.ipVersion === IpVersion.V4 ? l.has4(c.origIp4) : l.has6(c.origIp6, 0);
-    const r = c.ipVersion === IpVersion.V4 ? l.has4(c.respIp4) : l.has6(c.respIp6, 0);
+    const o = c.ipVersion === IpVersion.V4 ? l.has4(c.origIp4) : l.has6(...c.ip6Ref(0));
+    const r = c.ipVersion === IpVersion.V4 ? l.has4(c.respIp4) : l.has6(...c.ip6Ref(16));
     return o && !r;
   }
 
@@ -465,7 +469,7 @@ export class FlowTable {
     else if (how === Exit.EVICTED) k.evicted++;
     this.#observer?.onClose(c);
     c.clear();
-    if (this.#pool.length < this.#max) this.#pool.push(c);
+    this.#pool.push(c);
   }
 }
 
@@ -478,16 +482,9 @@ function match4(c: Connection, v: PacketView): 0 | 1 | 2 {
 
 function match6(c: Connection, v: PacketView): 0 | 1 | 2 {
   if (c.ipVersion !== IpVersion.V6) return 0;
-  if (c.origPort === v.srcPort && c.respPort === v.dstPort &&
-      eq16(v.buf, v.src6Offset, c.origIp6) && eq16(v.buf, v.dst6Offset, c.respIp6)) return 1;
-  if (c.origPort === v.dstPort && c.respPort === v.srcPort &&
-      eq16(v.buf, v.dst6Offset, c.origIp6) && eq16(v.buf, v.src6Offset, c.respIp6)) return 2;
+  if (c.origPort === v.srcPort && c.respPort === v.dstPort && c.eq6(v.buf, v.src6Offset, 0) && c.eq6(v.buf, v.dst6Offset, 16)) return 1;
+  if (c.origPort === v.dstPort && c.respPort === v.srcPort && c.eq6(v.buf, v.dst6Offset, 0) && c.eq6(v.buf, v.src6Offset, 16)) return 2;
   return 0;
-}
-
-function eq16(buf: Uint8Array, off: number, a: Uint8Array): boolean {
-  for (let i = 0; i < 16; i++) if (buf[off + i] !== a[i]) return false;
-  return true;
 }
 
 /**
