@@ -155,3 +155,30 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   if (list === undefined) map.set(key, [value]);
   else list.push(value);
 }
+
+/**
+ * Whether an HTTP status passes a target group's matcher, as ELB reads HttpCode:
+ * a single code ("200"), a list ("200,302") or a range ("200-299"), or mixes of them.
+ * An absent matcher means ELB's default, 200.
+ * @see https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_Matcher.html
+ */
+export function httpMatcherAccepts(httpCode: string | undefined, status: number): boolean {
+  const spec = httpCode === undefined || httpCode.trim() === '' ? '200' : httpCode;
+  for (const part of spec.split(',')) {
+    const [lo, hi] = part.trim().split('-').map((s) => Number(s.trim()));
+    if (lo === undefined || !Number.isInteger(lo)) continue;
+    if (hi === undefined ? status === lo : Number.isInteger(hi) && status >= lo && status <= hi) return true;
+  }
+  return false;
+}
+
+/**
+ * True when the analyzer's own verdict on health checks contradicts what the load
+ * balancer reports for this target (so the classifier can report the disagreement).
+ * States in transition (initial, draining, unused, unavailable) never disagree.
+ */
+export function healthVerdictDisagrees(lbState: string | undefined, analyzerSaysHealthy: boolean): boolean {
+  if (lbState === 'healthy' || lbState === 'InService') return !analyzerSaysHealthy;
+  if (lbState === 'unhealthy' || lbState === 'OutOfService') return analyzerSaysHealthy;
+  return false;
+}
