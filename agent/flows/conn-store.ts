@@ -6,23 +6,8 @@
  * grow a chunk at a time up to the table's bound.
  */
 
-/** Uint32 fields per endpoint. */
-export const EU = { ISN: 0, NEXT_SEQ: 1, LAST_SEQ: 2, LAST_ACK: 3 } as const;
-export const EU_STRIDE = 4;
-/** Float64 fields per endpoint. */
-export const EF = { LAST_ACK_MICROS: 0, LAST_SEG_MICROS: 1, BYTES: 2 } as const;
-export const EF_STRIDE = 3;
-/** Int32 fields per endpoint. */
-export const EI = { STATE: 0, HISTORY_BITS: 1, FLAGS: 2, DUP_ACKS: 3, WINDOW: 4, SYNS: 5, LAST_KIND: 6 } as const;
-export const EI_STRIDE = 8;
-/** Uint32 fields per connection. */
-export const CU = { ORIG_IP4: 0, RESP_IP4: 1, HASH: 2 } as const;
-export const CU_STRIDE = 3;
-/** Float64 fields per connection. */
-export const CF = { FIRST_SEEN: 0, LAST_SEEN: 1 } as const;
-export const CF_STRIDE = 2;
-/** Bytes of IPv6 addresses per connection (originator then responder). */
-export const V6_STRIDE = 32;
+import { EU, EU_STRIDE, EF, EF_STRIDE, EI, EI_STRIDE, CU, CU_STRIDE, CF, CF_STRIDE, V6_STRIDE } from './conn-columns.js';
+import { Endpoint } from './endpoint.js';
 
 /** Slots per chunk: the store grows a chunk at a time, so a small table stays small. */
 export const CHUNK_SLOTS = 4096;
@@ -57,6 +42,8 @@ export class ConnChunk {
 /** All chunks of one table; a chunk is made when its first slot is. */
 export class ConnStore {
   readonly #chunks: ConnChunk[] = [];
+  readonly origCursor = new Endpoint();
+  readonly respCursor = new Endpoint();
 
   chunkOf(slot: number): ConnChunk {
     const i = Math.floor(slot / CHUNK_SLOTS);

@@ -1,77 +1,10 @@
 import { formatIp4, formatIp6, IpVersion } from '../decode/packet-view.js';
 import { connState, EndpointState, type ConnState } from './conn-state.js';
-import { CF, CF_STRIDE, CU, CU_STRIDE, EF, EF_STRIDE, EI, EI_STRIDE, EU, EU_STRIDE, V6_STRIDE, CHUNK_SLOTS, type ConnChunk, type ConnStore } from './conn-store.js';
+import { CF, CF_STRIDE, CU, CU_STRIDE, EF, EF_STRIDE, EI, EI_STRIDE, V6_STRIDE } from './conn-columns.js';
+import { CHUNK_SLOTS, type ConnChunk, type ConnStore } from './conn-store.js';
+import type { Endpoint } from './endpoint.js';
 
-/** One direction of a connection: what its sender did. A view on the table's ConnStore columns. */
-export class Endpoint {
-  readonly #u: Uint32Array;
-  readonly #f: Float64Array;
-  readonly #i: Int32Array;
-  readonly #e: number;
-
-  constructor(store: ConnChunk, endpointIndex: number) {
-    this.#u = store.eu32;
-    this.#f = store.ef64;
-    this.#i = store.ei32;
-    this.#e = endpointIndex;
-  }
-
-  /** Zeek endpoint state (EndpointState). */
-  get state(): EndpointState { return this.#i[this.#e * EI_STRIDE + EI.STATE] as EndpointState; }
-  set state(v: EndpointState) { this.#i[this.#e * EI_STRIDE + EI.STATE] = v; }
-  /** History letters already written for this side (bit per letter). */
-  get historyBits(): number { return this.#i[this.#e * EI_STRIDE + EI.HISTORY_BITS] as number; }
-  set historyBits(v: number) { this.#i[this.#e * EI_STRIDE + EI.HISTORY_BITS] = v; }
-  /** Sequence number of this side's SYN (or first segment), valid when seqInit. */
-  get isn(): number { return this.#u[this.#e * EU_STRIDE + EU.ISN] as number; }
-  set isn(v: number) { this.#u[this.#e * EU_STRIDE + EU.ISN] = v; }
-  /** Highest sequence number sent plus one ("next expected"), modulo 2^32. */
-  get nextSeq(): number { return this.#u[this.#e * EU_STRIDE + EU.NEXT_SEQ] as number; }
-  set nextSeq(v: number) { this.#u[this.#e * EU_STRIDE + EU.NEXT_SEQ] = v; }
-  /** Sequence number of the previous segment, to tell out-of-order from a repeated segment. */
-  get lastSeq(): number { return this.#u[this.#e * EU_STRIDE + EU.LAST_SEQ] as number; }
-  set lastSeq(v: number) { this.#u[this.#e * EU_STRIDE + EU.LAST_SEQ] = v; }
-  /** Last acknowledgement number this side sent, valid when ackInit. */
-  get lastAck(): number { return this.#u[this.#e * EU_STRIDE + EU.LAST_ACK] as number; }
-  set lastAck(v: number) { this.#u[this.#e * EU_STRIDE + EU.LAST_ACK] = v; }
-  get seqInit(): boolean { return ((this.#i[this.#e * EI_STRIDE + EI.FLAGS] as number) & SEQ_INIT) !== 0; }
-  set seqInit(v: boolean) { this.#flag(SEQ_INIT, v); }
-  get ackInit(): boolean { return ((this.#i[this.#e * EI_STRIDE + EI.FLAGS] as number) & ACK_INIT) !== 0; }
-  set ackInit(v: boolean) { this.#flag(ACK_INIT, v); }
-  get lastAckMicros(): number { return this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] as number; }
-  set lastAckMicros(v: number) { this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] = v; }
-  get lastSegMicros(): number { return this.#f[this.#e * EF_STRIDE + EF.LAST_SEG_MICROS] as number; }
-  set lastSegMicros(v: number) { this.#f[this.#e * EF_STRIDE + EF.LAST_SEG_MICROS] = v; }
-  /** Payload bytes in sequence space (gaps included, retransmissions not counted twice). */
-  get bytes(): number { return this.#f[this.#e * EF_STRIDE + EF.BYTES] as number; }
-  set bytes(v: number) { this.#f[this.#e * EF_STRIDE + EF.BYTES] = v; }
-  /** Consecutive duplicate ACKs this side sent for lastAck. */
-  get dupAcks(): number { return this.#i[this.#e * EI_STRIDE + EI.DUP_ACKS] as number; }
-  set dupAcks(v: number) { this.#i[this.#e * EI_STRIDE + EI.DUP_ACKS] = v; }
-  /** Raw window of this side's last segment; -1 before the first one. */
-  get window(): number { return this.#i[this.#e * EI_STRIDE + EI.WINDOW] as number; }
-  set window(v: number) { this.#i[this.#e * EI_STRIDE + EI.WINDOW] = v; }
-  /** SYN (or SYN-ACK) segments sent: more than one means retries. */
-  get syns(): number { return this.#i[this.#e * EI_STRIDE + EI.SYNS] as number; }
-  set syns(v: number) { this.#i[this.#e * EI_STRIDE + EI.SYNS] = v; }
-  /** SegmentKind of this side's previous analysed segment (keep-alive and probe ACKs). */
-  get lastKind(): number { return this.#i[this.#e * EI_STRIDE + EI.LAST_KIND] as number; }
-  set lastKind(v: number) { this.#i[this.#e * EI_STRIDE + EI.LAST_KIND] = v; }
-
-  #flag(bit: number, on: boolean): void {
-    const k = this.#e * EI_STRIDE + EI.FLAGS;
-    const f = this.#i[k] as number;
-    this.#i[k] = on ? f | bit : f & ~bit;
-  }
-
-  /** After the store cleared the slot: the fields whose empty value is not 0. */
-  reset(): void {
-    this.window = -1;
-  }
-}
-
-const SEQ_INIT = 1;
-const ACK_INIT = 2;
+export { Endpoint } from './endpoint.js';
 
 /** What classifiers and event code may read about a connection. */
 export interface TcpConnection {
@@ -110,6 +43,7 @@ export type ConnList = (typeof ConnList)[keyof typeof ConnList];
 /** The table's record of one connection: pooled and reused, never allocated per packet. */
 export class Connection implements TcpConnection {
   readonly #store: ConnChunk;
+  readonly #cursors: ConnStore;
   /** Index of this connection's columns in its chunk; fixed for the object's life. */
   readonly slot: number;
   ipVersion: IpVersion = IpVersion.V4;
@@ -120,8 +54,6 @@ export class Connection implements TcpConnection {
   history = '';
   sampled = false;
   app: unknown = undefined;
-  readonly orig: Endpoint;
-  readonly resp: Endpoint;
   /** An event was made for this connection (reset, refused, unanswered or abandoned). */
   reported = false;
   /** The originator acknowledged the SYN-ACK (or data flowed): no longer a handshake in progress. */
@@ -136,12 +68,20 @@ export class Connection implements TcpConnection {
   constructor(store: ConnStore, tableSlot: number) {
     const slot = tableSlot % CHUNK_SLOTS;
     this.#store = store.chunkOf(tableSlot);
+    this.#cursors = store;
     this.slot = slot;
-    this.orig = new Endpoint(this.#store, slot * 2);
-    this.resp = new Endpoint(this.#store, slot * 2 + 1);
     this.orig.reset();
     this.resp.reset();
   }
+
+  /** The originator's side (the store's shared originator cursor, pointed here). */
+  get orig(): Endpoint { return this.#cursors.origCursor.point(this.#store, this.slot * 2); }
+  /** The responder's side (the store's shared responder cursor, pointed here). */
+  get resp(): Endpoint { return this.#cursors.respCursor.point(this.#store, this.slot * 2 + 1); }
+
+  // Direct reads (no cursor), safe to call from observers in the middle of an update.
+  #ei(side: number, field: number): number { return this.#store.ei32[(this.slot * 2 + side) * EI_STRIDE + field] as number; }
+  #bytes(side: number): number { return this.#store.ef64[(this.slot * 2 + side) * EF_STRIDE + EF.BYTES] as number; }
 
   get origIp4(): number { return this.#store.cu32[this.slot * CU_STRIDE + CU.ORIG_IP4] as number; }
   set origIp4(v: number) { this.#store.cu32[this.slot * CU_STRIDE + CU.ORIG_IP4] = v; }
@@ -185,11 +125,11 @@ export class Connection implements TcpConnection {
     return [this.#store.v6, this.slot * V6_STRIDE + side];
   }
 
-  get bytesOrig(): number { return this.orig.bytes; }
-  get bytesResp(): number { return this.resp.bytes; }
+  get bytesOrig(): number { return this.#bytes(0); }
+  get bytesResp(): number { return this.#bytes(1); }
 
   get state(): ConnState {
-    return connState(this.orig.state, this.resp.state, this.orig.bytes, this.resp.bytes, this.history);
+    return connState(this.#ei(0, EI.STATE) as EndpointState, this.#ei(1, EI.STATE) as EndpointState, this.#bytes(0), this.#bytes(1), this.history);
   }
 
   clear(): void {

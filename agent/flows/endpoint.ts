@@ -1,0 +1,83 @@
+import { EF, EF_STRIDE, EI, EI_STRIDE, EU, EU_STRIDE } from './conn-columns.js';
+import type { EndpointState } from './conn-state.js';
+import type { ConnChunk } from './conn-store.js';
+
+/**
+ * One direction of a connection: what its sender did. A cursor over the store's
+ * columns: the table owns two (originator, responder) and points them at the
+ * connection being handled, so no connection carries endpoint objects. Valid
+ * until the next `Connection.orig`/`resp` of another connection.
+ */
+export class Endpoint {
+  #u: Uint32Array = EMPTY_U32;
+  #f: Float64Array = EMPTY_F64;
+  #i: Int32Array = EMPTY_I32;
+  #e = 0;
+
+  point(chunk: ConnChunk, endpointIndex: number): this {
+    this.#u = chunk.eu32;
+    this.#f = chunk.ef64;
+    this.#i = chunk.ei32;
+    this.#e = endpointIndex;
+    return this;
+  }
+
+  /** Zeek endpoint state (EndpointState). */
+  get state(): EndpointState { return this.#i[this.#e * EI_STRIDE + EI.STATE] as EndpointState; }
+  set state(v: EndpointState) { this.#i[this.#e * EI_STRIDE + EI.STATE] = v; }
+  /** History letters already written for this side (bit per letter). */
+  get historyBits(): number { return this.#i[this.#e * EI_STRIDE + EI.HISTORY_BITS] as number; }
+  set historyBits(v: number) { this.#i[this.#e * EI_STRIDE + EI.HISTORY_BITS] = v; }
+  /** Sequence number of this side's SYN (or first segment), valid when seqInit. */
+  get isn(): number { return this.#u[this.#e * EU_STRIDE + EU.ISN] as number; }
+  set isn(v: number) { this.#u[this.#e * EU_STRIDE + EU.ISN] = v; }
+  /** Highest sequence number sent plus one ("next expected"), modulo 2^32. */
+  get nextSeq(): number { return this.#u[this.#e * EU_STRIDE + EU.NEXT_SEQ] as number; }
+  set nextSeq(v: number) { this.#u[this.#e * EU_STRIDE + EU.NEXT_SEQ] = v; }
+  /** Sequence number of the previous segment, to tell out-of-order from a repeated segment. */
+  get lastSeq(): number { return this.#u[this.#e * EU_STRIDE + EU.LAST_SEQ] as number; }
+  set lastSeq(v: number) { this.#u[this.#e * EU_STRIDE + EU.LAST_SEQ] = v; }
+  /** Last acknowledgement number this side sent, valid when ackInit. */
+  get lastAck(): number { return this.#u[this.#e * EU_STRIDE + EU.LAST_ACK] as number; }
+  set lastAck(v: number) { this.#u[this.#e * EU_STRIDE + EU.LAST_ACK] = v; }
+  get seqInit(): boolean { return ((this.#i[this.#e * EI_STRIDE + EI.FLAGS] as number) & SEQ_INIT) !== 0; }
+  set seqInit(v: boolean) { this.#flag(SEQ_INIT, v); }
+  get ackInit(): boolean { return ((this.#i[this.#e * EI_STRIDE + EI.FLAGS] as number) & ACK_INIT) !== 0; }
+  set ackInit(v: boolean) { this.#flag(ACK_INIT, v); }
+  get lastAckMicros(): number { return this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] as number; }
+  set lastAckMicros(v: number) { this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] = v; }
+  get lastSegMicros(): number { return this.#f[this.#e * EF_STRIDE + EF.LAST_SEG_MICROS] as number; }
+  set lastSegMicros(v: number) { this.#f[this.#e * EF_STRIDE + EF.LAST_SEG_MICROS] = v; }
+  /** Payload bytes in sequence space (gaps included, retransmissions not counted twice). */
+  get bytes(): number { return this.#f[this.#e * EF_STRIDE + EF.BYTES] as number; }
+  set bytes(v: number) { this.#f[this.#e * EF_STRIDE + EF.BYTES] = v; }
+  /** Consecutive duplicate ACKs this side sent for lastAck. */
+  get dupAcks(): number { return this.#i[this.#e * EI_STRIDE + EI.DUP_ACKS] as number; }
+  set dupAcks(v: number) { this.#i[this.#e * EI_STRIDE + EI.DUP_ACKS] = v; }
+  /** Raw window of this side's last segment; -1 before the first one. */
+  get window(): number { return this.#i[this.#e * EI_STRIDE + EI.WINDOW] as number; }
+  set window(v: number) { this.#i[this.#e * EI_STRIDE + EI.WINDOW] = v; }
+  /** SYN (or SYN-ACK) segments sent: more than one means retries. */
+  get syns(): number { return this.#i[this.#e * EI_STRIDE + EI.SYNS] as number; }
+  set syns(v: number) { this.#i[this.#e * EI_STRIDE + EI.SYNS] = v; }
+  /** SegmentKind of this side's previous analysed segment (keep-alive and probe ACKs). */
+  get lastKind(): number { return this.#i[this.#e * EI_STRIDE + EI.LAST_KIND] as number; }
+  set lastKind(v: number) { this.#i[this.#e * EI_STRIDE + EI.LAST_KIND] = v; }
+
+  #flag(bit: number, on: boolean): void {
+    const k = this.#e * EI_STRIDE + EI.FLAGS;
+    const f = this.#i[k] as number;
+    this.#i[k] = on ? f | bit : f & ~bit;
+  }
+
+  /** After the store cleared the slot: the fields whose empty value is not 0. */
+  reset(): void {
+    this.window = -1;
+  }
+}
+
+const SEQ_INIT = 1;
+const ACK_INIT = 2;
+const EMPTY_U32 = new Uint32Array(0);
+const EMPTY_F64 = new Float64Array(0);
+const EMPTY_I32 = new Int32Array(0);
