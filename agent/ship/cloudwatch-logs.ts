@@ -159,12 +159,26 @@ export class CloudWatchLogsShipper {
     this.#status.cursor = loaded.cursor;
     if (!(await this.#ensureResources(signal))) return;
     this.#status.state = 'shipping';
-    const reader = new LogReader(this.#o.logDir, loaded.cursor, this.#o.reader);
+    let reader = new LogReader(this.#o.logDir, loaded.cursor, this.#o.reader);
+    let readFailures = 0;
     try {
       while (!signal.aborted) {
         const now = this.#now();
         const window = acceptWindow(now, this.#maxAgeMs(), LOGS_MAX_EVENT_FUTURE_MS, LOGS_WINDOW_SAFETY_MS);
-        const batch = await buildBatch(reader, window, now, this.#o.limits ?? PUT_LOG_EVENTS_LIMITS);
+        let batch: PreparedBatch | undefined;
+        try {
+          batch = await buildBatch(reader, window, now, this.#o.limits ?? PUT_LOG_EVENTS_LIMITS);
+          readFailures = 0;
+        } catch (err) {
+          // The local log cannot be read (permissions, I/O): wait and read again from the cursor.
+          if (this.#errorLog.shouldLog('read', this.#now())) {
+            this.#o.logger.warn({ err: String(err), dir: this.#o.logDir }, 'cannot read the local log for CloudWatch shipping; retrying');
+          }
+          await reader.close();
+          reader = new LogReader(this.#o.logDir, this.#status.cursor, this.#o.reader);
+          await sleep(fullJitterDelay(readFailures++, this.#o.backoff ?? DEFAULT_BACKOFF), signal);
+          continue;
+        }
         if (batch === undefined) {
           if (this.#draining) this.#caughtUp?.();
           await this.#idle(signal);

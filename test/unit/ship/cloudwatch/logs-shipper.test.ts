@@ -199,3 +199,34 @@ describe('CloudWatchLogsShipper when the cursor cannot be written', () => {
     }
   });
 });
+
+describe('CloudWatchLogsShipper when the local log cannot be read', () => {
+  const logs = mockClient(CloudWatchLogsClient);
+  it('warns once, keeps trying from the cursor and ships once the file is readable', async () => {
+    // Prepare: a directory where a log file should be makes every read fail (EISDIR), even as root.
+    logs.reset();
+    logs.on(PutLogEventsCommand).resolves({});
+    const { mkdirSync, rmdirSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'lbta-cloud-unit-'));
+    mkdirSync(join(dir, 'errors_2026-01-01.log'));
+    const logger = recorder();
+    const shipper = new CloudWatchLogsShipper({
+      client: new CloudWatchLogsClient({ region: 'eu-west-1' }), logDir: dir, logGroup: 'g', logStream: 's', logger,
+      pollIntervalMs: 10, backoff: { baseMs: 1, capMs: 5 },
+    });
+    try {
+      // Act
+      shipper.start();
+      await waitFor(() => logger.lines.some((l) => l.msg?.startsWith('cannot read the local log')), 5000, 'read warning');
+      await new Promise((r) => setTimeout(r, 50));
+      rmdirSync(join(dir, 'errors_2026-01-01.log'));
+      new LocalLogFixture(dir).append(2, () => Date.now(), { file: 'errors_2026-01-01.log' });
+      await waitFor(() => shipper.status().eventsSent === 2, 5000, 'shipped after recovery');
+      // Assess
+      assert.equal(logger.lines.filter((l) => l.msg?.startsWith('cannot read the local log')).length, 1);
+    } finally {
+      await shipper.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
