@@ -8,6 +8,7 @@
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import type { TestNetwork } from './netns.js';
 
 export function haproxyUnavailableReason(): string | undefined {
@@ -114,7 +115,7 @@ export class Haproxy {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`haproxy exited: ${this.#stderr.trim()}`);
       try {
-        this.command('show info');
+        await this.command('show info');
         return;
       } catch {
         if (Date.now() > deadline) throw new Error(`haproxy did not open ${this.#spec.statsSocket}: ${this.#stderr.trim()}`);
@@ -123,14 +124,27 @@ export class Haproxy {
     }
   }
 
-  /** One admin-socket command (socat), e.g. "disable health be/s". */
-  command(cmd: string): string {
-    return execFileSync('socat', ['-t', '2', '-', `UNIX-CONNECT:${this.#spec.statsSocket}`], { input: `${cmd}\n`, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  /** One admin-socket command, e.g. "disable health be/s" (the socket is a file: reachable from any namespace). */
+  command(cmd: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const sock = connect(this.#spec.statsSocket);
+      let out = '';
+      const timer = setTimeout(() => { sock.destroy(); reject(new Error(`haproxy admin socket: no answer to "${cmd}"`)); }, 2000);
+      sock.setEncoding('utf8');
+      sock.on('connect', () => sock.write(`${cmd}\n`));
+      sock.on('data', (d: string) => { out += d; });
+      sock.on('error', (err) => { clearTimeout(timer); reject(err); });
+      sock.on('close', () => { clearTimeout(timer); resolve(out); });
+    });
   }
 
   /** Stop every health check now, so the number of checks in a capture is settled. */
-  stopChecks(): void {
-    for (const b of this.#spec.backends) if (b.check === true) this.command(`disable health ${b.name}/s`);
+  async stopChecks(): Promise<void> {
+    for (const b of this.#spec.backends) {
+      if (b.check !== true) continue;
+      const answer = await this.command(`disable health ${b.name}/s`);
+      if (answer.trim() !== '') throw new Error(`haproxy refused "disable health ${b.name}/s": ${answer.trim()}`);
+    }
   }
 
   get stderr(): string { return this.#stderr; }
