@@ -507,3 +507,16 @@ function seconds(name: string, s: number): number {
   if (!(s > 0) || !Number.isFinite(s)) throw new Error(`flow table: ${name} must be a positive number of seconds, got ${s}`);
   return Math.round(s * 1_000_000);
 }
+
+/** The flow-table settings found in Config (seconds and counts as the flags give them). */
+export type FlowConfig = Readonly<{ sample: number; maxConnections: number; synTimeoutSec: number; idleTimeoutSec: number }>;
+
+/** Options for FlowTable from the validated Config; main.ts adds the sink, factory, observer and local addresses. */
+export function flowOptionsFromConfig(config: FlowConfig): Pick<FlowTableOptions, 'sample' | 'maxConnections' | 'synTimeoutSec' | 'idleTimeoutSec'> {
+  return {
+    sample: config.sample,
+    maxConnections: config.maxConnections,
+    synTimeoutSec: config.synTimeoutSec,
+    idleTimeoutSec: config.idleTimeoutSec,
+  };
+}

@@ -44,6 +44,25 @@ describe('The connection table stays bounded and expires connections by time', (
     assert.ok(growth < 2_000_000, `heap grew by ${growth} bytes after 50,000 more connections`);
   });
 
+  it('100,000 tracked connections cost well under 600 bytes each (heap and typed arrays)', () => {
+    // Prepare
+    const gc = gcNow();
+    const measure = (): number => { gc(); gc(); return process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers; };
+    const base = measure();
+    const table = new FlowTable({ sink: { emit: () => undefined }, events: new EventFactory() });
+    const view = new PacketView();
+    // Act: 100k established connections with a request each, all still open.
+    for (let i = 0; i < 100_000; i++) {
+      const c = new TcpConversation(`198.18.${(i >> 8) & 255}.${i & 255}`, '10.0.2.100', 32768 + (i % 20000), 8080);
+      for (const f of [...c.handshake(), c.seg(true, 'PA', 'GET / HTTP/1.1\r\n\r\n')]) table.onPacket(viewFromFrame(view, f, T0 + i));
+    }
+    const perConn = (measure() - base) / 100_000;
+    // Assess
+    assert.equal(table.size, 100_000);
+    console.log(`# ${Math.round(perConn)} bytes per tracked connection`);
+    assert.ok(perConn < 600, `${Math.round(perConn)} bytes per connection`);
+  });
+
   it('an idle connection expires after the idle timeout, even with no packets (tick)', () => {
     const h = new Harness({ idleTimeoutSec: 10 });
     const c = new TcpConversation('10.0.1.50', '10.0.2.100', 43210, 8080);
