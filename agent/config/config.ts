@@ -38,3 +38,36 @@ export type Config = Readonly<{
   /** --log-level / LBTA_LOG_LEVEL for the agent's own pino logs. */
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 }>;
+
+/** Fields added for the summary, CloudWatch and classification (flag > env > default). */
+export type SummaryFormat = 'auto' | 'table' | 'json';
+export type CloudwatchMode = 'auto' | 'on' | 'off';
+
+export type FullConfig = Config & Readonly<{
+  /** --summary-format / LBTA_SUMMARY_FORMAT: auto = table on a TTY, JSON otherwise. */
+  summaryFormat: SummaryFormat;
+  /** --cloudwatch / LBTA_CLOUDWATCH: auto = on when a region, an instance id and credentials are found. */
+  cloudwatch: CloudwatchMode;
+  /** --region / LBTA_REGION (then AWS_REGION, then IMDS). */
+  region: string | undefined;
+  /** --instance-id / LBTA_INSTANCE_ID (default from IMDS). */
+  instanceId: string | undefined;
+  /** --log-group / LBTA_LOG_GROUP. */
+  logGroup: string;
+  /** --log-stream / LBTA_LOG_STREAM (default: the instance id). */
+  logStream: string | undefined;
+  /** --cloudwatch-retention-days / LBTA_CLOUDWATCH_RETENTION_DAYS. */
+  cloudwatchRetentionDays: number;
+  /** --metrics-namespace / LBTA_METRICS_NAMESPACE. */
+  metricsNamespace: string;
+  /** --metrics-interval / LBTA_METRICS_INTERVAL, seconds. */
+  metricsIntervalSec: number;
+  /** --discovery-interval / LBTA_DISCOVERY_INTERVAL, seconds. */
+  discoveryIntervalSec: number;
+  /** --imds-endpoint / LBTA_IMDS_ENDPOINT. */
+  imdsEndpoint: string | undefined;
+  /** --trusted-proxies / LBTA_TRUSTED_PROXIES: CIDRs skipped when reading X-Forwarded-For from the right. */
+  trustedProxies: readonly string[];
+  /** --log-query-strings / LBTA_LOG_QUERY_STRINGS: keep query strings in events (off: they can carry tokens). */
+  logQueryStrings: boolean;
+}>;

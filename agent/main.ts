@@ -1,0 +1,298 @@
+#!/usr/bin/env node
+/**
+ * Composition root: config → logger → local log → packet source → pipeline →
+ * summaries, health file, CloudWatch shipping and LB discovery. The one place
+ * that wires stages together. Exit codes: 0 done, 1 runtime/capture failure,
+ * 2 bad configuration. Problems a user can fix are one line on stderr, never a
+ * stack trace.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createPacketSource } from './capture/create-packet-source.js';
+import { defaultRouteInterface, localAddresses } from './capture/interfaces.js';
+import { CaptureError, type CaptureStats, type PacketSource } from './capture/packet-source.js';
+import type { HealthCheckSpec, LbKnowledge } from './classify/lb-knowledge.js';
+import type { FullConfig } from './config/config.js';
+import { ConfigError, helpText, parseConfig } from './config/parse.js';
+import { resolveAwsContext, startDiscovery, type AwsContext } from './enrich/enrichment.js';
+import type { LbDiscovery } from './enrich/lb-discovery.js';
+import { EventFactory } from './events/event-factory.js';
+import { StaticLocalAddresses } from './flows/local-addresses.js';
+import { Pipeline } from './pipeline.js';
+import { writeHealthFile } from './ship/health-file.js';
+import { LocalLog, LocalLogError } from './ship/local-log.js';
+import { createLogger, type AgentLogger } from './ship/logger.js';
+import { startShipping, type Shipping } from './ship/shipping.js';
+import type { StatsSnapshot } from './ship/shipping-types.js';
+import { buildSummary, summaryJson, summaryTable } from './ship/summary.js';
+
+const SHUTDOWN_BUDGET_MS = 4000;
+const HEALTH_INTERVAL_MS = 10_000;
+const TICK_INTERVAL_MS = 1000;
+
+function version(): string {
+  try {
+    const here = dirname(fileURLToPath(import.meta.url));
+    for (const p of [join(here, '..', '..', 'package.json'), join(here, '..', '..', '..', 'package.json')]) {
+      try {
+        return (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version;
+      } catch {
+        /* try the next layout */
+      }
+    }
+  } catch {
+    /* fall through */
+  }
+  return 'unknown';
+}
+
+function fail(code: number, message: string): never {
+  process.stderr.write(`lb-traffic-analyzer: ${message}\n`);
+  process.exit(code);
+}
+
+/** Adapts LB discovery (enrich/) to what the classifiers ask (classify/). */
+function knowledgeFrom(d: LbDiscovery): LbKnowledge {
+  return {
+    lbFor(port, ip) {
+      const a = d.attribute(port, ip);
+      if (a === undefined) {
+        d.noteTrafficOnPort(port);
+        return undefined;
+      }
+      return a.targetGroup ? { lb: a.lb, targetGroup: a.targetGroup } : { lb: a.lb };
+    },
+    isLoadBalancerAddress: (ip) => d.isLoadBalancerAddress(ip),
+    healthCheckFor(port) {
+      const h = d.healthCheckFor(port)[0];
+      if (h === undefined) return undefined;
+      const protocol = (h.spec.protocol ?? 'HTTP').toUpperCase();
+      const spec: HealthCheckSpec = {
+        protocol: (['HTTP', 'HTTPS', 'TCP', 'GENEVE', 'SSL'].includes(protocol) ? protocol : 'TCP') as HealthCheckSpec['protocol'],
+        ...(h.spec.path !== undefined ? { path: h.spec.path } : {}),
+        ...(h.spec.matcher?.httpCode !== undefined ? { matcher: h.spec.matcher.httpCode } : {}),
+        // AWS's defaults: 5 s for ALB/CLB HTTP checks, 6 s (HTTP) or 10 s (TCP) for NLB.
+        timeoutSec: h.spec.timeoutSec ?? (protocol === 'TCP' ? 10 : 5),
+        lb: h.lb,
+        ...(h.targetGroup ? { targetGroup: h.targetGroup } : {}),
+      };
+      return spec;
+    },
+  };
+}
+
+/** The cumulative counters CloudWatch metrics are made from. */
+function statsFor(pipeline: Pipeline, source: PacketSource): () => StatsSnapshot {
+  let lastLatency = { count: 0, sumMs: 0 };
+  return () => {
+    const s = pipeline.snapshot(0);
+    const f = s.flows;
+    const c = s.classify;
+    const cap = source.stats();
+    const lat = c.http.latency;
+    const dCount = lat.count - lastLatency.count;
+    const dSum = lat.sumMs - lastLatency.sumMs;
+    lastLatency = { count: lat.count, sumMs: lat.sumMs };
+    const avg = dCount > 0 ? dSum / dCount / 1000 : 0;
+    return {
+      counters: {
+        requests: c.http.requests,
+        http4xx: c.http.statusClasses['4xx'],
+        http5xx: c.http.statusClasses['5xx'],
+        resetsByTarget: f.resets_by_target,
+        resetsByPeer: f.resets_by_peer,
+        refused: f.refused,
+        unanswered: f.unanswered,
+        retransmissions: f.retransmissions,
+        zeroWindows: f.zero_windows,
+        healthChecksOk: c.healthChecks.http.ok + c.healthChecks.tcp.ok,
+        healthChecksFailed: c.healthChecks.http.failed + c.healthChecks.tcp.failed,
+        loops: Object.values(c.loops).reduce((a, b) => a + b, 0),
+        captureDrops: cap === undefined ? 0 : cap.dropped + cap.ifDropped,
+      },
+      // Per-request extremes are not kept per interval yet: the set carries the interval's mean.
+      responseTime: dCount > 0 ? { count: dCount, sum: dSum / 1000, min: avg, max: avg } : undefined,
+    };
+  };
+}
+
+async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
+  const started = Date.now();
+  const localLog = new LocalLog({ dir: config.logDir, retentionDays: config.retentionDays });
+  const live = config.readFile === undefined;
+
+  const source = createPacketSource({
+    interface: live ? config.interface : undefined,
+    readFile: config.readFile,
+    engine: config.engine,
+    snaplen: config.snaplen,
+    bufferSizeMb: config.bufferSizeMb,
+    bufferTimeoutMs: config.bufferTimeoutMs,
+    filter: config.filter,
+  });
+
+  // An old capture's events would be refused by CloudWatch (older than 14 days): ship files only when asked.
+  const cloudwatch = !live && config.cloudwatch === 'auto' ? 'off' : config.cloudwatch;
+  const context: AwsContext = await resolveAwsContext({ config: { ...config, cloudwatch }, logger });
+  const discovery = live ? startDiscovery({ config, logger, context }) : undefined;
+
+  const events = new EventFactory();
+  let shipping: Shipping | undefined;
+  localLog.start();
+  const pipeline = new Pipeline({
+    linkType: () => source.linkType,
+    sink: localLog,
+    events,
+    sample: config.sample,
+    maxConnections: config.maxConnections,
+    synTimeoutSec: config.synTimeoutSec,
+    idleTimeoutSec: config.idleTimeoutSec,
+    localAddresses: new StaticLocalAddresses(live ? localAddresses(config.interface) : []),
+    ...(discovery ? { knowledge: knowledgeFrom(discovery) } : {}),
+    trustedProxies: config.trustedProxies,
+    logQueryStrings: config.logQueryStrings,
+  });
+
+  const pretty = config.summaryFormat === 'table' || (config.summaryFormat === 'auto' && process.stdout.isTTY === true);
+  let previousCapture: CaptureStats | undefined;
+  const printSummary = (final: boolean): void => {
+    const capture = source.stats();
+    const s = buildSummary({
+      nowMs: Date.now(),
+      startedMs: started,
+      source: { engine: source.engine, name: source.name },
+      pipeline: pipeline.snapshot(10),
+      capture,
+      previousCapture,
+      events: pipeline.eventsByType(),
+      localLog: localLog.stats(),
+      shipping: shipping?.status(),
+      final,
+    });
+    previousCapture = capture;
+    process.stdout.write(`${pretty ? summaryTable(s) : summaryJson(s)}\n`);
+  };
+
+  source.start(pipeline.onPacket);
+  logger.info({ source: source.name, engine: source.engine, linkType: source.linkType, logDir: localLog.dir, sample: config.sample }, live ? 'capturing' : 'reading capture file');
+
+  if (!live) {
+    await source.done;
+    pipeline.finish();
+    localLog.close();
+    printSummary(true);
+    source.stop();
+    return 0;
+  }
+
+  shipping = startShipping({ config, logger, statsSource: statsFor(pipeline, source), context });
+  let lastSent = -1;
+  let lastSuccess: string | null = null;
+  const health = (): void => {
+    const st = shipping?.status();
+    let enabled = false;
+    let pending = 0;
+    let lastError: string | null = null;
+    if (st && st.mode === 'aws') {
+      enabled = true;
+      if (st.logs.eventsSent !== lastSent || st.logs.state === 'shipping') lastSuccess = new Date().toISOString();
+      lastSent = st.logs.eventsSent;
+      lastError = st.logs.lastError ?? null;
+      pending = localLog.stats().pending;
+    }
+    const cap = source.stats();
+    const lastMicros = pipeline.lastPacketMicros;
+    writeHealthFile(localLog.dir, {
+      updated_at: new Date().toISOString(),
+      pid: process.pid,
+      capture: {
+        running: true,
+        source: source.name,
+        last_packet_at: lastMicros > 0 ? new Date(lastMicros / 1000).toISOString() : null,
+        packets: pipeline.decodeStats.packets,
+        drops: cap === undefined ? 0 : cap.dropped + cap.ifDropped,
+      },
+      shipping: { enabled, pending, last_success_at: lastSuccess, last_error: lastError },
+    });
+  };
+  health();
+
+  const timers: NodeJS.Timeout[] = [
+    setInterval(() => {
+      pipeline.tick(Date.now() * 1000);
+      pipeline.noteCaptureStats(source.stats(), Date.now() * 1000);
+    }, TICK_INTERVAL_MS),
+    setInterval(health, HEALTH_INTERVAL_MS),
+  ];
+  if (config.summaryIntervalSec > 0) timers.push(setInterval(() => printSummary(false), config.summaryIntervalSec * 1000));
+
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping: final summary, flushing the local log and CloudWatch');
+      const hardStop = setTimeout(() => resolveExit(0), SHUTDOWN_BUDGET_MS + 500);
+      hardStop.unref();
+      for (const t of timers) clearInterval(t);
+      source.stop();
+      // Open connections are not closed out: a SYN sent a moment ago is not "unanswered".
+      pipeline.noteCaptureStats(source.stats(), Date.now() * 1000);
+      localLog.close();
+      printSummary(true);
+      discovery?.stop();
+      const ship = shipping;
+      void (async () => {
+        try {
+          if (ship) {
+            ship.nudge();
+            const r = await ship.flush(SHUTDOWN_BUDGET_MS - 500);
+            if (!r.caughtUp) logger.warn({}, 'CloudWatch not caught up at exit; the rest is shipped after the restart');
+            await ship.stop();
+          }
+        } catch (err) {
+          logger.warn({ err: (err as Error).message }, 'flush at exit failed; events stay in the local log');
+        }
+        clearTimeout(hardStop);
+        resolveExit(0);
+      })();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseConfig(process.argv.slice(2), process.env, { defaultInterface: () => defaultRouteInterface() });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stderr.write(`lb-traffic-analyzer: ${p}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(`${helpText(version())}\n`);
+    return;
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`${version()}\n`);
+    return;
+  }
+  const config = parsed.config;
+  const logger = createLogger(config.logLevel);
+  try {
+    const code = await run(config, logger);
+    process.exit(code);
+  } catch (err) {
+    if (err instanceof CaptureError || err instanceof LocalLogError) fail(1, err.message);
+    if (err instanceof Error && /--cloudwatch on/.test(err.message)) fail(2, err.message);
+    logger.fatal({ err }, 'unexpected failure');
+    process.exit(1);
+  }
+}
+
+void main();
