@@ -60,7 +60,13 @@ export function resolveInterface(name: string | undefined): string {
 export function createPacketSource(opts: PacketSourceOptions): PacketSource {
   const userFilter = opts.filter;
   if (opts.readFile !== undefined) {
-    return new FileSource({ path: opts.readFile, filter: (linkType) => buildBpfFilter({ linkType, userFilter }) });
+    // A file gets only the user's filter: every packet reaches the decoder, so truncated
+    // and malformed ones are counted by reason instead of vanishing in the kernel filter.
+    // The user's expression also applies inside 802.1Q tags (libpcap's `vlan` shifts offsets).
+    const u = userFilter?.trim() ?? '';
+    const fileFilter = (linkType: number): string =>
+      u === '' ? '' : linkType === LinkType.ETHERNET ? `(${u}) or (vlan and (${u}))` : u;
+    return new FileSource({ path: opts.readFile, filter: fileFilter });
   }
   const interfaceName = resolveInterface(opts.interface);
   const filter = buildBpfFilter({ linkType: liveLinkType(interfaceName), userFilter });
