@@ -72,6 +72,8 @@ export class LbDiscovery {
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<boolean> | undefined;
   #lastOnDemand = Number.NEGATIVE_INFINITY;
+  /** Unknown ports that already caused a refresh; cleared by each periodic refresh. */
+  readonly #probedPorts = new Set<number>();
   #failStreak = 0;
   #stopped = false;
   /** A part (EC2, classic) failed during the current refresh: its warning must not repeat. */
@@ -122,13 +124,16 @@ export class LbDiscovery {
 
   /**
    * Tells discovery that traffic arrived on a local port. An unknown port triggers a
-   * refresh, at most once per minOnDemandGapMs. Cheap when the port is known.
+   * refresh, at most once per minOnDemandGapMs and once per port until the next
+   * periodic refresh. Cheap when the port is known.
    */
   noteTrafficOnPort(port: number): void {
-    if (this.#index.isKnownPort(port)) return;
+    if (this.#index.isKnownPort(port) || this.#probedPorts.has(port)) return;
     const now = this.#now();
     if (now - this.#lastOnDemand < (this.#o.minOnDemandGapMs ?? 60_000) || this.#inFlight !== undefined) return;
     this.#lastOnDemand = now;
+    // A port that is simply not behind a load balancer (ssh, a database) must not cause a refresh every minute.
+    if (this.#probedPorts.size < 4096) this.#probedPorts.add(port);
     this.#status.onDemandRefreshes++;
     void this.refresh();
   }
@@ -142,6 +147,7 @@ export class LbDiscovery {
   }
 
   async #refreshAndSchedule(): Promise<boolean> {
+    this.#probedPorts.clear();
     const ok = await this.refresh();
     if (this.#stopped) return ok;
     // After a failure (throttling above all) retry sooner than the interval, backing off.

@@ -127,3 +127,44 @@ describe('LbDiscovery (aws-sdk-client-mock)', () => {
     assert.deepEqual(parseClassicHealthTarget('garbage'), {});
   });
 });
+
+describe('lbKnowledgeOf(discovery): the classifier\'s view', () => {
+  const elbv2 = mockClient(ElasticLoadBalancingV2Client);
+  it('answers lbFor/isLoadBalancerAddress/healthCheckFor, and asks for a refresh once per unknown port', async () => {
+    // Prepare
+    elbv2.reset();
+    elbv2.on(DescribeTargetGroupsCommand).resolves({
+      TargetGroups: [{ TargetGroupArn: TG, TargetGroupName: 'web', Protocol: 'HTTP', Port: 8080, TargetType: 'instance', HealthCheckPort: 'traffic-port',
+        HealthCheckProtocol: 'HTTP', HealthCheckPath: '/health', HealthCheckTimeoutSeconds: 6, Matcher: { HttpCode: '200-299' }, LoadBalancerArns: [LB] }],
+    });
+    elbv2.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: [{ Target: { Id: 'i-1', Port: 8080 }, TargetHealth: { State: 'healthy' } }] });
+    elbv2.on(DescribeTargetGroupAttributesCommand).resolves({ Attributes: [] });
+    elbv2.on(DescribeLoadBalancersCommand).resolves({ LoadBalancers: [] });
+    const { lbKnowledgeOf } = await import('../../../agent/enrich/lb-knowledge-adapter.js');
+    const d = new LbDiscovery({
+      clients: { elbv2: new ElasticLoadBalancingV2Client({ region: 'eu-west-1' }) },
+      identity: { instanceId: 'i-1', addresses: [] }, intervalMs: 300_000, logger: recorder(), minOnDemandGapMs: 0,
+    });
+    await d.refresh();
+    const k = lbKnowledgeOf(d);
+    const before = elbv2.commandCalls(DescribeTargetGroupsCommand).length;
+    // Act
+    const binding = k.lbFor(8080, '10.0.0.1');
+    const check = k.healthCheckFor(8080);
+    const unknown1 = k.lbFor(22, '10.0.0.1');
+    await d.refresh(); // let the on-demand refresh (if any) settle
+    const afterFirst = elbv2.commandCalls(DescribeTargetGroupsCommand).length;
+    k.lbFor(22, '10.0.0.1');
+    await d.refresh();
+    const afterSecond = elbv2.commandCalls(DescribeTargetGroupsCommand).length;
+    // Assess
+    assert.equal(binding?.lb.dimension, 'gwy/inspect/0123456789abcdef');
+    assert.equal(binding?.targetGroup?.name, 'web');
+    assert.deepEqual(check, { protocol: 'HTTP', path: '/health', matcher: '200-299', timeoutSec: 6, lb: binding?.lb, targetGroup: binding?.targetGroup });
+    assert.equal(unknown1, undefined);
+    assert.equal(d.status().onDemandRefreshes, 1, 'port 22 asked once, not again');
+    assert.equal(afterFirst - before, 1, 'the explicit refresh joined the on-demand one in flight');
+    assert.equal(afterSecond - afterFirst, 1, 'only the explicit refresh the second time');
+    assert.equal(k.isLoadBalancerAddress('10.0.9.9'), false);
+  });
+});
