@@ -186,11 +186,15 @@ export class FlowTable {
     this.#update(c, fromOrig, v, now);
   }
 
-  /** A SYN on a finished (or finishing) connection with another ISN opens a new connection. */
+  /**
+   * A SYN opens a new connection on the same 5-tuple when it is not a retry of
+   * the sender's earlier SYN (retries keep the ISN), or when the old connection is
+   * finished and the sender never sent a SYN in it.
+   */
   #isNewIncarnation(c: Connection, fromOrig: boolean, v: PacketView): boolean {
     const s = fromOrig ? c.orig : c.resp;
-    const done = c.list === ConnList.CLOSING || c.orig.state === ES.RESET || c.resp.state === ES.RESET;
-    return done && !(s.syns > 0 && v.seq === s.isn);
+    if (s.syns > 0) return v.seq !== s.isn;
+    return c.list === ConnList.CLOSING || c.orig.state === ES.RESET || c.resp.state === ES.RESET;
   }
 
   #create(v: PacketView, hash: number): Connection {

@@ -131,6 +131,15 @@ describe('Failed connections: refused, unanswered, abandoned', () => {
     assert.equal(h.table.snapshot().handshake_abandoned, 1);
   });
 
+  it('a new SYN with another ISN on an unanswered 5-tuple is a new attempt with its own event', () => {
+    const h = new Harness();
+    const first = new TcpConversation(LB, TARGET, 43210, 8080, { c: 1000 });
+    const second = new TcpConversation(LB, TARGET, 43210, 8080, { c: 777_000 });
+    h.feed(first.seg(true, 'S')).wait(5000).feed(second.seg(true, 'S')).wait(5000);
+    assert.deepEqual(h.sink.events.map((e) => [e.reason, e['syn_retries']]), [['unanswered', 0], ['unanswered', 0]]);
+    assert.equal(h.table.snapshot().connections_opened, 2);
+  });
+
   it('a completed handshake is not abandoned, however long it stays idle', () => {
     const h = new Harness();
     h.feed(conv().handshake()).wait(60_000);
