@@ -266,6 +266,8 @@ export class CloudWatchLogsShipper {
         }
         if (kind === ErrorKind.Missing) {
           if (!(await this.#ensureResources(signal))) return false;
+          // Right after a re-creation the stream may not be visible yet: do not spin.
+          if (attempt > 0 && !(await sleep(fullJitterDelay(attempt, this.#o.backoff ?? DEFAULT_BACKOFF), signal))) return false;
           continue;
         }
         if (!(await sleep(fullJitterDelay(attempt, this.#o.backoff ?? DEFAULT_BACKOFF), signal))) return false;
