@@ -107,7 +107,8 @@ export function analyzeForwardedFor(value: string, isTrusted: TrustTest, ownAddr
     if (seen.has(ip)) result.repeatedAddress ??= ip;
     else seen.add(ip);
     if (skipping) {
-      if (isTrusted(ip)) { if (start < 0) break; continue; }
+      // Our own address in the chain is a hop we made (a loop), never the client.
+      if (isTrusted(ip) || ip === ownAddress) { if (start < 0) break; continue; }
       result.clientIp = ip;
       skipping = false;
     }

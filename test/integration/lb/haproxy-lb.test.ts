@@ -146,7 +146,7 @@ before(async () => {
 
   // Capture on the target's side of the LB link, as the agent would on the instance.
   const pcap = join(dir, 'lb.pcap');
-  const dump: ChildProcess = net.spawn(undefined, 'tcpdump', ['-i', 'lblb-t0', '-s', String(SNAPLEN), '-U', '-n', '-w', pcap, 'tcp']);
+  const dump: ChildProcess = net.spawn(undefined, 'tcpdump', ['-i', 'lblb-t0', '-s', String(SNAPLEN), '-U', '--immediate-mode', '-n', '-w', pcap, 'tcp']);
   let dumpErr = '';
   dump.stderr?.on('data', (d: Buffer) => { dumpErr += d.toString(); });
   await waitFor(() => dumpErr.includes('listening on'), 5000, 'tcpdump to listen');

@@ -43,6 +43,7 @@ test('only load balancers in the chain: no client from XFF', () => {
 test('loop evidence: own address and repeated addresses', () => {
   const own = analyzeForwardedFor('203.0.113.45, 198.18.50.2, 10.0.1.50', trusted, '198.18.50.2');
   assert.equal(own.containsOwnAddress, true);
+  assert.equal(own.clientIp, '203.0.113.45', 'our own address is skipped like a load balancer');
   const rep = analyzeForwardedFor('203.0.113.45, 198.51.100.7, 203.0.113.45', trusted);
   assert.equal(rep.repeatedAddress, '203.0.113.45');
 });
