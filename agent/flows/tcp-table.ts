@@ -13,48 +13,14 @@ import { ConnQueue } from './conn-list.js';
 import { ConnStore } from './conn-store.js';
 import { FlowCounters, type FlowSnapshot } from './flow-stats.js';
 import { sampleHash4, sampleHash6, tableHash, tableHash6 } from './flow-hash.js';
+import { FLOW_DEFAULTS, positiveInt, seconds, type FlowTableOptions } from './flow-options.js';
 import { NO_LOCAL_ADDRESSES, type LocalAddresses } from './local-addresses.js';
 import { analyseSegment, isRetransmission, SegmentKind, seqLt } from './tcp-analysis.js';
-import { connAddresses, ConnList, Connection, endpointString, type Endpoint } from './tcp-connection.js';
+import { connectionEvent } from './flow-events.js';
+import { ConnList, Connection, type Endpoint } from './tcp-connection.js';
 import type { TcpObserver } from './tcp-observer.js';
 
-export const FLOW_DEFAULTS = {
-  /** Sized for 100k concurrent connections (issue 2), a few hundred bytes each. */
-  maxConnections: 100_000,
-  /**
-   * 350 s: an NLB forgets an idle TCP flow after 350 s and an ALB's idle timeout
-   * is at most 4000 s but 60 s by default; a connection silent longer than the
-   * NLB keeps it is no longer one a client can use.
-   * https://docs.aws.amazon.com/elasticloadbalancing/latest/network/network-load-balancers.html#connection-idle-timeout
-   */
-  idleTimeoutSec: 350,
-  /**
-   * 3 s: the first SYN retransmission comes after 1 s (RFC 6298 initial RTO) and
-   * the second 2 s later, so a target that is up answers well within it, and a
-   * client not answered for 3 s has already retried; long enough for a slow
-   * accept queue, short enough to report while the LB still waits (ALB and NLB
-   * give a target 10 s to accept).
-   */
-  synTimeoutSec: 3,
-  /** 5 s, as Zeek's tcp_close_delay/tcp_reset_delay: late ACKs and RSTs still find their connection. */
-  closedLingerSec: 5,
-  /** Bound on the distinct UDP destination ports counted; the rest go under "other". */
-  maxUdpPorts: 1024,
-} as const;
-
-export type FlowTableOptions = {
-  readonly sink: EventSink;
-  readonly events: EventFactory;
-  readonly maxConnections?: number;
-  readonly idleTimeoutSec?: number;
-  readonly synTimeoutSec?: number;
-  readonly closedLingerSec?: number;
-  /** -s N: per-segment analysis for flows whose sample hash % N === 0. */
-  readonly sample?: number;
-  readonly localAddresses?: LocalAddresses;
-  readonly observer?: TcpObserver;
-  readonly maxUdpPorts?: number;
-};
+export { FLOW_DEFAULTS, flowOptionsFromConfig, type FlowConfig, type FlowTableOptions } from './flow-options.js';
 
 const { SYN, ACK, FIN, RST } = TcpFlag;
 const ES = EndpointState;
@@ -388,7 +354,9 @@ export class FlowTable {
     const byLocal = fromOrig === c.localIsOriginator;
     if (byLocal) this.#counters.resetsByTarget++; else this.#counters.resetsByPeer++;
     this.#emit(EventType.TCP_ERROR, byLocal ? 'reset_by_target' : 'reset_by_peer', 'Connection reset', c, fromOrig, now, {
-      before_data: c.orig.bytes === 0 && c.resp.bytes === 0,
+      // Only claimed when the connection's start was seen: midstream, earlier data may have gone by.
+      before_data: c.orig.bytes === 0 && c.resp.bytes === 0 && (c.orig.syns > 0 || c.resp.syns > 0),
+      midstream: c.orig.syns === 0 && c.resp.syns === 0,
     });
   }
 
@@ -417,23 +385,7 @@ export class FlowTable {
   }
 
   #emit(type: EventType, reason: string, text: string, c: Connection, srcIsOrig: boolean, ts: number, extra: Record<string, unknown>): void {
-    const a = connAddresses(c);
-    const src = srcIsOrig ? endpointString(a.origIp, a.origPort) : endpointString(a.respIp, a.respPort);
-    const dst = srcIsOrig ? endpointString(a.respIp, a.respPort) : endpointString(a.origIp, a.origPort);
-    this.#sink.emit(this.#events.create(type, reason, `${text}: ${src}->${dst}`, ts, {
-      proto: 'tcp',
-      src_ip: srcIsOrig ? a.origIp : a.respIp,
-      src_port: srcIsOrig ? a.origPort : a.respPort,
-      dst_ip: srcIsOrig ? a.respIp : a.origIp,
-      dst_port: srcIsOrig ? a.respPort : a.origPort,
-      ...extra,
-      state: c.state,
-      history: c.history,
-      bytes_orig: c.orig.bytes,
-      bytes_resp: c.resp.bytes,
-      duration_ms: Math.round((c.lastSeenMicros - c.firstSeenMicros) / 1000),
-      target_is_originator: c.localIsOriginator,
-    }));
+    this.#sink.emit(connectionEvent(this.#events, type, reason, text, c, srcIsOrig, ts, extra));
   }
 
   // ---------------------------------------------------------------- expiry
@@ -500,27 +452,4 @@ export function looksLikeClientPort(sport: number, dport: number): boolean {
   if (sport >= 1024 && dport < 1024) return true;
   if (sport < 1024 && dport >= 1024) return false;
   return sport >= dport;
-}
-
-function positiveInt(name: string, n: number): number {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`flow table: ${name} must be a positive integer, got ${n}`);
-  return n;
-}
-
-function seconds(name: string, s: number): number {
-  if (!(s > 0) || !Number.isFinite(s)) throw new Error(`flow table: ${name} must be a positive number of seconds, got ${s}`);
-  return Math.round(s * 1_000_000);
-}
-
-/** The flow-table settings found in Config (seconds and counts as the flags give them). */
-export type FlowConfig = Readonly<{ sample: number; maxConnections: number; synTimeoutSec: number; idleTimeoutSec: number }>;
-
-/** Options for FlowTable from the validated Config; main.ts adds the sink, factory, observer and local addresses. */
-export function flowOptionsFromConfig(config: FlowConfig): Pick<FlowTableOptions, 'sample' | 'maxConnections' | 'synTimeoutSec' | 'idleTimeoutSec'> {
-  return {
-    sample: config.sample,
-    maxConnections: config.maxConnections,
-    synTimeoutSec: config.synTimeoutSec,
-    idleTimeoutSec: config.idleTimeoutSec,
-  };
 }

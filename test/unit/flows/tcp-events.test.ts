@@ -69,6 +69,13 @@ describe('Connection resets are reported once, attributed to this instance or it
     assert.equal(e?.src_ip, '10.0.3.7');
   });
 
+  it('a lone RST for a connection never seen is reported as midstream, without claiming before_data', () => {
+    const h = new Harness();
+    h.feed(conv().seg(false, 'R'));
+    const [e] = h.sink.events;
+    assert.deepEqual([e?.reason, e?.['midstream'], e?.['before_data'], e?.src_ip], ['reset_by_target', true, false, TARGET]);
+  });
+
   it('a RST after both FINs (a socket closed with unread data) is not a reset event', () => {
     const h = new Harness();
     const c = conv();
