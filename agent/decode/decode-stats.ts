@@ -53,6 +53,8 @@ export const Skipped = indexOf(SKIPPED_KINDS);
 export type DecodeSnapshot = Readonly<{
   packets: number;
   bytes: number;
+  /** Packets decoded to a complete TCP/UDP header (DecodeStatus.OK). */
+  ok: number;
   ipv4: number;
   ipv6: number;
   tcp: number;
@@ -66,6 +68,7 @@ export type DecodeSnapshot = Readonly<{
 export class DecodeStats {
   packets = 0;
   bytes = 0;
+  ok = 0;
   ipv4 = 0;
   ipv6 = 0;
   tcp = 0;
@@ -99,6 +102,7 @@ export class DecodeStats {
     return {
       packets: this.packets,
       bytes: this.bytes,
+      ok: this.ok,
       ipv4: this.ipv4,
       ipv6: this.ipv6,
       tcp: this.tcp,

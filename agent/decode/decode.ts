@@ -189,13 +189,16 @@ function decodeIpv6(view: PacketView, buf: Buffer, off: number, len: number, sta
     if (hops > 16) return malformed(stats, Malformed.bad_ipv6_ext);
     if (next === 0 || next === 43 || next === 60) {
       // Hop-by-hop, routing, destination options: length in 8-octet units, not counting the first 8.
-      if (p + 8 > len || p + 8 > end) return malformed(stats, Malformed.truncated_ipv6_ext);
+      if (p + 8 > end) return malformed(stats, Malformed.bad_ipv6_ext);
+      if (p + 8 > len) return malformed(stats, Malformed.truncated_ipv6_ext);
       const hlen = ((buf[p + 1] as number) + 1) * 8;
       if (p + hlen > end) return malformed(stats, Malformed.bad_ipv6_ext);
+      if (p + hlen > len) return malformed(stats, Malformed.truncated_ipv6_ext);
       next = buf[p] as number;
       p += hlen;
     } else if (next === 44) {
-      if (p + 8 > len || p + 8 > end) return malformed(stats, Malformed.truncated_ipv6_ext);
+      if (p + 8 > end) return malformed(stats, Malformed.bad_ipv6_ext);
+      if (p + 8 > len) return malformed(stats, Malformed.truncated_ipv6_ext);
       const fo = u16(buf, p + 2);
       view.ipId = u32(buf, p + 4) & 0xffff;
       view.fragment = true;
@@ -209,9 +212,11 @@ function decodeIpv6(view: PacketView, buf: Buffer, off: number, len: number, sta
       p += 8;
     } else if (next === 51) {
       // AH: length in 4-octet units, not counting the first 2.
-      if (p + 8 > len || p + 8 > end) return malformed(stats, Malformed.truncated_ipv6_ext);
+      if (p + 8 > end) return malformed(stats, Malformed.bad_ipv6_ext);
+      if (p + 8 > len) return malformed(stats, Malformed.truncated_ipv6_ext);
       const hlen = ((buf[p + 1] as number) + 2) * 4;
       if (p + hlen > end) return malformed(stats, Malformed.bad_ipv6_ext);
+      if (p + hlen > len) return malformed(stats, Malformed.truncated_ipv6_ext);
       next = buf[p] as number;
       p += hlen;
     } else {
@@ -253,6 +258,7 @@ function decodeTransport(view: PacketView, buf: Buffer, off: number, end: number
     view.payloadOffset = payloadOff;
     view.payloadLen = end - payloadOff;
     view.payloadCapLen = (len < end ? len : end) - payloadOff;
+    stats.ok++;
     return DecodeStatus.OK;
   }
   if (proto === IpProto.UDP) {
@@ -269,6 +275,7 @@ function decodeTransport(view: PacketView, buf: Buffer, off: number, end: number
     view.payloadLen = ulen - 8;
     view.payloadCapLen = (len < uend ? len : uend) - payloadOff;
     if (view.payloadCapLen < 0) view.payloadCapLen = 0;
+    stats.ok++;
     return DecodeStatus.OK;
   }
   if (proto === IpProto.ICMP || proto === IpProto.ICMPV6) return skipped(stats, Skipped.icmp);

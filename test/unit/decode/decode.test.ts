@@ -4,6 +4,7 @@ import { decode, decodeIpAt, DecodeStats, DecodeStatus } from '../../../agent/de
 import { PacketView, IpVersion, TcpFlag, dstIpString, srcIpString } from '../../../agent/decode/packet-view.js';
 import { LinkType } from '../../../agent/capture/packet-source.js';
 import { ethernet, ipTcp, ipUdp, tcp, TcpOpt, udp } from '../../helpers/packet-builder.js';
+import { sll, sll2 } from './frames.js';
 
 const T0 = 1_771_147_815_123_456;
 
@@ -12,21 +13,6 @@ function run(frame: Buffer, link: number = LinkType.ETHERNET, capLen = frame.len
   const stats = new DecodeStats();
   const status = decode(view, link, frame, capLen, wireLen, T0, stats);
   return { view, stats, status, snap: stats.snapshot() };
-}
-
-/** Linux cooked v1 header (16 bytes) around an IP packet. */
-function sll(ip: Buffer): Buffer {
-  const h = Buffer.alloc(16);
-  h.writeUInt16BE(0, 0); h.writeUInt16BE(1, 2); h.writeUInt16BE(6, 4);
-  h.writeUInt16BE((ip[0] ?? 0) >> 4 === 6 ? 0x86dd : 0x0800, 14);
-  return Buffer.concat([h, ip]);
-}
-
-/** Linux cooked v2 header (20 bytes). */
-function sll2(ip: Buffer): Buffer {
-  const h = Buffer.alloc(20);
-  h.writeUInt16BE((ip[0] ?? 0) >> 4 === 6 ? 0x86dd : 0x0800, 0);
-  return Buffer.concat([h, ip]);
 }
 
 const SYN = tcp({
