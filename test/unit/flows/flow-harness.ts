@@ -35,6 +35,8 @@ export class Harness {
   readonly view = new PacketView();
   /** State and history of each connection as it left the table. */
   readonly closed: Array<{ state: string; history: string; bytesOrig: number; bytesResp: number }> = [];
+  /** Every frame fed, with its timestamp (to write a pcap for an oracle). */
+  readonly fed: Array<{ tsMicros: number; data: Buffer }> = [];
   nowMs = 0;
 
   constructor(opts: Partial<Omit<FlowTableOptions, 'sink' | 'events'>> = {}) {
@@ -52,7 +54,9 @@ export class Harness {
   /** Feed frames at the current time, then advance the clock by `stepMs` after each. */
   feed(frames: Buffer | readonly Buffer[], stepMs = 1): this {
     for (const f of Array.isArray(frames) ? frames : [frames]) {
-      this.table.onPacket(viewFromFrame(this.view, f as Buffer, T0 + Math.round(this.nowMs * 1000)));
+      const ts = T0 + Math.round(this.nowMs * 1000);
+      this.fed.push({ tsMicros: ts, data: f as Buffer });
+      this.table.onPacket(viewFromFrame(this.view, f as Buffer, ts));
       this.nowMs += stepMs;
     }
     return this;
