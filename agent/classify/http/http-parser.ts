@@ -168,6 +168,11 @@ function parseVersion(buf: Uint8Array, start: number, end: number): HttpVersion 
 
 type HeaderSink = (lowerName: string, buf: Uint8Array, valueStart: number, valueEnd: number) => void;
 
+/** Lengths of the header names any sink cares about: other names are never decoded (hot path). */
+const WANTED_NAME_LENGTHS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'host', 'user-agent',
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-port', 'x-amzn-trace-id', 'expect', 'upgrade', 'connection',
+  'content-length', 'transfer-encoding'].map((n) => n.length));
+
 /** Walks header lines; returns a malformed reason or undefined. */
 function walkHeaders(buf: Uint8Array, lines: readonly Line[], sink: HeaderSink): string | undefined {
   for (let li = 1; li < lines.length; li++) {
@@ -193,7 +198,7 @@ function walkHeaders(buf: Uint8Array, lines: readonly Line[], sink: HeaderSink):
       if (c < 0x20 && c !== HT) return 'control_character_in_header';
       if (c === 0x7f) return 'control_character_in_header';
     }
-    sink(latin1(buf, line.start, colon).toLowerCase(), buf, vs, ve);
+    if (WANTED_NAME_LENGTHS.has(colon - line.start)) sink(latin1(buf, line.start, colon).toLowerCase(), buf, vs, ve);
   }
   return undefined;
 }
