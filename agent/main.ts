@@ -12,11 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { createPacketSource } from './capture/create-packet-source.js';
 import { defaultRouteInterface, localAddresses } from './capture/interfaces.js';
 import { CaptureError, type CaptureStats, type PacketSource } from './capture/packet-source.js';
-import type { HealthCheckSpec, LbKnowledge } from './classify/lb-knowledge.js';
 import type { FullConfig } from './config/config.js';
 import { ConfigError, helpText, parseConfig } from './config/parse.js';
 import { resolveAwsContext, startDiscovery, type AwsContext } from './enrich/enrichment.js';
-import type { LbDiscovery } from './enrich/lb-discovery.js';
+import { lbKnowledgeOf } from './enrich/lb-knowledge-adapter.js';
 import { EventFactory } from './events/event-factory.js';
 import { StaticLocalAddresses } from './flows/local-addresses.js';
 import { Pipeline } from './pipeline.js';
@@ -50,36 +49,6 @@ function version(): string {
 function fail(code: number, message: string): never {
   process.stderr.write(`lb-traffic-analyzer: ${message}\n`);
   process.exit(code);
-}
-
-/** Adapts LB discovery (enrich/) to what the classifiers ask (classify/). */
-function knowledgeFrom(d: LbDiscovery): LbKnowledge {
-  return {
-    lbFor(port, ip) {
-      const a = d.attribute(port, ip);
-      if (a === undefined) {
-        d.noteTrafficOnPort(port);
-        return undefined;
-      }
-      return a.targetGroup ? { lb: a.lb, targetGroup: a.targetGroup } : { lb: a.lb };
-    },
-    isLoadBalancerAddress: (ip) => d.isLoadBalancerAddress(ip),
-    healthCheckFor(port) {
-      const h = d.healthCheckFor(port)[0];
-      if (h === undefined) return undefined;
-      const protocol = (h.spec.protocol ?? 'HTTP').toUpperCase();
-      const spec: HealthCheckSpec = {
-        protocol: (['HTTP', 'HTTPS', 'TCP', 'GENEVE', 'SSL'].includes(protocol) ? protocol : 'TCP') as HealthCheckSpec['protocol'],
-        ...(h.spec.path !== undefined ? { path: h.spec.path } : {}),
-        ...(h.spec.matcher?.httpCode !== undefined ? { matcher: h.spec.matcher.httpCode } : {}),
-        // AWS's defaults: 5 s for ALB/CLB HTTP checks, 6 s (HTTP) or 10 s (TCP) for NLB.
-        timeoutSec: h.spec.timeoutSec ?? (protocol === 'TCP' ? 10 : 5),
-        lb: h.lb,
-        ...(h.targetGroup ? { targetGroup: h.targetGroup } : {}),
-      };
-      return spec;
-    },
-  };
 }
 
 /** The cumulative counters CloudWatch metrics are made from. */
@@ -149,7 +118,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
     synTimeoutSec: config.synTimeoutSec,
     idleTimeoutSec: config.idleTimeoutSec,
     localAddresses: new StaticLocalAddresses(live ? localAddresses(config.interface) : []),
-    ...(discovery ? { knowledge: knowledgeFrom(discovery) } : {}),
+    ...(discovery ? { knowledge: lbKnowledgeOf(discovery) } : {}),
     trustedProxies: config.trustedProxies,
     logQueryStrings: config.logQueryStrings,
   });
