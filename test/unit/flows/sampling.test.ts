@@ -2,6 +2,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TcpConversation, tcpFlags } from '../../helpers/packet-builder.js';
 import { sampleHash4 } from '../../../agent/flows/flow-hash.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writePcap } from '../../helpers/pcap-writer.js';
 import { Harness } from './flow-harness.js';
 
 const TARGET = '10.0.2.100';
@@ -108,6 +113,31 @@ describe('Sampling (-s N) keeps error counts exact and sampled flows whole', () 
         sum + (sampleHash4(ipv4(f.client), ipv4(TARGET), f.sport, 8080) % n === 0 ? (perFlow[i] ?? 0) : 0), 0);
       assert.ok(expected > 0, `some retransmitting flows are sampled at -s ${n}`);
       assert.equal(s.retransmissions, expected, `-s ${n}`);
+    }
+  });
+
+  it('at -s 1 the retransmission count is the one tshark finds in the same traffic', (t) => {
+    // Prepare
+    const h = replay(flows, 1, false);
+    const dir = mkdtempSync(join(tmpdir(), 'flows-oracle-'));
+    try {
+      const file = join(dir, 'workload.pcap');
+      writePcap(file, h.fed);
+      // Act
+      let out: string;
+      try {
+        out = execFileSync('tshark', ['-r', file, '-Y', 'tcp.analysis.retransmission', '-T', 'fields', '-e', 'frame.number'],
+          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') { t.skip('tshark is not installed (apt-get install tshark): oracle not run'); return; }
+        throw err;
+      }
+      // Assess
+      const theirs = out.split('\n').filter((l) => l !== '').length;
+      assert.equal(h.table.snapshot().retransmissions, theirs);
+      assert.equal(theirs, 500);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
