@@ -17,6 +17,7 @@ import { ConfigError, helpText, parseConfig } from './config/parse.js';
 import { resolveAwsContext, startDiscovery, type AwsContext } from './enrich/enrichment.js';
 import { lbKnowledgeOf } from './enrich/lb-knowledge-adapter.js';
 import { EventFactory } from './events/event-factory.js';
+import { EventType } from './events/schema.js';
 import { StaticLocalAddresses } from './flows/local-addresses.js';
 import { Pipeline } from './pipeline.js';
 import { writeHealthFile } from './ship/health-file.js';
@@ -86,6 +87,17 @@ function statsFor(pipeline: Pipeline, source: PacketSource): () => StatsSnapshot
   };
 }
 
+/**
+ * Signals are taken from the first moment: a SIGTERM during start-up (IMDS and
+ * credential look-ups can take seconds) still ends in an orderly exit 0.
+ */
+let onStopSignal: (signal: string) => void = (signal) => {
+  process.stderr.write(`lb-traffic-analyzer: ${signal} during start-up, exiting\n`);
+  process.exit(0);
+};
+process.on('SIGTERM', () => onStopSignal('SIGTERM'));
+process.on('SIGINT', () => onStopSignal('SIGINT'));
+
 async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
   const started = Date.now();
   const localLog = new LocalLog({ dir: config.logDir, retentionDays: config.retentionDays });
@@ -147,6 +159,8 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
   logger.info({ source: source.name, engine: source.engine, linkType: source.linkType, logDir: localLog.dir, sample: config.sample }, live ? 'capturing' : 'reading capture file');
 
   if (!live) {
+    // Ctrl-C while reading a file: stop reading, then report what was read.
+    onStopSignal = () => source.stop();
     await source.done;
     pipeline.finish();
     localLog.close();
@@ -156,19 +170,21 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
   }
 
   shipping = startShipping({ config, logger, statsSource: statsFor(pipeline, source), context });
+  let captureFailed = false;
   let lastSent = -1;
   let lastSuccess: string | null = null;
-  const health = (): void => {
+  const health = async (): Promise<void> => {
     const st = shipping?.status();
     let enabled = false;
     let pending = 0;
     let lastError: string | null = null;
     if (st && st.mode === 'aws') {
       enabled = true;
-      if (st.logs.eventsSent !== lastSent || st.logs.state === 'shipping') lastSuccess = new Date().toISOString();
+      pending = await shipping!.pending().catch(() => pending);
+      // Progress: something was acknowledged since the last look, or nothing is waiting.
+      if (st.logs.eventsSent !== lastSent || pending === 0) lastSuccess = new Date().toISOString();
       lastSent = st.logs.eventsSent;
       lastError = st.logs.lastError ?? null;
-      pending = localLog.stats().pending;
     }
     const cap = source.stats();
     const lastMicros = pipeline.lastPacketMicros;
@@ -176,7 +192,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
       updated_at: new Date().toISOString(),
       pid: process.pid,
       capture: {
-        running: true,
+        running: !captureFailed,
         source: source.name,
         last_packet_at: lastMicros > 0 ? new Date(lastMicros / 1000).toISOString() : null,
         packets: pipeline.decodeStats.packets,
@@ -185,24 +201,25 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
       shipping: { enabled, pending, last_success_at: lastSuccess, last_error: lastError },
     });
   };
-  health();
+  void health();
 
   const timers: NodeJS.Timeout[] = [
     setInterval(() => {
       pipeline.tick(Date.now() * 1000);
       pipeline.noteCaptureStats(source.stats(), Date.now() * 1000);
     }, TICK_INTERVAL_MS),
-    setInterval(health, HEALTH_INTERVAL_MS),
+    setInterval(() => void health(), HEALTH_INTERVAL_MS),
   ];
   if (config.summaryIntervalSec > 0) timers.push(setInterval(() => printSummary(false), config.summaryIntervalSec * 1000));
 
+  let exitCode = 0;
   return new Promise<number>((resolveExit) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'stopping: final summary, flushing the local log and CloudWatch');
-      const hardStop = setTimeout(() => resolveExit(0), SHUTDOWN_BUDGET_MS + 500);
+      const hardStop = setTimeout(() => resolveExit(exitCode), SHUTDOWN_BUDGET_MS + 500);
       hardStop.unref();
       for (const t of timers) clearInterval(t);
       source.stop();
@@ -224,11 +241,20 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
           logger.warn({ err: (err as Error).message }, 'flush at exit failed; events stay in the local log');
         }
         clearTimeout(hardStop);
-        resolveExit(0);
+        resolveExit(exitCode);
       })();
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    // The interface vanished or libpcap failed: report it, flush, and exit non-zero so the
+    // restart policy (systemd, docker) brings capture back.
+    source.done.catch((err: unknown) => {
+      captureFailed = true;
+      const reason = err instanceof Error ? err.message : String(err);
+      logger.error({ err: reason }, 'capture stopped');
+      localLog.emit(events.create(EventType.CAPTURE_LOSS, 'capture_stopped', `Capture stopped: ${reason}`, Date.now() * 1000, {}));
+      exitCode = 1;
+      stop('capture failure');
+    });
+    onStopSignal = stop;
   });
 }
 

@@ -13,6 +13,8 @@ export type ShippingStatus =
 /** What main holds: status for the summary, flush on SIGTERM, stop. */
 export type Shipping = Readonly<{
   status(): ShippingStatus;
+  /** Events written locally and not yet acknowledged by CloudWatch Logs (0 in local-only mode). */
+  pending(): Promise<number>;
   /** Tell the Logs shipper new lines were written (optional; it also polls every second). */
   nudge(): void;
   /** Ship what can be shipped within budgetMs (SIGTERM), then stop. */
@@ -41,7 +43,7 @@ export function startShipping(o: StartShippingOptions): Shipping {
   const ctx = o.context;
   if (ctx.mode !== 'aws') {
     const status: ShippingStatus = { mode: 'local', reason: ctx.reason };
-    return { status: () => status, nudge: () => undefined, flush: async () => ({ caughtUp: true }), stop: async () => undefined };
+    return { status: () => status, pending: async () => 0, nudge: () => undefined, flush: async () => ({ caughtUp: true }), stop: async () => undefined };
   }
   const settings: ClientSettings = { ...o.clientSettings, region: ctx.region };
   const logsClient = o.clients?.logs ?? createLogsClient(settings);
@@ -69,6 +71,7 @@ export function startShipping(o: StartShippingOptions): Shipping {
   metrics.start();
   return {
     status: () => ({ mode: 'aws', logs: logs.status(), metrics: metrics.status() }),
+    pending: () => logs.pending(),
     nudge: () => logs.nudge(),
     async flush(budgetMs) {
       // Logs first (they are the record); the metrics' last interval gets a small share.
