@@ -60,6 +60,8 @@ export type DecodeSnapshot = Readonly<{
   tcp: number;
   udp: number;
   vlan_tagged: number;
+  /** IP packets whose length field was 0 (GSO/TSO super-packets), sized by the wire length. */
+  length_from_wire: number;
   fragments: Readonly<{ first: number; non_first: number }>;
   skipped: Readonly<{ total: number; by_kind: Readonly<Record<string, number>> }>;
   malformed: Readonly<{ total: number; by_reason: Readonly<Record<string, number>> }>;
@@ -74,6 +76,7 @@ export class DecodeStats {
   tcp = 0;
   udp = 0;
   vlanTagged = 0;
+  lengthFromWire = 0;
   fragmentsFirst = 0;
   fragmentsNonFirst = 0;
   unknownLinkType = 0;
@@ -108,6 +111,7 @@ export class DecodeStats {
       tcp: this.tcp,
       udp: this.udp,
       vlan_tagged: this.vlanTagged,
+      length_from_wire: this.lengthFromWire,
       fragments: { first: this.fragmentsFirst, non_first: this.fragmentsNonFirst },
       skipped: { total: this.skippedTotal, by_kind: byKind },
       malformed: { total: this.malformedTotal, by_reason: byReason },

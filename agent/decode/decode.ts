@@ -141,7 +141,14 @@ function decodeIpv4(view: PacketView, buf: Buffer, off: number, len: number, sta
   const ihl = (vihl & 0x0f) * 4;
   if (ihl < 20) return malformed(stats, Malformed.bad_ipv4_ihl);
   if (off + ihl > len) return malformed(stats, Malformed.truncated_ipv4);
-  const total = u16(buf, off + 2);
+  let total = u16(buf, off + 2);
+  if (total === 0) {
+    // A zero total length is what Linux writes into IPv4 super-packets over 64 KiB
+    // (BIG TCP GSO/TSO, seen when capturing outgoing traffic): the wire length is
+    // the only length there is, as tcpdump and Wireshark also assume.
+    total = view.wireLen - off;
+    stats.lengthFromWire++;
+  }
   if (total < ihl) return malformed(stats, Malformed.bad_ipv4_total_length);
   stats.ipv4++;
   view.ipVersion = IpVersion.V4;
@@ -174,7 +181,13 @@ function decodeIpv6(view: PacketView, buf: Buffer, off: number, len: number, sta
   if (off + 40 > len) return malformed(stats, Malformed.truncated_ipv6);
   if ((buf[off] as number) >> 4 !== 6) return malformed(stats, Malformed.bad_ipv6_version);
   stats.ipv6++;
-  const payloadLen = u16(buf, off + 4);
+  let payloadLen = u16(buf, off + 4);
+  if (payloadLen === 0 && buf[off + 6] !== 59) {
+    // IPv6 BIG TCP super-packets (and jumbograms) carry 0 here; take the wire length.
+    payloadLen = view.wireLen - off - 40;
+    if (payloadLen < 0) payloadLen = 0;
+    stats.lengthFromWire++;
+  }
   view.ipVersion = IpVersion.V6;
   view.ipOffset = off;
   view.ipTotalLen = 40 + payloadLen;

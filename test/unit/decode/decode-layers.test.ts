@@ -251,6 +251,21 @@ describe('decode: IPv4', () => {
     assert.equal(run(ethernet(u)).view.fragment, false);
   });
 
+  test('a zero total length (GSO/TSO super-packet) is sized by the wire length and counted', () => {
+    // Prepare: a 1000-byte response segment whose length field Linux left at 0, cut by a 200-byte snaplen.
+    const frame = tcp({ ...V4, sport: 80, dport: 40000, flags: 'PA', payload: Buffer.alloc(1000, 0x41) });
+    frame.writeUInt16BE(0, 14 + 2);
+    // Act
+    const r = run(frame.subarray(0, 200), LinkType.ETHERNET, 200, frame.length);
+    // Assess
+    assert.equal(r.status, DecodeStatus.OK);
+    assert.equal(r.view.payloadLen, 1000);
+    assert.equal(r.view.payloadCapLen, 200 - 54);
+    assert.equal(r.snap.length_from_wire, 1);
+    // A wire length too short for the header is still malformed, not a negative length.
+    assert.equal(run(frame.subarray(0, 60), LinkType.ETHERNET, 60, 20).reason, 'bad_ipv4_total_length');
+  });
+
   test('ICMP and other protocols are skipped by kind', () => {
     const icmp = Buffer.from(ip()); icmp[9] = 1;
     expectSkipped(ethernet(icmp), 'icmp');
@@ -271,6 +286,21 @@ describe('decode: IPv6', () => {
     assert.equal(view.ttl, 9);
     assert.equal(view.ipTotalLen, 54);
     assert.equal(view.src4, 0);
+  });
+
+  test('a zero payload length (BIG TCP super-packet) is sized by the wire length and counted', () => {
+    const frame = tcp({ ...V6, sport: 80, dport: 40000, flags: 'PA', payload: Buffer.alloc(3000, 0x41) });
+    frame.writeUInt16BE(0, 14 + 4);
+    const r = run(frame.subarray(0, 300), LinkType.ETHERNET, 300, frame.length);
+    assert.equal(r.status, DecodeStatus.OK);
+    assert.equal(r.view.payloadLen, 3000);
+    assert.equal(r.view.ipTotalLen, frame.length - 14);
+    assert.equal(r.snap.length_from_wire, 1);
+    // No-next-header with an empty payload is an ordinary packet, not a super-packet.
+    const none = ethernet(ipUdp({ ...V6, sport: 1, dport: 2 }).subarray(0, 40)); none[14 + 6] = 59; none.writeUInt16BE(0, 14 + 4);
+    const n = run(none);
+    assert.equal(n.kind, 'no_next_header');
+    assert.equal(n.snap.length_from_wire, 0);
   });
 
   test('routing and AH headers are walked to the upper layer', () => {
