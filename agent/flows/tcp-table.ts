@@ -293,7 +293,9 @@ export class FlowTable {
         this.#letter(c, s, fromOrig, H_FIN);
         s.state = ES.CLOSED;
       }
-      if (!syn && (fromOrig ? ack : true) && c.resp.syns > 0 && !c.handshakeDone) c.handshakeDone = true;
+      // Past the handshake once the responder talks or the originator ACKs or sends data: a
+      // client in SYN-SENT does neither, so this holds when the SYN-ACK was not captured too.
+      if (!syn && !c.handshakeDone && (!fromOrig || ack || len > 0)) c.handshakeDone = true;
     }
 
     if (len > 0 && this.#observer !== undefined) this.#observer.onSegment(c, fromOrig, v);

@@ -147,6 +147,17 @@ describe('Failed connections: refused, unanswered, abandoned', () => {
     assert.equal(h.table.snapshot().connections_opened, 2);
   });
 
+  it('a connection whose SYN-ACK was not captured but which then ACKs and carries data is neither unanswered nor abandoned', () => {
+    const h = new Harness();
+    const c = conv();
+    const [syn, synAck, ackFrame] = c.handshake();
+    void synAck; // lost by the capture
+    h.feed([syn as Buffer, ackFrame as Buffer]).wait(10_000);
+    assert.equal(h.sink.events.length, 0, 'the ACK shows a SYN-ACK was received');
+    h.feed([c.seg(true, 'PA', 'GET'), c.seg(false, 'PA', '200')]).wait(10_000);
+    assert.equal(h.sink.events.length, 0);
+  });
+
   it('a completed handshake is not abandoned, however long it stays idle', () => {
     const h = new Harness();
     h.feed(conv().handshake()).wait(60_000);
