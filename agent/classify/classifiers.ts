@@ -13,6 +13,7 @@
 import type { PacketView } from '../decode/packet-view.js';
 import { ConnState } from '../flows/conn-state.js';
 import { connAddresses, type TcpConnection, type TcpObserver } from '../flows/tcp-observer.js';
+import type { LbType } from '../events/schema.js';
 import type { ClassifySnapshot } from './classify-stats.js';
 import { ConnEnd, ConnectionState } from './connection-state.js';
 import type { GeneveHeader } from './geneve/geneve-parser.js';
@@ -38,6 +39,8 @@ export type Classifiers = Readonly<{
   insideGeneve(fn: () => void): void;
   tick(nowMicros: number): void;
   snapshot(topN?: number): ClassifySnapshot;
+  /** The most likely LB type of a connection the classifiers follow (undefined: not followed). */
+  lbTypeOf(conn: TcpConnection): LbType | undefined;
   classifier: TrafficClassifier;
 }>;
 
@@ -109,6 +112,7 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
     },
     tick: (now) => classifier.tick(now),
     snapshot: (topN) => classifier.snapshot(topN),
+    lbTypeOf: (conn) => (conn.app instanceof ConnectionState ? classifier.lbTypeOf(conn.app) : undefined),
     classifier,
   };
 }

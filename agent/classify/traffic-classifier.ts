@@ -196,6 +196,11 @@ export class TrafficClassifier {
     }
   }
 
+  /** The most likely load-balancer type of one flow: enrichment's answer, else the flow's indicators. */
+  lbTypeOf(cs: ConnectionState): LbType {
+    return this.#lbType(cs);
+  }
+
   snapshot(topN = 10): ClassifySnapshot {
     return toSnapshot(this.#c, this.#top.top(topN));
   }

@@ -35,7 +35,8 @@ test('the observer keeps per-connection state in the app slot and reports throug
   const c = conn(ConnState.RSTR, 'ShADr');
   const s = new SegmentScript();
   // Act
-  k.observer.onSegment(c, true, s.seg(true, 'GET /k HTTP/1.1\r\n\r\n'));
+  k.observer.onSegment(c, true, s.seg(true, 'GET /k HTTP/1.1\r\nX-Amzn-Trace-Id: Root=1-1-1\r\n\r\n'));
+  assert.equal(k.lbTypeOf(c), 'ALB');
   k.observer.onClose(c);
   // Assess
   assert.ok(c.app !== undefined);

@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CHUNKED, HttpStream, NO_BODY, UNTIL_CLOSE, type Framing } from '../../../agent/classify/http/http-stream.js';
+import { looksLikeResponseStart } from '../../../agent/classify/http/http-parser.js';
+
+/** A response stream whose heads say their framing in an X-Frame header: "len:N", "chunked", "close" or none. */
+function stream() {
+  const heads: string[] = [];
+  const malformed: string[] = [];
+  let bodies = 0;
+  const s = new HttpStream(looksLikeResponseStart, {
+    onHead(buf, off, len, partial): Framing {
+      const text = Buffer.from(buf.subarray(off, off + len)).toString('latin1');
+      heads.push((partial ? 'partial:' : '') + (text.split('\r\n')[0] ?? ''));
+      const m = /X-Frame: (\S+)/.exec(text);
+      if (!m) return NO_BODY;
+      if (m[1] === 'chunked') return CHUNKED;
+      if (m[1] === 'close') return UNTIL_CLOSE;
+      return { kind: 'length', length: Number(m[1]?.slice(4)) };
+    },
+    onMalformed(reason) { malformed.push(reason); },
+    onBodyEnd() { bodies++; },
+  });
+  const push = (text: string, wire?: number) => {
+    const b = Buffer.from(text, 'latin1');
+    s.push(b, 0, b.length, wire ?? b.length, 0);
+  };
+  return { s, heads, malformed, push, bodies: () => bodies };
+}
+
+test('chunked bodies are skipped across segments, with extensions and trailers', () => {
+  // Prepare
+  const t = stream();
+  // Act: chunk sizes, data and the terminating CRLFs split at awkward places.
+  t.push('HTTP/1.1 200 OK\r\nX-Frame: chunked\r\n\r\n1');
+  t.push('0;name=val\r\n0123456789');
+  t.push('abcdef\r');
+  t.push('\n0\r\nTrailer: x\r\n');
+  t.push('\r\nHTTP/1.1 204 No\r\n\r\n');
+  // Assess
+  assert.deepEqual(t.heads, ['HTTP/1.1 200 OK', 'HTTP/1.1 204 No']);
+  assert.deepEqual(t.malformed, []);
+  assert.equal(t.bodies(), 2);
+});
+
+test('Content-Length bodies cut by the snaplen are skipped by wire length', () => {
+  const t = stream();
+  const head = 'HTTP/1.1 200 OK\r\nX-Frame: len:3000\r\n\r\n';
+  // 100 body bytes captured of 1400 on the wire, then a segment with none captured, then the rest.
+  t.push(head + 'x'.repeat(100), head.length + 1400);
+  t.s.push(Buffer.alloc(0), 0, 0, 1400, 0);
+  t.push('y'.repeat(200));
+  assert.ok(t.s.idle, 'exactly at the end of the body');
+  t.push('HTTP/1.1 500 E\r\n\r\n');
+  assert.deepEqual(t.heads, ['HTTP/1.1 200 OK', 'HTTP/1.1 500 E']);
+  assert.deepEqual(t.malformed, []);
+});
+
+test('a gap inside a head reports the partial head, then resynchronises at the next message', () => {
+  const t = stream();
+  t.push('HTTP/1.1 502 Bad\r\nServer: x\r\nX-Pad: ', 2000);
+  t.push('more garbage that is not a start line');
+  t.push('HTTP/1.1 200 OK\r\n\r\n');
+  assert.deepEqual(t.heads, ['partial:HTTP/1.1 502 Bad', 'HTTP/1.1 200 OK']);
+  assert.ok(t.s.idle);
+});
+
+test('a bad chunk size is malformed and the stream resynchronises', () => {
+  const t = stream();
+  t.push('HTTP/1.1 200 OK\r\nX-Frame: chunked\r\n\r\nzz\r\n');
+  assert.deepEqual(t.malformed, ['bad_chunk_size']);
+  assert.ok(t.s.resyncing);
+  t.push('HTTP/1.1 200 OK\r\n\r\n');
+  assert.equal(t.heads.length, 2);
+});
+
+test('a body read until close swallows everything after it', () => {
+  const t = stream();
+  t.push('HTTP/1.0 200 OK\r\nX-Frame: close\r\n\r\nHTTP/1.1 200 looks like a head but is body\r\n\r\n');
+  assert.deepEqual(t.heads, ['HTTP/1.0 200 OK']);
+});
+
+test('the head buffer never exceeds the bound with a head fed one byte at a time', () => {
+  const t = stream();
+  t.push('HTTP/1.1 200 OK\r\n');
+  for (let i = 0; i < 70_000; i++) t.push('a');
+  assert.deepEqual(t.malformed, ['head_too_large']);
+});
