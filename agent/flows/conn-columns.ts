@@ -12,7 +12,7 @@ export const EI_STRIDE = 8;
 export const CU = { ORIG_IP4: 0, RESP_IP4: 1, HASH: 2 } as const;
 export const CU_STRIDE = 3;
 /** Float64 fields per connection. */
-export const CF = { FIRST_SEEN: 0, LAST_SEEN: 1 } as const;
-export const CF_STRIDE = 2;
+export const CF = { FIRST_SEEN: 0, LAST_SEEN: 1, SYNACK_AT: 2 } as const;
+export const CF_STRIDE = 3;
 /** Bytes of IPv6 addresses per connection (originator then responder). */
 export const V6_STRIDE = 32;

@@ -3,8 +3,11 @@ import { CONN_STATES, type ConnState } from './conn-state.js';
 /** Per-segment figures that only cover the sampled flows when -s N > 1. */
 export const SAMPLED_FIGURES = [
   'retransmissions', 'fast_retransmissions', 'spurious_retransmissions',
-  'duplicate_acks', 'out_of_order', 'zero_window_probes', 'keep_alives',
+  'duplicate_acks', 'out_of_order', 'zero_window_probes', 'keep_alives', 'handshake_rtt_us',
 ] as const;
+
+/** A CloudWatch-style statistic set (PutMetricData StatisticValues). */
+export type StatSet = Readonly<{ count: number; sum: number; min: number; max: number }>;
 
 /** The TCP/UDP figures for the summary and the metrics (a plain, frozen copy). */
 export type FlowSnapshot = Readonly<{
@@ -38,6 +41,8 @@ export type FlowSnapshot = Readonly<{
   out_of_order: number;
   zero_window_probes: number;
   keep_alives: number;
+  /** SYN-ACK to the originator's ACK at the capture point, microseconds (sampled flows). */
+  handshake_rtt_us: StatSet;
   /** Segments analysed per segment (sampled flows), for rates. */
   segments_analysed: number;
   tcp_packets: number;
@@ -68,11 +73,23 @@ export class FlowCounters {
   outOfOrder = 0;
   zeroWindowProbes = 0;
   keepAlives = 0;
+  rttCount = 0;
+  rttSum = 0;
+  rttMin = 0;
+  rttMax = 0;
   segmentsAnalysed = 0;
   tcpPackets = 0;
   udpPackets = 0;
   udpOther = 0;
   readonly udpByPort = new Map<number, number>();
+
+  countHandshakeRtt(us: number): void {
+    if (us < 0) return; // timestamps out of order in a capture: not a measurement
+    if (this.rttCount === 0 || us < this.rttMin) this.rttMin = us;
+    if (us > this.rttMax) this.rttMax = us;
+    this.rttCount++;
+    this.rttSum += us;
+  }
 
   countState(s: ConnState): void {
     this.byState.set(s, (this.byState.get(s) ?? 0) + 1);
@@ -115,6 +132,7 @@ export class FlowCounters {
       out_of_order: this.outOfOrder,
       zero_window_probes: this.zeroWindowProbes,
       keep_alives: this.keepAlives,
+      handshake_rtt_us: Object.freeze({ count: this.rttCount, sum: this.rttSum, min: this.rttMin, max: this.rttMax }),
       segments_analysed: this.segmentsAnalysed,
       tcp_packets: this.tcpPackets,
       udp_packets: this.udpPackets,

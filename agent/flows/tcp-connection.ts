@@ -93,6 +93,9 @@ export class Connection implements TcpConnection {
   set firstSeenMicros(v: number) { this.#store.cf64[this.slot * CF_STRIDE + CF.FIRST_SEEN] = v; }
   get lastSeenMicros(): number { return this.#store.cf64[this.slot * CF_STRIDE + CF.LAST_SEEN] as number; }
   set lastSeenMicros(v: number) { this.#store.cf64[this.slot * CF_STRIDE + CF.LAST_SEEN] = v; }
+  /** Time of the responder's latest SYN-ACK (0: none), for the handshake RTT. */
+  get synAckMicros(): number { return this.#store.cf64[this.slot * CF_STRIDE + CF.SYNACK_AT] as number; }
+  set synAckMicros(v: number) { this.#store.cf64[this.slot * CF_STRIDE + CF.SYNACK_AT] = v; }
 
   /** The originator's IPv6 address (a fresh view: allocates, not for the hot path). */
   get origIp6(): Uint8Array {

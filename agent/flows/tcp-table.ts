@@ -274,6 +274,7 @@ export class FlowTable {
         if (s.syns === 1) s.isn = v.seq;
         if (ack) {
           this.#letter(c, s, fromOrig, H_SYNACK);
+          if (!fromOrig) c.synAckMicros = now;
           if (s.state === ES.INACTIVE || s.state === ES.SYN_SENT) {
             if (r.state === ES.SYN_SENT) r.state = ES.ESTABLISHED;
             s.state = ES.ESTABLISHED;
@@ -295,7 +296,11 @@ export class FlowTable {
       }
       // Past the handshake once the responder talks or the originator ACKs or sends data: a
       // client in SYN-SENT does neither, so this holds when the SYN-ACK was not captured too.
-      if (!syn && !c.handshakeDone && (!fromOrig || ack || len > 0)) c.handshakeDone = true;
+      if (!syn && !c.handshakeDone && (!fromOrig || ack || len > 0)) {
+        c.handshakeDone = true;
+        // Handshake RTT: the responder's (last) SYN-ACK to the originator's ACK, as seen here.
+        if (c.sampled && fromOrig && ack && c.synAckMicros > 0) this.#counters.countHandshakeRtt(now - c.synAckMicros);
+      }
     }
 
     if (len > 0 && this.#observer !== undefined) this.#observer.onSegment(c, fromOrig, v);

@@ -158,6 +158,15 @@ describe('Failed connections: refused, unanswered, abandoned', () => {
     assert.equal(h.sink.events.length, 0);
   });
 
+  it('the handshake RTT (SYN-ACK to ACK) of sampled flows is a statistic set', () => {
+    const h = new Harness();
+    const a = new TcpConversation(LB, TARGET, 40001, 8080);
+    const b = new TcpConversation(LB, TARGET, 40002, 8080);
+    h.feed(a.seg(true, 'S'), 1).feed(a.seg(false, 'SA'), 2).feed(a.seg(true, 'A'));
+    h.feed(b.seg(true, 'S'), 1).feed(b.seg(false, 'SA'), 6).feed(b.seg(true, 'A'));
+    assert.deepEqual(h.table.snapshot().handshake_rtt_us, { count: 2, sum: 8000, min: 2000, max: 6000 });
+  });
+
   it('a completed handshake is not abandoned, however long it stays idle', () => {
     const h = new Harness();
     h.feed(conv().handshake()).wait(60_000);
