@@ -7,7 +7,8 @@ import type { CaptureStats, PacketHandler } from './capture/packet-source.js';
 import { createClassifiers, type Classifiers } from './classify/classifiers.js';
 import type { ClassifySnapshot } from './classify/classify-stats.js';
 import { EMPTY_LB_KNOWLEDGE, type LbKnowledge } from './classify/lb-knowledge.js';
-import { decode, decodeIpAt, DecodeStats, DecodeStatus } from './decode/decode.js';
+import { decode, DecodeStats, DecodeStatus } from './decode/decode.js';
+import { decodeGeneveInner } from './classify/geneve/geneve-inner.js';
 import type { DecodeSnapshot } from './decode/decode-stats.js';
 import { PacketView } from './decode/packet-view.js';
 import type { EventFactory } from './events/event-factory.js';
@@ -51,6 +52,10 @@ class CountingSink implements EventSink {
 
 export class Pipeline {
   readonly view = new PacketView();
+  /** The packet inside a GENEVE header (offsets into the outer packet's buffer). */
+  readonly #inner = new PacketView();
+  /** Bound once: no closure per GENEVE packet. */
+  readonly #feedInner = (): void => this.flows.onPacket(this.#inner);
   readonly decodeStats = new DecodeStats();
   readonly flows: FlowTable;
   readonly classify: Classifiers;
@@ -94,12 +99,10 @@ export class Pipeline {
     if (status !== DecodeStatus.OK) return;
     this.flows.onPacket(view);
     const geneve = this.classify.onPacket(view);
-    if (geneve !== undefined) {
-      // GWLB: the inner packet is traffic of its own flow.
-      if (decodeIpAt(view, buf, geneve.innerOffset, view.capLen, this.decodeStats) === DecodeStatus.OK) {
-        this.flows.onPacket(view);
-        this.classify.onPacket(view);
-      }
+    // GWLB: the inner packet is traffic of its own flow, attributed to the GWLB.
+    if (geneve !== undefined && decodeGeneveInner(this.#inner, view, geneve, this.decodeStats) === DecodeStatus.OK) {
+      this.classify.insideGeneve(this.#feedInner);
+      this.classify.onPacket(this.#inner);
     }
   }
 
