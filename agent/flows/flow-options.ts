@@ -25,6 +25,12 @@ export const FLOW_DEFAULTS = {
   synTimeoutSec: 3,
   /** 5 s, as Zeek's tcp_close_delay/tcp_reset_delay: late ACKs and RSTs still find their connection. */
   closedLingerSec: 5,
+  /**
+   * 130 s: how long an unanswered or abandoned handshake is remembered after its
+   * event, so later SYN retries count on it instead of making new events. Linux
+   * gives up after 6 retries, 127 s after the first SYN (net.ipv4.tcp_syn_retries).
+   */
+  failedLingerSec: 130,
   /** Bound on the distinct UDP destination ports counted; the rest go under "other". */
   maxUdpPorts: 1024,
 } as const;
@@ -36,6 +42,7 @@ export type FlowTableOptions = {
   readonly idleTimeoutSec?: number;
   readonly synTimeoutSec?: number;
   readonly closedLingerSec?: number;
+  readonly failedLingerSec?: number;
   /** -s N: per-segment analysis for flows whose sample hash % N === 0. */
   readonly sample?: number;
   readonly localAddresses?: LocalAddresses;

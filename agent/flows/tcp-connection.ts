@@ -37,7 +37,7 @@ export interface TcpConnection {
 }
 
 /** Lists a connection can be on; each list is ordered by last-seen time. */
-export const ConnList = { NONE: 0, HANDSHAKE: 1, ACTIVE: 2, CLOSING: 3 } as const;
+export const ConnList = { NONE: 0, HANDSHAKE: 1, ACTIVE: 2, CLOSING: 3, FAILED: 4 } as const;
 export type ConnList = (typeof ConnList)[keyof typeof ConnList];
 
 /** The table's record of one connection: pooled and reused, never allocated per packet. */

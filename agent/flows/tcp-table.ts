@@ -45,6 +45,7 @@ export class FlowTable {
   readonly #idle: number;
   readonly #synTimeout: number;
   readonly #linger: number;
+  readonly #failedLinger: number;
   readonly #sample: number;
   readonly #maxUdpPorts: number;
   readonly #counters = new FlowCounters();
@@ -59,6 +60,8 @@ export class FlowTable {
   readonly #handshake = new ConnQueue(ConnList.HANDSHAKE);
   readonly #active = new ConnQueue(ConnList.ACTIVE);
   readonly #closing = new ConnQueue(ConnList.CLOSING);
+  /** Unanswered or abandoned handshakes, already reported. */
+  readonly #failed = new ConnQueue(ConnList.FAILED);
   #now = 0;
 
   constructor(opts: FlowTableOptions) {
@@ -70,6 +73,7 @@ export class FlowTable {
     this.#idle = seconds('idleTimeoutSec', opts.idleTimeoutSec ?? FLOW_DEFAULTS.idleTimeoutSec);
     this.#synTimeout = seconds('synTimeoutSec', opts.synTimeoutSec ?? FLOW_DEFAULTS.synTimeoutSec);
     this.#linger = seconds('closedLingerSec', opts.closedLingerSec ?? FLOW_DEFAULTS.closedLingerSec);
+    this.#failedLinger = seconds('failedLingerSec', opts.failedLingerSec ?? FLOW_DEFAULTS.failedLingerSec);
     this.#sample = positiveInt('sample', opts.sample ?? 1);
     this.#maxUdpPorts = positiveInt('maxUdpPorts', opts.maxUdpPorts ?? FLOW_DEFAULTS.maxUdpPorts);
     // Twice as many buckets as connections keeps chains short (load factor <= 0.5).
@@ -104,7 +108,7 @@ export class FlowTable {
   /** End of input or shutdown: time-outs due by `nowMicros` fire, every other connection leaves as it is. */
   flush(nowMicros: number = this.#now): void {
     this.tick(nowMicros);
-    for (const q of [this.#handshake, this.#active, this.#closing]) {
+    for (const q of [this.#handshake, this.#active, this.#closing, this.#failed]) {
       while (q.head !== null) this.#finish(q.head, Exit.FLUSHED);
     }
   }
@@ -115,7 +119,7 @@ export class FlowTable {
 
   /** Visit every connection in the table (tests, debugging). */
   forEach(fn: (c: Readonly<Connection>) => void): void {
-    for (const q of [this.#handshake, this.#active, this.#closing]) {
+    for (const q of [this.#handshake, this.#active, this.#closing, this.#failed]) {
       for (let c = q.head; c !== null; c = c.next) fn(c);
     }
   }
@@ -315,8 +319,9 @@ export class FlowTable {
     const r = c.resp.state;
     let want: ConnList;
     if (o === ES.RESET || r === ES.RESET || (o === ES.CLOSED && r === ES.CLOSED)) want = ConnList.CLOSING;
-    else if (!c.reported && !c.handshakeDone && (c.orig.syns > 0 || c.resp.syns > 0) &&
-      o !== ES.CLOSED && r !== ES.CLOSED) want = ConnList.HANDSHAKE;
+    else if (!c.handshakeDone && (c.orig.syns > 0 || c.resp.syns > 0) && o !== ES.CLOSED && r !== ES.CLOSED) {
+      want = c.reported ? ConnList.FAILED : ConnList.HANDSHAKE;
+    }
     else want = ConnList.ACTIVE;
     const q = this.#queue(want);
     if (c.list === want) q.touch(c);
@@ -327,7 +332,7 @@ export class FlowTable {
   }
 
   #queue(l: ConnList): ConnQueue {
-    return l === ConnList.HANDSHAKE ? this.#handshake : l === ConnList.CLOSING ? this.#closing : this.#active;
+    return l === ConnList.HANDSHAKE ? this.#handshake : l === ConnList.CLOSING ? this.#closing : l === ConnList.FAILED ? this.#failed : this.#active;
   }
 
   #letter(c: Connection, s: Endpoint, fromOrig: boolean, bit: number): void {
@@ -387,8 +392,8 @@ export class FlowTable {
         });
       }
     }
-    // Kept (idle timeout) so that later retries count on the same connection, not as new ones.
-    this.#active.push(c);
+    // Kept a while so that later retries count on the same connection, not as new ones.
+    if (c.reported) this.#failed.push(c); else this.#active.push(c);
   }
 
   #emit(type: EventType, reason: string, text: string, c: Connection, srcIsOrig: boolean, ts: number, extra: Record<string, unknown>): void {
@@ -404,14 +409,20 @@ export class FlowTable {
     for (let c = this.#closing.head; c !== null && c.lastSeenMicros + this.#linger <= now; c = this.#closing.head) {
       this.#finish(c, Exit.CLOSED);
     }
+    for (let c = this.#failed.head; c !== null && c.lastSeenMicros + this.#failedLinger <= now; c = this.#failed.head) {
+      this.#finish(c, Exit.EXPIRED);
+    }
     for (let c = this.#active.head; c !== null && c.lastSeenMicros + this.#idle <= now; c = this.#active.head) {
       this.#finish(c, Exit.EXPIRED);
     }
   }
 
-  /** Make room: the oldest closing connection first, then the oldest handshake, then the oldest idle one. */
+  /**
+   * Make room, least useful first: the oldest closed, then reported failed, then
+   * pending handshake (a SYN flood), and only then the oldest live connection.
+   */
   #evictOne(): void {
-    const c = this.#closing.head ?? this.#handshake.head ?? this.#active.head;
+    const c = this.#closing.head ?? this.#failed.head ?? this.#handshake.head ?? this.#active.head;
     if (c !== null) this.#finish(c, Exit.EVICTED);
   }
 

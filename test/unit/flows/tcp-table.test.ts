@@ -63,6 +63,36 @@ describe('The connection table stays bounded and expires connections by time', (
     assert.ok(perConn < 600, `${Math.round(perConn)} bytes per connection`);
   });
 
+  it('a full table evicts reported failed handshakes before live connections', () => {
+    // Prepare: one live connection, then unanswered SYNs (a scan) until the table is full.
+    const h = new Harness({ maxConnections: 10 });
+    const live = new TcpConversation('10.0.1.50', '10.0.2.100', 43210, 8080);
+    h.feed([...live.handshake(), live.seg(true, 'PA', 'x')]);
+    for (let i = 0; i < 9; i++) h.feed(new TcpConversation('198.18.9.9', '10.0.2.100', 50000 + i, 22).seg(true, 'S'), 0);
+    h.wait(3000); // all nine reported unanswered
+    // Act: more connections need room.
+    for (let i = 0; i < 5; i++) h.feed(new TcpConversation('198.18.9.10', '10.0.2.100', 51000 + i, 80).seg(true, 'S'), 0);
+    // Assess
+    const s = h.table.snapshot();
+    assert.equal(s.unanswered, 9);
+    assert.equal(s.connections_evicted, 5);
+    let liveStillThere = false;
+    h.table.forEach((c) => { if (c.origPort === 43210) liveStillThere = true; });
+    assert.ok(liveStillThere, 'the established connection was kept');
+  });
+
+  it('SYN retries long after the unanswered event count on the same connection, until Linux would give up', () => {
+    const h = new Harness();
+    const syn = new TcpConversation('10.0.1.50', '10.0.2.100', 43210, 8080).seg(true, 'S');
+    // Linux: first SYN at 0, retries at 1, 3, 7, 15, 31, 63 s.
+    let at = 0;
+    for (const next of [1, 3, 7, 15, 31, 63]) { h.feed(syn, 0).wait((next - at) * 1000); at = next; }
+    h.feed(syn, 0).wait(200_000);
+    const s = h.table.snapshot();
+    assert.equal(h.sink.events.length, 1, 'one unanswered event');
+    assert.deepEqual([s.syn_retries, s.connections_opened, s.connections_expired, h.table.size], [6, 1, 1, 0]);
+  });
+
   it('an idle connection expires after the idle timeout, even with no packets (tick)', () => {
     const h = new Harness({ idleTimeoutSec: 10 });
     const c = new TcpConversation('10.0.1.50', '10.0.2.100', 43210, 8080);
