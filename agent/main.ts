@@ -52,19 +52,26 @@ function fail(code: number, message: string): never {
   process.exit(code);
 }
 
-/** The cumulative counters CloudWatch metrics are made from. */
+/** The cumulative counters CloudWatch metrics are made from; response times are drained per call. */
 function statsFor(pipeline: Pipeline, source: PacketSource): () => StatsSnapshot {
-  let lastLatency = { count: 0, sumMs: 0 };
+  const classifier = pipeline.classify.classifier;
   return () => {
     const s = pipeline.snapshot(0);
     const f = s.flows;
     const c = s.classify;
     const cap = source.stats();
-    const lat = c.http.latency;
-    const dCount = lat.count - lastLatency.count;
-    const dSum = lat.sumMs - lastLatency.sumMs;
-    lastLatency = { count: lat.count, sumMs: lat.sumMs };
-    const avg = dCount > 0 ? dSum / dCount / 1000 : 0;
+    const byTarget = [...classifier.targets()].map((t) => ({
+      loadBalancer: t.loadBalancer,
+      targetGroup: t.targetGroup,
+      counters: {
+        requests: t.requests,
+        http4xx: t.http4xx,
+        http5xx: t.http5xx,
+        healthChecksOk: t.healthChecksOk,
+        healthChecksFailed: t.healthChecksFailed,
+      },
+      responseTime: t.responseTime.drain(),
+    }));
     return {
       counters: {
         requests: c.http.requests,
@@ -81,8 +88,8 @@ function statsFor(pipeline: Pipeline, source: PacketSource): () => StatsSnapshot
         loops: Object.values(c.loops).reduce((a, b) => a + b, 0),
         captureDrops: cap === undefined ? 0 : cap.dropped + cap.ifDropped,
       },
-      // Per-request extremes are not kept per interval yet: the set carries the interval's mean.
-      responseTime: dCount > 0 ? { count: dCount, sum: dSum / 1000, min: avg, max: avg } : undefined,
+      responseTime: classifier.drainResponseTimes(),
+      byTarget,
     };
   };
 }

@@ -23,6 +23,7 @@ import {
 } from './http/http-parser.js';
 import { CHUNKED, HttpStream, NO_BODY, OPAQUE, RESYNC, UNTIL_CLOSE, type Framing } from './http/http-stream.js';
 import { EMPTY_LB_KNOWLEDGE, type LbBinding, type LbKnowledge } from './lb-knowledge.js';
+import { ByTarget, IntervalStat, type IntervalStatSet, type TargetCounters } from './target-stats.js';
 import { TraceRepeatDetector, traceRoot, TtlLoopDetector } from './loops/loop-detector.js';
 import { detectProxyHeader, parseProxyHeader, type ProxyHeader } from './proxy-protocol/proxy-parser.js';
 import { parseClientHelloBody, TlsAlertLevel, TlsAlertName, TlsContentType, looksLikeTlsHandshake } from './tls/tls-parser.js';
@@ -74,6 +75,8 @@ export function guessLbType(bits: number): LbType {
 }
 
 export class TrafficClassifier {
+  readonly #responseTime = new IntervalStat();
+  readonly #byTarget = new ByTarget();
   readonly #sink: EventSink;
   readonly #events: EventFactory;
   readonly #knowledge: LbKnowledge;
@@ -199,6 +202,16 @@ export class TrafficClassifier {
   /** The most likely load-balancer type of one flow: enrichment's answer, else the flow's indicators. */
   lbTypeOf(cs: ConnectionState): LbType {
     return this.#lbType(cs);
+  }
+
+  /** Client response times (seconds) since the last call: one statistic set per metrics interval. */
+  drainResponseTimes(): IntervalStatSet | undefined {
+    return this.#responseTime.drain();
+  }
+
+  /** Counters per load balancer / target group known to discovery (cumulative; response times drained). */
+  targets(): IterableIterator<TargetCounters> {
+    return this.#byTarget.values();
   }
 
   snapshot(topN = 10): ClassifySnapshot {
@@ -398,6 +411,8 @@ export class TrafficClassifier {
     if (hc !== undefined) cs.httpHealthCheck = true;
     else {
       this.#c.httpRequests++;
+      const t = this.#byTarget.of(this.#binding(cs));
+      if (t !== undefined) t.requests++;
       this.#top.add(clientIp);
       cs.clientCounted = true;
     }
@@ -460,6 +475,13 @@ export class TrafficClassifier {
     c.latencyCount++;
     c.latencySumMs += latencyMs;
     if (latencyMs > c.latencyMaxMs) c.latencyMaxMs = latencyMs;
+    this.#responseTime.add(latencyMs / 1000);
+    const t = this.#byTarget.of(this.#binding(cs));
+    if (t !== undefined) {
+      t.responseTime.add(latencyMs / 1000);
+      if (cls === 4) t.http4xx++;
+      else if (cls === 5) t.http5xx++;
+    }
     if (cls === 4) bump(c.status4xx, res.status);
     if (cls === 5) {
       bump(c.status5xx, res.status);
@@ -579,9 +601,16 @@ export class TrafficClassifier {
     const lbKey = binding?.lb.name ?? binding?.lb.dimension ?? this.#lbType(cs);
     let byLb = this.#c.healthChecksByLb.get(lbKey);
     if (byLb === undefined) { byLb = { ok: 0, failed: 0 }; this.#c.healthChecksByLb.set(lbKey, byLb); }
-    if (why === undefined) { bucket.ok++; byLb.ok++; return; }
+    const t = this.#byTarget.of(binding);
+    if (why === undefined) {
+      bucket.ok++;
+      byLb.ok++;
+      if (t !== undefined) t.healthChecksOk++;
+      return;
+    }
     bucket.failed++;
     byLb.failed++;
+    if (t !== undefined) t.healthChecksFailed++;
     bump(this.#c.healthCheckFailures, `${kind}:${why}`);
     const f = cs.facts;
     this.#emit(EventType.HEALTH_CHECK_FAIL, why,
