@@ -15,6 +15,7 @@ import { CaptureError, type CaptureStats, type PacketSource } from './capture/pa
 import type { FullConfig } from './config/config.js';
 import { ConfigError, helpText, parseConfig } from './config/parse.js';
 import { resolveAwsContext, startDiscovery, type AwsContext } from './enrich/enrichment.js';
+import { HealthReconciler } from './enrich/health-reconcile.js';
 import { lbKnowledgeOf } from './enrich/lb-knowledge-adapter.js';
 import { EventFactory } from './events/event-factory.js';
 import { EventType } from './events/schema.js';
@@ -217,6 +218,12 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
     }, TICK_INTERVAL_MS),
     setInterval(() => void health(), HEALTH_INTERVAL_MS),
   ];
+  if (discovery) {
+    const reconciler = new HealthReconciler(localLog, events);
+    timers.push(setInterval(() => {
+      reconciler.check(discovery.picture, pipeline.snapshot(0).classify.healthChecks.byLb, Date.now() * 1000);
+    }, config.metricsIntervalSec * 1000));
+  }
   if (config.summaryIntervalSec > 0) timers.push(setInterval(() => printSummary(false), config.summaryIntervalSec * 1000));
 
   let exitCode = 0;

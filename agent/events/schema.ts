@@ -16,6 +16,8 @@ export const EventType = {
   HEALTH_CHECK_FAIL: 'HEALTH_CHECK_FAIL',
   TLS_ERROR: 'TLS_ERROR',
   LOOP_DETECTED: 'LOOP_DETECTED',
+  /** The load balancer's view of this target's health (DescribeTargetHealth) contradicts the checks seen on the wire. */
+  HEALTH_CHECK_MISMATCH: 'HEALTH_CHECK_MISMATCH',
   /** The kernel or the interface dropped packets, or capture stopped for a while. */
   CAPTURE_LOSS: 'CAPTURE_LOSS',
 } as const;
