@@ -1,6 +1,7 @@
 /**
  * Types shared by the CloudWatch parts of ship/ and by main.ts, which feeds them.
  */
+import type { FullConfig } from '../config/config.js';
 
 /** The slice of pino's Logger that ship/ and enrich/ use; pino's Logger satisfies it. */
 export type ShipLogger = {
@@ -18,28 +19,12 @@ export const SILENT_LOGGER: ShipLogger = Object.freeze({
   error: () => undefined,
 });
 
-/** Whether CloudWatch is used: auto = when on EC2 (or given a region) and credentials exist. */
-export type CloudwatchMode = 'auto' | 'on' | 'off';
+export type { CloudwatchMode } from '../config/config.js';
 
-/**
- * The configuration fields the CloudWatch and discovery code reads. agent/config's
- * Config carries the same names, so main passes its Config as it is.
- */
-export type CloudConfig = Readonly<{
-  logDir: string;
-  cloudwatch: CloudwatchMode;
-  region: string | undefined;
-  instanceId: string | undefined;
-  /** Log group name. */
-  logGroup: string;
-  /** Log stream name; default: the instance id (one stream per instance). */
-  logStream: string | undefined;
-  cloudwatchRetentionDays: number;
-  metricsNamespace: string;
-  metricsIntervalSec: number;
-  discoveryIntervalSec: number;
-  imdsEndpoint: string | undefined;
-}>;
+/** The configuration fields the CloudWatch and discovery code reads (main passes its Config as it is). */
+export type CloudConfig = Pick<FullConfig,
+  | 'logDir' | 'cloudwatch' | 'region' | 'instanceId' | 'logGroup' | 'logStream' | 'cloudwatchRetentionDays'
+  | 'metricsNamespace' | 'metricsIntervalSec' | 'discoveryIntervalSec' | 'imdsEndpoint'>;
 
 /** A CloudWatch statistic set over one interval. */
 export type StatSet = Readonly<{ count: number; sum: number; min: number; max: number }>;
