@@ -1,8 +1,12 @@
 /**
  * A capture file (--read FILE, pcap or pcapng) delivered through the same handler as
- * live traffic. libpcap reads the file in a child process (see file-reader-child.ts)
- * and this side replays the stream in pipe-sized chunks, so timers and signals keep
- * running between chunks; `done` resolves after the last packet.
+ * live traffic; `done` resolves after the last packet.
+ *
+ * Without a user filter (the default) the file is read by PcapFileReader, a plain
+ * JavaScript reader (millions of packets per second on one core). A BPF filter needs
+ * libpcap, whose binding cannot dispatch a file in pieces: then libpcap reads the file
+ * in a child process (see file-reader-child.ts) and this side replays the stream in
+ * pipe-sized chunks, so timers and signals keep running between chunks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -11,6 +15,7 @@ import { badFileError, captureErrorFromPcap } from './capture-errors.js';
 import { FileReaderExit, RECORD_HEADER_BYTES } from './file-reader-protocol.js';
 import { CaptureError, CaptureErrorCode, type CaptureStats, type PacketHandler, type PacketSource } from './packet-source.js';
 import { linkTypeFromName, loadPcapBinding, MAX_SNAPLEN } from './pcap-binding.js';
+import { PcapFileReader } from './pcap-file-reader.js';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./file-reader-child.js', import.meta.url));
 /** Enough of the child's stderr for its one-line message. */
@@ -39,6 +44,8 @@ export class FileSource implements PacketSource {
   #linkType = -1;
   readonly #filter: FileSourceOptions['filter'];
   #child: ChildProcess | undefined;
+  #reader: PcapFileReader | undefined;
+  #started = false;
   #stopped = false;
   #packets = 0;
   /** Reused for every packet: records are copied here so each starts at offset 0. */
@@ -67,12 +74,33 @@ export class FileSource implements PacketSource {
 
   /** Packets delivered so far. */
   get packets(): number {
-    return this.#packets;
+    return this.#reader?.packets ?? this.#packets;
+  }
+
+  /**
+   * pcapng packets skipped because their interface's link type differs from the first
+   * interface's (the source has one link type). Always 0 with a user filter (libpcap).
+   */
+  get otherLinkTypePackets(): number {
+    return this.#reader?.otherLinkTypePackets ?? 0;
   }
 
   start(onPacket: PacketHandler): void {
-    if (this.#child || this.#stopped) throw new CaptureError(CaptureErrorCode.OTHER, `file "${this.name}" already read`);
+    if (this.#started || this.#stopped) throw new CaptureError(CaptureErrorCode.OTHER, `file "${this.name}" already read`);
     const path = this.name;
+    // The JS reader checks the format and finds the link type the filter depends on.
+    const reader = new PcapFileReader({ path });
+    reader.open();
+    const userFilter = typeof this.#filter === 'function' ? this.#filter(reader.linkType) : this.#filter;
+    if (!userFilter) {
+      this.#started = true;
+      this.#reader = reader;
+      this.#linkType = reader.linkType;
+      reader.run(onPacket).then(() => this.#finish(), (err: Error) => this.#finish(err));
+      return;
+    }
+    reader.close();
+    this.#started = true;
     try {
       accessSync(path, constants.R_OK);
     } catch (err) {
@@ -182,7 +210,9 @@ export class FileSource implements PacketSource {
 
   /** Stop delivering; `done` resolves (it never rejects because of a stop). */
   stop(): void {
-    this.#abort();
+    // The reader's run() then resolves, which resolves done.
+    if (this.#reader) this.#reader.stop();
+    else this.#abort();
   }
 
   #abort(err?: Error): void {
