@@ -14,7 +14,7 @@ import { defaultRouteInterface, localAddresses } from './capture/interfaces.js';
 import { CaptureError, type CaptureStats, type PacketSource } from './capture/packet-source.js';
 import type { FullConfig } from './config/config.js';
 import { ConfigError, helpText, parseConfig } from './config/parse.js';
-import { resolveAwsContext, startDiscovery, type AwsContext } from './enrich/enrichment.js';
+import type { AwsContext } from './enrich/enrichment.js';
 import { HealthReconciler } from './enrich/health-reconcile.js';
 import { lbKnowledgeOf } from './enrich/lb-knowledge-adapter.js';
 import { EventFactory } from './events/event-factory.js';
@@ -24,7 +24,7 @@ import { Pipeline } from './pipeline.js';
 import { writeHealthFile } from './ship/health-file.js';
 import { LocalLog, LocalLogError } from './ship/local-log.js';
 import { createLogger, type AgentLogger } from './ship/logger.js';
-import { startShipping, type Shipping } from './ship/shipping.js';
+import type { Shipping } from './ship/shipping.js';
 import type { StatsSnapshot } from './ship/shipping-types.js';
 import { buildSummary, summaryJson, summaryTable } from './ship/summary.js';
 
@@ -123,8 +123,17 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
 
   // An old capture's events would be refused by CloudWatch (older than 14 days): ship files only when asked.
   const cloudwatch = !live && config.cloudwatch === 'auto' ? 'off' : config.cloudwatch;
-  const context: AwsContext = await resolveAwsContext({ config: { ...config, cloudwatch }, logger });
-  const discovery = live ? startDiscovery({ config, logger, context }) : undefined;
+  // The AWS SDK is loaded only when CloudWatch may be used: it is most of the start-up time.
+  const aws = cloudwatch === 'off' ? undefined : await import('./enrich/enrichment.js');
+  let context: AwsContext;
+  if (aws === undefined) {
+    const reason = !live && config.cloudwatch === 'auto' ? 'reading a capture file (ship its events with --cloudwatch on)' : '--cloudwatch off';
+    logger.info({ reason }, `CloudWatch disabled, local-only mode: ${reason}`);
+    context = { mode: 'local', reason, region: config.region, instanceId: config.instanceId, identity: undefined };
+  } else {
+    context = await aws.resolveAwsContext({ config: { ...config, cloudwatch }, logger });
+  }
+  const discovery = live && aws !== undefined ? aws.startDiscovery({ config, logger, context }) : undefined;
 
   const events = new EventFactory();
   let shipping: Shipping | undefined;
@@ -156,7 +165,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
       previousCapture,
       events: pipeline.eventsByType(),
       localLog: localLog.stats(),
-      shipping: shipping?.status(),
+      shipping: shipping?.status() ?? (live && context.mode === 'local' ? { mode: 'local', reason: context.reason } : undefined),
       final,
     });
     previousCapture = capture;
@@ -177,7 +186,10 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
     return 0;
   }
 
-  shipping = startShipping({ config, logger, statsSource: statsFor(pipeline, source), context });
+  if (context.mode === 'aws') {
+    const { startShipping } = await import('./ship/shipping.js');
+    shipping = startShipping({ config, logger, statsSource: statsFor(pipeline, source), context });
+  }
   let captureFailed = false;
   let lastSent = -1;
   let lastSuccess: string | null = null;
