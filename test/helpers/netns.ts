@@ -54,7 +54,19 @@ export class TestNetwork {
   /** Create (or re-create) a namespace with loopback up. */
   addNamespace(name: string): string {
     run('ip', ['netns', 'del', name], { allowFail: true });
-    run('ip', ['netns', 'add', name]);
+    // Re-creating a name just deleted can race with the old mount going away
+    // ("Invalid netns value"): retry until the new namespace answers.
+    for (let attempt = 0; ; attempt++) {
+      run('ip', ['netns', 'add', name], { allowFail: attempt > 0 });
+      try {
+        run('ip', ['-n', name, 'link', 'show', 'lo']);
+        break;
+      } catch (err) {
+        if (attempt >= 20) throw err;
+        run('ip', ['netns', 'del', name], { allowFail: true });
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      }
+    }
     this.#namespaces.push(name);
     run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
     return name;
@@ -72,7 +84,17 @@ export class TestNetwork {
       [spec.nameB, spec.nsB, spec.addrB, spec.addr6B],
     ];
     for (const [name, ns, addr, addr6] of ends) {
-      if (ns) run('ip', ['link', 'set', name, 'netns', ns]);
+      if (ns) {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            run('ip', ['link', 'set', name, 'netns', ns]);
+            break;
+          } catch (err) {
+            if (attempt >= 20) throw err;
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+          }
+        }
+      }
       const ipArgs = ns ? ['-n', ns] : [];
       // Offloads would hand the capture 64 KB super-segments; real NICs on EC2 show MTU-sized ones.
       if (ns) run('ip', ['netns', 'exec', ns, 'ethtool', '-K', name, 'tso', 'off', 'gso', 'off', 'gro', 'off'], { allowFail: true });
