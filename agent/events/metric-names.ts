@@ -9,6 +9,8 @@ export const MetricName = {
   Requests: 'Requests',
   HTTP4xx: 'HTTP_4XX_Count',
   HTTP5xx: 'HTTP_5XX_Count',
+  /** 5xx responses as a percentage of the interval's client requests (only sent when there were requests). Percent. */
+  HTTP5xxRate: 'HTTP_5XX_Rate',
   /** Time from the last request byte to the first response byte. Seconds, statistic set. */
   TargetResponseTime: 'TargetResponseTime',
   /** Connections reset by this instance (the target). Count. */

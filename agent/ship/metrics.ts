@@ -135,6 +135,14 @@ export class MetricsPublisher {
       this.#push(out, { MetricName: name, Dimensions: dims, Timestamp: at, Unit: StandardUnit.Count, Value: value });
     };
     for (const [key, name] of COUNTER_METRICS) count(name, delta(snap.counters[key], this.#previous[key]));
+    // The 5xx rate the alarms watch: a fleet alarm cannot divide two Metrics Insights queries.
+    const requests = delta(snap.counters.requests, this.#previous.requests);
+    if (requests > 0) {
+      this.#push(out, {
+        MetricName: MetricName.HTTP5xxRate, Dimensions: base, Timestamp: at, Unit: StandardUnit.Percent,
+        Value: Math.min(100, (100 * delta(snap.counters.http5xx, this.#previous.http5xx)) / requests),
+      });
+    }
     this.#previous = snap.counters;
     this.#pushStatSet(out, snap.responseTime, base, at);
 

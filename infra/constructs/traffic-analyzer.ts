@@ -149,6 +149,11 @@ export interface TrafficAnalyzerProps {
    */
   readonly http5xxThreshold?: number;
   /**
+   * Percentage of requests answered 5xx on one instance, sustained for 5 minutes, that raises the alarm.
+   * @default 5
+   */
+  readonly http5xxRateThreshold?: number;
+  /**
    * Connections reset by the target per 5 minutes that raise the alarm.
    * @default 10
    */
@@ -350,6 +355,9 @@ export class TrafficAnalyzer extends Construct {
         'The load balancer health checks seen on the instances are failing (HEALTH_CHECK_FAIL events).'),
       alarm('Http5xxAlarm', this.fleetMetric(MetricName.HTTP5xx), props.http5xxThreshold ?? 10,
         'Targets answered HTTP 5xx (APP_ERROR events) at or above the threshold per 5 minutes.'),
+      alarm('Http5xxRateAlarm', this.fleetMetric(MetricName.HTTP5xxRate, 'MAX', PERIOD), props.http5xxRateThreshold ?? 5,
+        'On at least one instance, 5xx answers were at or above the threshold percentage of requests for 5 minutes.',
+        { evaluationPeriods: 5 }),
       alarm('ResetsAlarm', this.fleetMetric(MetricName.ResetsByTarget), props.resetsThreshold ?? 10,
         'Targets reset connections (TCP_ERROR reset_by_target) at or above the threshold per 5 minutes.'),
       alarm('UnansweredConnectionsAlarm', this.fleetMetric(MetricName.ConnectionsUnanswered), props.unansweredThreshold ?? 5,
@@ -523,6 +531,7 @@ export function validateProps(props: TrafficAnalyzerProps): void {
   }
   for (const [name, v] of [
     ['http5xxThreshold', props.http5xxThreshold],
+    ['http5xxRateThreshold', props.http5xxRateThreshold],
     ['resetsThreshold', props.resetsThreshold],
     ['unansweredThreshold', props.unansweredThreshold],
     ['eventsPendingThreshold', props.eventsPendingThreshold],

@@ -209,6 +209,7 @@ describe('TrafficAnalyzer on an Auto Scaling group and an instance', () => {
     for (const name of [
       MetricName.HealthChecksFailed,
       MetricName.HTTP5xx,
+      MetricName.HTTP5xxRate,
       MetricName.ResetsByTarget,
       MetricName.ConnectionsUnanswered,
       MetricName.CaptureDrops,
@@ -222,6 +223,7 @@ describe('TrafficAnalyzer on an Auto Scaling group and an instance', () => {
     assert.equal(heartbeat?.['TreatMissingData'], 'breaching');
     assert.equal(heartbeat?.['ComparisonOperator'], 'LessThanThreshold');
     assert.equal(byMetric.get(MetricName.HTTP5xx)?.['Threshold'], 10);
+    assert.equal(byMetric.get(MetricName.HTTP5xxRate)?.['Threshold'], 5);
     // The instance known by ID gets its own heartbeat alarm on the {InstanceId} dimension.
     const perInstance = alarms.filter((a) => a['MetricName'] === MetricName.Heartbeat);
     assert.equal(perInstance.length, 1);

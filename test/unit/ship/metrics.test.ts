@@ -34,6 +34,21 @@ describe('MetricsPublisher (aws-sdk-client-mock)', () => {
     assert.ok(input.MetricData!.every((d) => d.Dimensions?.[0]?.Name === 'InstanceId' && d.Dimensions[0].Value === 'i-1'));
   });
 
+  it('sends the interval\'s 5xx rate in percent, and no rate for an interval without requests', async () => {
+    // Prepare: 200 requests of which 10 answered 5xx, then an idle interval.
+    const values = [{ ...ZERO_COUNTERS, requests: 200, http5xx: 10 }, { ...ZERO_COUNTERS, requests: 200, http5xx: 10 }];
+    const p = make(() => values.shift() ?? ZERO_COUNTERS);
+    // Act
+    await p.tick();
+    await p.tick();
+    // Assess
+    const [first, second] = cw.commandCalls(PutMetricDataCommand).map((c) => c.args[0].input.MetricData!);
+    const rate = first!.find((d) => d.MetricName === MetricName.HTTP5xxRate);
+    assert.equal(rate?.Value, 5);
+    assert.equal(rate?.Unit, 'Percent');
+    assert.equal(second!.find((d) => d.MetricName === MetricName.HTTP5xxRate), undefined);
+  });
+
   it('takes a smaller cumulative counter as a restart rather than sending a negative count', async () => {
     // Prepare
     const values = [10, 3];
