@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 pkgs=(libpcap-dev libpcap0.8 python3 make g++ iproute2 ca-certificates)
 if [ "$want_test" = 1 ]; then
-  pkgs+=(tshark tcpdump tcpreplay haproxy nginx-light iptables ethtool python3-scapy socat curl util-linux libcap2-bin)
+  pkgs+=(tshark tcpdump tcpreplay haproxy nginx-light iptables ethtool python3-scapy socat curl util-linux libcap2-bin time)
   # The container test: a Docker engine (dockerd, started by the test) and debootstrap
   # for the offline base image (no registry is reachable to pull node:24-bookworm-slim).
   pkgs+=(docker.io debootstrap)
