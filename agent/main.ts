@@ -178,11 +178,13 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
   if (!live) {
     // Ctrl-C while reading a file: stop reading, then report what was read.
     onStopSignal = () => source.stop();
-    await source.done;
+    // A file cut short still has its complete packets analysed and reported before the error.
+    const readError = await source.done.then(() => undefined, (err: unknown) => err);
     pipeline.finish();
     localLog.close();
     printSummary(true);
     source.stop();
+    if (readError !== undefined) throw readError;
     return 0;
   }
 

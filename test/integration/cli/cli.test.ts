@@ -96,6 +96,21 @@ describe('command line', () => {
     assert.match(lines[0] ?? '', /notes\.txt/);
   });
 
+  test('a capture file cut short: its complete packets are analysed and summarised, then exit 1 naming the file', () => {
+    // Prepare: the --read test's capture, cut inside its last record.
+    const whole = readFileSync(join(dir, 'in.pcap'));
+    const cut = join(dir, 'cut.pcap');
+    writeFileSync(cut, whole.subarray(0, whole.length - 10));
+    const logs = join(dir, 'cut-logs');
+    // Act
+    const r = cli(['--read', cut, '-l', logs, '--summary-format', 'json']);
+    // Assess
+    assert.equal(r.code, 1);
+    assert.match(r.stderr.trim(), /cut\.pcap.*truncated/);
+    assert.equal(finalSummary(r.stdout)['tcp_errors']?.['refused'], 1);
+    assert.ok(events(logs).some((e) => e['reason'] === 'refused'));
+  });
+
   test('a missing interface exits 1 with one line listing the available ones', () => {
     const r = cli(['-i', 'nosuch9', '-l', join(dir, 'if-logs')]);
     assert.equal(r.code, 1);
