@@ -139,9 +139,9 @@ async function live(file: string, engine: string, pps: number | 'top', limit: nu
   const net = new TestNetwork();
   const logs = mkdtempSync(join(tmpdir(), 'lbta-bench-'));
   try {
-    net.addNamespace('lbe2e-bench');
-    net.addVeth({ nameA: 'lbe2eb0', nameB: 'lbe2eb1', nsB: 'lbe2e-bench' });
-    const agent = spawn(process.execPath, [MAIN, '-i', 'lbe2eb0', '--engine', engine, '-l', logs, '--summary-format', 'json', '--summary-interval', '0', '--cloudwatch', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    net.addNamespace('lbx-bench');
+    net.addVeth({ nameA: 'lbxb0', nameB: 'lbxb1', nsB: 'lbx-bench' });
+    const agent = spawn(process.execPath, [MAIN, '-i', 'lbxb0', '--engine', engine, '-l', logs, '--summary-format', 'json', '--summary-interval', '0', '--cloudwatch', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     agent.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     const exited = new Promise<void>((r) => agent.on('exit', () => r()));
@@ -156,7 +156,7 @@ async function live(file: string, engine: string, pps: number | 'top', limit: nu
     const t0 = cpuTicks(pid);
     const w0 = Date.now();
     const rate = pps === 'top' ? ['--topspeed'] : ['--pps', String(pps)];
-    net.exec('lbe2e-bench', 'tcpreplay', ['-q', '-i', 'lbe2eb1', ...rate, '--loop', '100', '--limit', String(limit), file]);
+    net.exec('lbx-bench', 'tcpreplay', ['-q', '-i', 'lbxb1', ...rate, '--loop', '100', '--limit', String(limit), file]);
     await new Promise((r) => setTimeout(r, 500));
     const cpu = (cpuTicks(pid) - t0) / hz;
     const wall = (Date.now() - w0) / 1000;

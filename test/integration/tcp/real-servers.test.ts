@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
 
 const MAIN = fileURLToPath(new URL('../../../agent/main.js', import.meta.url));
-const TARGET = '198.18.70.1';
-const NS = 'lbtcp-client';
+const TARGET = '198.18.30.1';
+const NS = 'lbx-tcp';
 const REQUESTS = 20;
 const RESETS = 5;
 const REFUSALS = 3;
@@ -54,7 +54,7 @@ describe('real servers with loss, resets and refusals, checked against tshark', 
     if (skip) return;
     dir = mkdtempSync(join(tmpdir(), 'lbta-tcp-'));
     net.addNamespace(NS);
-    net.addVeth({ nameA: 'lbtcp0', nameB: 'lbtcp1', nsB: NS, addrA: `${TARGET}/24`, addrB: '198.18.70.2/24' });
+    net.addVeth({ nameA: 'lbxtcp0', nameB: 'lbxtcp1', nsB: NS, addrA: `${TARGET}/24`, addrB: '198.18.30.2/24' });
     // Every 40th segment the HTTP server sends is lost on the client side: the server retransmits.
     net.exec(NS, 'iptables', ['-A', 'INPUT', '-p', 'tcp', '--sport', '8080', '-m', 'statistic', '--mode', 'nth', '--every', '40', '--packet', '0', '-j', 'DROP']);
     const body = Buffer.alloc(64 * 1024, 0x61);
@@ -74,10 +74,10 @@ describe('real servers with loss, resets and refusals, checked against tshark', 
     // Prepare: tcpdump and the analyzer on the target-side interface.
     const pcap = join(dir, 'oracle.pcap');
     const logs = join(dir, 'logs');
-    const dump: ChildProcess = net.spawn(undefined, 'tcpdump', ['-i', 'lbtcp0', '-n', '-U', '-s', '256', '-w', pcap, 'tcp']);
+    const dump: ChildProcess = net.spawn(undefined, 'tcpdump', ['-i', 'lbxtcp0', '-n', '-U', '-s', '256', '-w', pcap, 'tcp']);
     let dumpErr = '';
     dump.stderr?.on('data', (d: Buffer) => { dumpErr += d.toString(); });
-    const agent = net.spawn(undefined, process.execPath, [MAIN, '-i', 'lbtcp0', '-l', logs, '--summary-format', 'json', '--summary-interval', '0', '--cloudwatch', 'off']);
+    const agent = net.spawn(undefined, process.execPath, [MAIN, '-i', 'lbxtcp0', '-l', logs, '--summary-format', 'json', '--summary-interval', '0', '--cloudwatch', 'off']);
     let out = '';
     agent.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
     const agentExit = new Promise<number | null>((r) => agent.on('exit', (c) => r(c)));
