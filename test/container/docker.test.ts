@@ -14,10 +14,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { netnsUnavailableReason, TestNetwork, waitFor } from '../helpers/netns.js';
 import { ensureBaseImage, ensureEngine, imageSizeBytes, mustRun, runCommand, stopEngine, type Engine } from '../helpers/docker.js';
+import { repoRoot } from '../helpers/repo-root.js';
 
 /** Issue 5: the image must not exceed 250 MB (decimal, as `docker images` prints it). */
 const MAX_IMAGE_BYTES = 250_000_000;
@@ -32,15 +32,6 @@ const PEER_ADDR = '198.18.40.2';
 const CLOSED_PORT = 9;
 const CONTAINER_UID = 10001;
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!(existsSync(join(dir, 'Dockerfile')) && existsSync(join(dir, 'package.json')))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('no Dockerfile above the test');
-    dir = up;
-  }
-  return dir;
-}
 
 type Event = { type?: string; reason?: string; dst_port?: number; src_ip?: string; dst_ip?: string; id?: string };
 

@@ -1,17 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { OPTIONS } from '../../../agent/config/parse.js';
 import { EventType } from '../../../agent/events/schema.js';
+import { repoRoot } from '../../helpers/repo-root.js';
 
-/** The repository root: the nearest parent with a package.json (tests run from a build directory). */
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json')) && dirname(d) !== d) d = dirname(d);
-  return d;
-}
 const ROOT = repoRoot();
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
