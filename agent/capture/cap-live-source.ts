@@ -12,6 +12,7 @@ import { assertInterfaceExists, interfaceNames } from './interfaces.js';
 import { CaptureError, CaptureErrorCode, type CaptureStats, type PacketHandler, type PacketSource } from './packet-source.js';
 import { createNativeCap, linkTypeFromName, type NativeCap } from './pcap-binding.js';
 import { DEFAULT_BUFFER_SIZE_MB } from './pcap-live-source.js';
+import { Completion } from './completion.js';
 
 /** cap hard-codes pcap_set_snaplen(65535). */
 export const CAP_SNAPLEN = 65535;
@@ -51,16 +52,13 @@ export class CapLiveSource implements PacketSource {
   readonly #buf = Buffer.alloc(CAP_SNAPLEN);
   #cap: NativeCap | undefined;
   #stopped = false;
-  #resolveDone!: () => void;
-  readonly done: Promise<void>;
+  readonly #completion = new Completion();
+  readonly done: Promise<void> = this.#completion.promise;
 
   constructor(opts: CapLiveOptions) {
     this.name = opts.interfaceName;
     this.#filter = opts.filter;
     this.#bufferBytes = Math.round((opts.bufferSizeMb ?? DEFAULT_BUFFER_SIZE_MB) * 1024 * 1024);
-    this.done = new Promise<void>((resolve) => {
-      this.#resolveDone = resolve;
-    });
   }
 
   get linkType(): number {
@@ -101,6 +99,6 @@ export class CapLiveSource implements PacketSource {
     }
     // #cap (and through the closure #buf) stay referenced: closing is synchronous here,
     // but a late callback must never find the buffer freed.
-    this.#resolveDone();
+    this.#completion.resolve();
   }
 }

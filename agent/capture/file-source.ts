@@ -16,6 +16,7 @@ import { FileReaderExit, RECORD_HEADER_BYTES } from './file-reader-protocol.js';
 import { CaptureError, CaptureErrorCode, type CaptureStats, type PacketHandler, type PacketSource } from './packet-source.js';
 import { linkTypeFromName, loadPcapBinding, MAX_SNAPLEN } from './pcap-binding.js';
 import { PcapFileReader } from './pcap-file-reader.js';
+import { Completion } from './completion.js';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./file-reader-child.js', import.meta.url));
 /** Enough of the child's stderr for its one-line message. */
@@ -54,18 +55,12 @@ export class FileSource implements PacketSource {
   readonly #carry = Buffer.alloc(RECORD_HEADER_BYTES + MAX_SNAPLEN);
   #carryUsed = 0;
   #onPacket: PacketHandler = () => undefined;
-  #resolveDone!: () => void;
-  #rejectDone!: (err: Error) => void;
-  readonly done: Promise<void>;
+  readonly #completion = new Completion();
+  readonly done: Promise<void> = this.#completion.promise;
 
   constructor(opts: FileSourceOptions) {
     this.name = opts.path;
     this.#filter = opts.filter;
-    this.done = new Promise<void>((resolve, reject) => {
-      this.#resolveDone = resolve;
-      this.#rejectDone = reject;
-    });
-    this.done.catch(() => undefined);
   }
 
   get linkType(): number {
@@ -144,8 +139,8 @@ export class FileSource implements PacketSource {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#child = undefined;
-    if (err) this.#rejectDone(err);
-    else this.#resolveDone();
+    if (err) this.#completion.reject(err);
+    else this.#completion.resolve();
   }
 
   /** Replay every whole record in `chunk`; keep a split one for the next chunk. */

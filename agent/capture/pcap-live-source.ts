@@ -8,6 +8,7 @@ import { captureErrorFromPcap } from './capture-errors.js';
 import { interfaceNames, assertInterfaceExists } from './interfaces.js';
 import { CaptureError, CaptureErrorCode, type CaptureStats, type PacketHandler, type PacketSource } from './packet-source.js';
 import { HeaderField, linkTypeFromName, loadPcapBinding, type NativePcapSession } from './pcap-binding.js';
+import { Completion } from './completion.js';
 
 /**
  * 9216 bytes: EC2 uses 9001-byte jumbo frames inside a VPC, so a whole segment (and
@@ -45,9 +46,8 @@ export class PcapLiveSource implements PacketSource {
   /** Host-order view of #header (Buffer.alloc gives a fresh, aligned ArrayBuffer). */
   readonly #hv = new Uint32Array(this.#header.buffer, this.#header.byteOffset, 4);
   #stopped = false;
-  #resolveDone!: () => void;
-  #rejectDone!: (err: Error) => void;
-  readonly done: Promise<void>;
+  readonly #completion = new Completion();
+  readonly done: Promise<void> = this.#completion.promise;
 
   constructor(opts: PcapLiveOptions) {
     this.name = opts.interfaceName;
@@ -62,12 +62,6 @@ export class PcapLiveSource implements PacketSource {
       throw new RangeError(`buffer timeout must be 1 to ${MAX_BUFFER_TIMEOUT_MS} ms, got ${this.#timeoutMs}`);
     }
     this.#buf = Buffer.alloc(this.#snaplen);
-    this.done = new Promise<void>((resolve, reject) => {
-      this.#resolveDone = resolve;
-      this.#rejectDone = reject;
-    });
-    // Callers that never await `done` must not crash on an unhandled rejection.
-    this.done.catch(() => undefined);
   }
 
   get linkType(): number {
@@ -114,15 +108,15 @@ export class PcapLiveSource implements PacketSource {
     const r = session.dispatch(this.#buf, this.#header);
     if (r === -2) {
       this.#session = undefined;
-      this.#resolveDone();
+      this.#completion.resolve();
     } else if (r === -1 && !this.#stopped) {
       // The binding does not expose pcap_geterr(); on Linux this is the interface going away.
       this.#session = undefined;
-      this.#rejectDone(new CaptureError(CaptureErrorCode.OTHER,
+      this.#completion.reject(new CaptureError(CaptureErrorCode.OTHER,
         `capture on "${this.name}" failed: the interface went down or was removed`));
     } else if (r === -1) {
       this.#session = undefined;
-      this.#resolveDone();
+      this.#completion.resolve();
     }
   }
 
@@ -147,7 +141,7 @@ export class PcapLiveSource implements PacketSource {
     const session = this.#session;
     if (session) this.stats();
     this.#stopped = true;
-    this.#resolveDone();
+    this.#completion.resolve();
     if (!session) return;
     session.close();
     this.#dispatch();
