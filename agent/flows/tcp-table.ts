@@ -290,7 +290,9 @@ export class FlowTable {
         }
       } else if (len > 0) {
         this.#letter(c, s, fromOrig, H_DATA);
-      } else if (ack && !fin) {
+      } else if (ack && !fin && c.sampled) {
+        // Pure ACKs of unsampled flows never pass the kernel filter at -s N: leaving out
+        // their letter keeps the history the same with the filter and without it.
         this.#letter(c, s, fromOrig, H_ACK);
       }
       if (!syn && s.state === ES.INACTIVE) s.state = ES.PARTIAL;
@@ -382,7 +384,10 @@ export class FlowTable {
           syn_retries: Math.max(0, c.orig.syns - 1),
           syn_timeout_ms: this.#synTimeout / 1000,
         });
-      } else if (c.resp.syns > 0) {
+      } else if (c.resp.syns > (c.sampled ? 0 : 1)) {
+        // The kernel filter drops an unsampled flow's final handshake ACK, so silence
+        // after one SYN-ACK proves nothing there: only a retried SYN-ACK (the responder
+        // got no ACK) makes it abandoned. Sampled flows keep every packet.
         c.reported = true;
         this.#counters.abandoned++;
         this.#emit(EventType.CONNECTION_FAILED, 'handshake_abandoned', 'Handshake abandoned', c, true, deadline, {
