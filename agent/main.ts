@@ -119,6 +119,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
     bufferSizeMb: config.bufferSizeMb,
     bufferTimeoutMs: config.bufferTimeoutMs,
     filter: config.filter,
+    sample: config.sample,
   });
 
   // An old capture's events would be refused by CloudWatch (older than 14 days): ship files only when asked.

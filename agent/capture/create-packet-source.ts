@@ -29,6 +29,8 @@ export type PacketSourceOptions = Readonly<{
   bufferTimeoutMs?: number | undefined;
   /** User BPF expression ANDed with what the analysis needs. */
   filter?: string | undefined;
+  /** -s N: live capture thins unsampled flows in the kernel filter (see bpf-filter.ts). @default 1 */
+  sample?: number | undefined;
 }>;
 
 /** ARPHRD_* values (in /sys/class/net/IF/type) that libpcap captures as DLT_EN10MB. */
@@ -69,7 +71,7 @@ export function createPacketSource(opts: PacketSourceOptions): PacketSource {
     return new FileSource({ path: opts.readFile, filter: fileFilter });
   }
   const interfaceName = resolveInterface(opts.interface);
-  const filter = buildBpfFilter({ linkType: liveLinkType(interfaceName), userFilter });
+  const filter = buildBpfFilter({ linkType: liveLinkType(interfaceName), userFilter, sample: opts.sample ?? 1 });
   if ((opts.engine ?? CaptureEngine.PCAP) === CaptureEngine.CAP) {
     return new CapLiveSource({ interfaceName, filter, bufferSizeMb: opts.bufferSizeMb ?? undefined });
   }
