@@ -1,4 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
+
+/** Random bytes are drawn 4 KB at a time: one system call per ~400 ids instead of one per id. */
+const POOL_BYTES = 4096;
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -10,6 +13,8 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export class UlidFactory {
   #lastMs = -1;
   readonly #rand = new Uint8Array(10);
+  readonly #pool = new Uint8Array(POOL_BYTES);
+  #poolAt = POOL_BYTES;
 
   next(nowMs: number = Date.now()): string {
     if (nowMs <= this.#lastMs) {
@@ -21,7 +26,8 @@ export class UlidFactory {
       }
       nowMs = this.#lastMs;
     } else {
-      this.#rand.set(randomBytes(10));
+      if (this.#poolAt + 10 > POOL_BYTES) { randomFillSync(this.#pool); this.#poolAt = 0; }
+      for (let i = 0; i < 10; i++) this.#rand[i] = this.#pool[this.#poolAt++] ?? 0;
       this.#lastMs = nowMs;
     }
     let time = '';

@@ -16,6 +16,11 @@ export const TTL_REPEAT_THRESHOLD = 3;
 /** Copies of one looping packet arrive within microseconds; a second is generous. */
 const TTL_WINDOW_MICROS = 1_000_000;
 const TTL_SLOTS = 4096;
+const TTL_HISTORY = 16;
+
+/** Longest Root kept (longer ones are cut, as the Root pattern below does). */
+const ROOT_MAX = 64;
+const TRACE_HASH_SLOTS = 32768; // power of two, >= 3 x TRACE_TABLE_MAX: short probe runs
 
 /** Extract "1-5759e988-bd862e3fe1be46a994272793" from "Root=1-...;Parent=...;Sampled=1" or a bare id. */
 export function traceRoot(traceId: string): string | undefined {
@@ -24,28 +29,155 @@ export function traceRoot(traceId: string): string | undefined {
   return undefined;
 }
 
+/** JavaScript's \s restricted to latin1 (header bytes are decoded as latin1). */
+function isJsSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+}
+
+/**
+ * traceRoot() on the bytes buf[start, end) without making a string: the same
+ * leftmost match as its regular expression. Returns rootStart * 65536 + rootLength
+ * (rootLength is 1..64), or -1 when there is no Root.
+ */
+export function findTraceRoot(buf: Uint8Array, start: number, end: number): number {
+  let p = start;
+  for (;;) {
+    let q = p;
+    while (q < end && isJsSpace(buf[q] ?? 0)) q++;
+    if (q + 5 <= end && buf[q] === 0x52 && buf[q + 1] === 0x6f && buf[q + 2] === 0x6f && buf[q + 3] === 0x74 && buf[q + 4] === 0x3d) {
+      const rs = q + 5;
+      let re = rs;
+      while (re < end && re - rs < ROOT_MAX) {
+        const c = buf[re] ?? 0;
+        if (c === 0x3b || isJsSpace(c)) break;
+        re++;
+      }
+      if (re > rs) return rs * 65536 + (re - rs);
+    }
+    // Next candidate: just after the next ';'.
+    while (p < end && buf[p] !== 0x3b) p++;
+    if (p >= end) return -1;
+    p++;
+  }
+}
+
+/**
+ * Counts arrivals per trace Root in a fixed table of TRACE_TABLE_MAX Roots: an
+ * open-addressing hash of the Root bytes (compared in full, so no false matches)
+ * plus a list in insertion order, so the oldest Root is dropped in O(1) when the
+ * table is full. Nothing is allocated per observation.
+ */
 export class TraceRepeatDetector {
-  readonly #seen = new Map<string, { first: number; count: number; reported: boolean }>();
+  readonly #bytes = new Uint8Array(TRACE_TABLE_MAX * ROOT_MAX);
+  readonly #len = new Uint8Array(TRACE_TABLE_MAX);
+  readonly #hash = new Int32Array(TRACE_TABLE_MAX);
+  readonly #first = new Float64Array(TRACE_TABLE_MAX);
+  readonly #count = new Float64Array(TRACE_TABLE_MAX);
+  readonly #reported = new Uint8Array(TRACE_TABLE_MAX);
+  readonly #prev = new Int32Array(TRACE_TABLE_MAX);
+  readonly #next = new Int32Array(TRACE_TABLE_MAX);
+  /** Hash slot -> entry + 1 (0 = empty). */
+  readonly #table = new Int32Array(TRACE_HASH_SLOTS);
+  readonly #freeList = new Int32Array(TRACE_TABLE_MAX);
+  #free = TRACE_TABLE_MAX;
+  #head = -1;
+  #tail = -1;
+  #size = 0;
+  readonly #scratch = new Uint8Array(ROOT_MAX);
+
+  constructor() {
+    for (let i = 0; i < TRACE_TABLE_MAX; i++) this.#freeList[i] = TRACE_TABLE_MAX - 1 - i;
+  }
 
   /** Returns the count when this arrival makes the Root a loop (reported once per window), else 0. */
   observe(root: string, tsMicros: number): number {
-    let e = this.#seen.get(root);
-    if (e !== undefined && tsMicros - e.first > TRACE_REPEAT_WINDOW_MICROS) {
-      this.#seen.delete(root);
-      e = undefined;
+    const n = Math.min(root.length, ROOT_MAX);
+    for (let i = 0; i < n; i++) this.#scratch[i] = root.charCodeAt(i) & 0xff;
+    return this.observeBytes(this.#scratch, 0, n, tsMicros);
+  }
+
+  /** observe() for the Root at buf[start, end) (at most 64 bytes are used). */
+  observeBytes(buf: Uint8Array, start: number, end: number, tsMicros: number): number {
+    const len = Math.min(end - start, ROOT_MAX);
+    let h = 0x811c9dc5;
+    for (let i = 0; i < len; i++) h = Math.imul(h ^ (buf[start + i] ?? 0), 0x01000193);
+    const mask = TRACE_HASH_SLOTS - 1;
+    let slot = (h ^ (h >>> 15)) & mask;
+    let e = -1;
+    for (;;) {
+      const v = this.#table[slot] ?? 0;
+      if (v === 0) break;
+      const cand = v - 1;
+      if (this.#hash[cand] === h && this.#len[cand] === len && this.#sameBytes(cand, buf, start, len)) { e = cand; break; }
+      slot = (slot + 1) & mask;
     }
-    if (e === undefined) {
-      if (this.#seen.size >= TRACE_TABLE_MAX) {
-        // Map iteration order is insertion order: drop the oldest Root.
-        const oldest = this.#seen.keys().next();
-        if (!oldest.done) this.#seen.delete(oldest.value);
-      }
-      this.#seen.set(root, { first: tsMicros, count: 1, reported: false });
+    if (e >= 0 && tsMicros - (this.#first[e] ?? 0) > TRACE_REPEAT_WINDOW_MICROS) {
+      this.#remove(e);
+      e = -1;
+    }
+    if (e < 0) {
+      // Map semantics of the original: a full table drops its oldest Root first.
+      if (this.#size >= TRACE_TABLE_MAX && this.#head >= 0) this.#remove(this.#head);
+      this.#insert(h, buf, start, len, tsMicros);
       return 0;
     }
-    e.count++;
-    if (!e.reported && e.count >= TRACE_REPEAT_THRESHOLD) { e.reported = true; return e.count; }
+    const count = (this.#count[e] ?? 0) + 1;
+    this.#count[e] = count;
+    if (this.#reported[e] === 0 && count >= TRACE_REPEAT_THRESHOLD) { this.#reported[e] = 1; return count; }
     return 0;
+  }
+
+  #sameBytes(e: number, buf: Uint8Array, start: number, len: number): boolean {
+    const base = e * ROOT_MAX;
+    for (let i = 0; i < len; i++) if (this.#bytes[base + i] !== buf[start + i]) return false;
+    return true;
+  }
+
+  #insert(h: number, buf: Uint8Array, start: number, len: number, ts: number): void {
+    const e = this.#freeList[--this.#free] ?? 0;
+    const base = e * ROOT_MAX;
+    for (let i = 0; i < len; i++) this.#bytes[base + i] = buf[start + i] ?? 0;
+    this.#len[e] = len;
+    this.#hash[e] = h;
+    this.#first[e] = ts;
+    this.#count[e] = 1;
+    this.#reported[e] = 0;
+    this.#prev[e] = this.#tail;
+    this.#next[e] = -1;
+    if (this.#tail >= 0) this.#next[this.#tail] = e; else this.#head = e;
+    this.#tail = e;
+    this.#size++;
+    const mask = TRACE_HASH_SLOTS - 1;
+    let slot = (h ^ (h >>> 15)) & mask;
+    while ((this.#table[slot] ?? 0) !== 0) slot = (slot + 1) & mask;
+    this.#table[slot] = e + 1;
+  }
+
+  #remove(e: number): void {
+    const mask = TRACE_HASH_SLOTS - 1;
+    const h = this.#hash[e] ?? 0;
+    let slot = (h ^ (h >>> 15)) & mask;
+    while ((this.#table[slot] ?? 0) !== e + 1) slot = (slot + 1) & mask;
+    // Backward-shift deletion keeps every probe run unbroken (no tombstones).
+    let hole = slot;
+    let j = slot;
+    for (;;) {
+      j = (j + 1) & mask;
+      const v = this.#table[j] ?? 0;
+      if (v === 0) break;
+      const hj = this.#hash[v - 1] ?? 0;
+      const home = (hj ^ (hj >>> 15)) & mask;
+      // Move v into the hole unless its home lies cyclically in (hole, j].
+      const inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (!inRange) { this.#table[hole] = v; hole = j; }
+    }
+    this.#table[hole] = 0;
+    const p = this.#prev[e] ?? -1;
+    const n = this.#next[e] ?? -1;
+    if (p >= 0) this.#next[p] = n; else this.#head = n;
+    if (n >= 0) this.#prev[n] = p; else this.#tail = p;
+    this.#size--;
+    this.#freeList[this.#free++] = e;
   }
 }
 
@@ -56,7 +188,9 @@ export class TtlLoopDetector {
   readonly #k2 = new Uint32Array(TTL_SLOTS);
   readonly #k3 = new Uint32Array(TTL_SLOTS);
   readonly #ts = new Float64Array(TTL_SLOTS);
-  readonly #ttls: number[][] = Array.from({ length: TTL_SLOTS }, () => []);
+  /** Up to TTL_HISTORY TTLs per slot, and how many are held. */
+  readonly #ttls = new Uint8Array(TTL_SLOTS * TTL_HISTORY);
+  readonly #ttlCount = new Uint8Array(TTL_SLOTS);
   readonly #reported = new Uint8Array(TTL_SLOTS);
 
   /** Returns evidence the first time a packet crosses the repeat threshold, else undefined. */
@@ -74,23 +208,24 @@ export class TtlLoopDetector {
     const slot = (Math.imul(k1 ^ k2 ^ k3, 0x27d4eb2d) >>> 20) & (TTL_SLOTS - 1);
     const same = this.#k1[slot] === k1 && this.#k2[slot] === k2 && this.#k3[slot] === k3 &&
       v.tsMicros - (this.#ts[slot] ?? 0) <= TTL_WINDOW_MICROS;
-    const ttls = this.#ttls[slot] as number[];
+    const base = slot * TTL_HISTORY;
     if (!same) {
       this.#k1[slot] = k1; this.#k2[slot] = k2; this.#k3[slot] = k3;
       this.#ts[slot] = v.tsMicros;
-      ttls.length = 0;
-      ttls.push(v.ttl);
+      this.#ttls[base] = v.ttl;
+      this.#ttlCount[slot] = 1;
       this.#reported[slot] = 0;
       return undefined;
     }
-    const last = ttls[ttls.length - 1] ?? 256;
+    let n = this.#ttlCount[slot] ?? 0;
+    const last = n > 0 ? (this.#ttls[base + n - 1] ?? 0) : 256;
     // Retransmissions and the same packet captured twice (in and out) keep their TTL: only a drop counts.
     if (v.ttl >= last) return undefined;
-    if (ttls.length < 16) ttls.push(v.ttl);
+    if (n < TTL_HISTORY) { this.#ttls[base + n] = v.ttl; this.#ttlCount[slot] = ++n; }
     this.#ts[slot] = v.tsMicros;
-    if (this.#reported[slot] === 0 && ttls.length >= TTL_REPEAT_THRESHOLD) {
+    if (this.#reported[slot] === 0 && n >= TTL_REPEAT_THRESHOLD) {
       this.#reported[slot] = 1;
-      return { ipId: v.ipId, seq: v.seq >>> 0, length: v.ipTotalLen, ttls: [...ttls] };
+      return { ipId: v.ipId, seq: v.seq >>> 0, length: v.ipTotalLen, ttls: Array.from(this.#ttls.subarray(base, base + n)) };
     }
     return undefined;
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TraceRepeatDetector, traceRoot, TtlLoopDetector, TRACE_REPEAT_WINDOW_MICROS } from '../../../agent/classify/loops/loop-detector.js';
+import { findTraceRoot, TraceRepeatDetector, traceRoot, TtlLoopDetector, TRACE_REPEAT_WINDOW_MICROS } from '../../../agent/classify/loops/loop-detector.js';
 import { compileMatcher, healthCheckerVersion } from '../../../agent/classify/health-check/health-check.js';
 import { PacketView, IpVersion, IpProto } from '../../../agent/decode/packet-view.js';
 
@@ -60,4 +60,44 @@ test('matchers: default 200-399, lists and ranges, garbage falls back to the def
   assert.equal(m(200), true); assert.equal(m(203), true); assert.equal(m(418), true); assert.equal(m(201), false);
   const g = compileMatcher('abc');
   assert.equal(g(301), true); assert.equal(g(500), false);
+});
+
+test('the Root found in the bytes is the one the regular expression finds, for every kind of value', () => {
+  // Prepare
+  const values = [
+    'Root=1-5759e988-bd862e3fe1be46a994272793', 'Self=1-1;Root=1-2-3;Parent=4', ' Root=abc', ';Root=x', 'Root=', 'root=abc',
+    'Self=Root=1;Root=2', 'a;  Root=r1 ;Root=r2', `Root=${'z'.repeat(80)}`, 'Root=a\u00a0b', 'Root=\u00a0b;Root=c', 'x;Root=;Root=q',
+    'garbage', '', ';;;', 'Root=a;b', 'Sampled=1;\tRoot=tab',
+  ];
+  for (const value of values) {
+    const buf = Buffer.from(`pre${value}post`.slice(3, -4), 'latin1');
+    // Act
+    const packed = findTraceRoot(buf, 0, buf.length);
+    // Assess
+    const expected = traceRoot(value);
+    const got = packed < 0 ? undefined : buf.toString('latin1', Math.floor(packed / 65536), Math.floor(packed / 65536) + (packed % 65536));
+    assert.equal(got, expected, JSON.stringify(value));
+  }
+});
+
+test('a full Root table drops its oldest Root first, and a Root observed by bytes or by string is the same Root', () => {
+  // Prepare
+  const d = new TraceRepeatDetector();
+  const t = 1_000_000_000;
+  d.observe('first', t);
+  d.observe('first', t + 1);
+  // Act: 9,999 other Roots fill the table; one more pushes out the oldest ('first').
+  for (let i = 0; i < 9_999; i++) assert.equal(d.observe(`r-${i}`, t + 2), 0);
+  const kept = d.observeBytes(Buffer.from('xxfirstyy'), 2, 7, t + 3);
+  // Assess: 'first' was still there (3rd arrival is a loop)...
+  assert.equal(kept, 3);
+  // ...it is still the oldest inserted: a new Root evicts it, then 'first' coming back evicts 'r-0'.
+  d.observe('newcomer', t + 4);
+  assert.equal(d.observe('first', t + 4), 0, 'first was dropped: counting starts again');
+  assert.equal(d.observe('r-0', t + 5), 0);
+  assert.equal(d.observe('r-0', t + 6), 0);
+  assert.equal(d.observe('r-0', t + 7), 3);
+  // A Root seen a second time within the window, after thousands of insertions and removals, is still found.
+  assert.equal(d.observe('r-9998', t + 8), 0);
+  assert.equal(d.observe('r-9998', t + 9), 3);
 });

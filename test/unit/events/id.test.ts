@@ -25,3 +25,14 @@ test('event time keeps the microseconds of the packet timestamp', () => {
   assert.equal(formatMicros(1_771_147_815_123_456), '2026-02-15T09:30:15.123456Z');
   assert.equal(formatMicros(1_771_147_815_000_001), '2026-02-15T09:30:15.000001Z');
 });
+
+test('ids drawn from the random pool across many milliseconds stay unique, well formed and ordered', () => {
+  // Prepare: 2,000 distinct milliseconds use up the 4 KB pool several times.
+  const ids = new UlidFactory();
+  // Act
+  const list = Array.from({ length: 2000 }, (_, i) => ids.next(1_700_000_000_000 + i));
+  // Assess
+  for (const id of list) assert.match(id, /^[0-9A-HJKMNP-TV-Z]{26}$/);
+  assert.equal(new Set(list.map((id) => id.slice(10))).size, list.length, 'random parts differ');
+  assert.deepEqual([...list].sort(), list);
+});
