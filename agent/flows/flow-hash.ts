@@ -5,10 +5,12 @@
  */
 
 /**
- * The -s sampling hash: XOR of the addresses' 32-bit words and the two ports.
- * Deliberately simple so the kernel BPF filter (issue 6) can compute the same
- * value with classic BPF loads, XOR and MOD; a flow is analysed per segment when
- * `sampleHash % N === 0`.
+ * The -s sampling hash: XOR of the addresses' 32-bit words and the two ports, as
+ * an unsigned 32-bit value. The kernel filter (agent/capture/bpf-filter.ts) computes
+ * exactly this with classic BPF loads, XOR and MOD:
+ * `(ip[12:4] ^ ip[16:4] ^ tcp[0:2] ^ tcp[2:2]) % N = 0` (IPv6: the eight words at
+ * ip6[8..36] and the ports at ip6[40], ip6[42]). A flow is analysed per segment
+ * when `sampleHash % N === 0`; change both together or sampled flows lose packets.
  */
 export function sampleHash4(src: number, dst: number, sport: number, dport: number): number {
   return (src ^ dst ^ sport ^ dport) >>> 0;
