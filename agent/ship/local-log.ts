@@ -7,39 +7,90 @@
  *   so files are append-only and ordered by name: a reader with a cursor only
  *   ever moves forward (an old capture read with --read lands in today's file;
  *   each event keeps its own `time`);
+ * - the wall clock may jump: the writer never goes back to a file older than the
+ *   newest one in the directory (after a backwards jump it keeps appending to the
+ *   newest file, so the reader, which only moves forward, still sees every line),
+ *   and retention judges age by the earlier of the wall clock and the monotonic
+ *   clock since start, so a forward jump does not delete a week of logs;
  * - lines are buffered and written at least every second, when 256 KiB are
- *   waiting, and on shutdown; a write is one write(2) of whole lines;
- * - when the disk refuses (full, read-only), events wait in memory up to a
- *   bound; beyond it they are counted as lost and reported — analysis never stops;
- * - a line left half-written by a crash is closed with a newline before the next
- *   one, so one torn line never swallows the next event;
- * - files older than the retention are removed at start and then daily.
+ *   waiting, and on shutdown; a write is whole lines, in slices of at most 1 MiB;
+ * - when the disk refuses (full, read-only, directory gone), analysis goes on and
+ *   events wait in memory up to `maxPendingBytes` (default 8 MiB, about 16,000
+ *   typical events: bytes, not events, because one event with a 64 KB header
+ *   field must not cost the same as one reset); writing is retried every second;
+ *   beyond the bound events are counted as lost, a warning is logged at most once
+ *   per interval, and once writing works again one event reports how many were lost;
+ * - a line left half-written (a crash, SIGKILL or a partial write on a full disk)
+ *   is closed with TORN_LINE_MARK and a newline before anything else is written,
+ *   so it never swallows the next event and the reader can tell it is not an
+ *   event; one torn by an earlier process is counted as lost, one torn by this
+ *   process's own partial write is written again whole (nothing lost);
+ * - files older than the retention are removed at start and then hourly; the
+ *   current file and future-dated files are never removed.
  */
 import { closeSync, constants, accessSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AnalyzerEvent, EventSink } from '../events/schema.js';
 
 export const LOG_FILE_RE = /^errors_(\d{4})-(\d{2})-(\d{2})\.log$/;
+/**
+ * Appended to a line torn by a crash or a partial write, before its newline. A
+ * complete event line always ends with `}` (JSON.stringify of an object), so a
+ * line ending with this mark can never be mistaken for one, even when it was torn
+ * right after an inner `}`. Visible ASCII so `grep` still treats the file as text.
+ */
+export const TORN_LINE_MARK = ' #torn';
 const FLUSH_BYTES = 256 * 1024;
+/** One write(2) at most this much, so a retry on a full disk does not copy the whole buffer. */
+const WRITE_SLICE_CHARS = 1024 * 1024;
 const FLUSH_INTERVAL_MS = 1000;
 const DAY_MS = 86_400_000;
+export const DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024;
+const DEFAULT_WARN_INTERVAL_MS = 60_000;
+
+/** Why events were lost, for the event that reports them. */
+export type LossReason = 'overflow' | 'torn';
+
+/** The slice of a logger the local log uses (pino's Logger satisfies it). */
+export type LocalLogLogger = {
+  warn(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+};
 
 export type LocalLogOptions = Readonly<{
   dir: string;
   retentionDays: number;
-  /** Bound on bytes waiting in memory when the disk refuses writes. @default 32 MiB */
+  /** Bound on bytes (UTF-16 code units of the lines) waiting in memory when the disk refuses writes. @default 8 MiB */
   maxPendingBytes?: number;
   /** Called after lines reach the disk (shipping can look at once). */
   onWritten?: () => void;
-  /** Clock, for tests. */
+  /** Wall clock, for tests. */
   now?: () => number;
+  /** Monotonic clock in ms, for tests. @default performance.now */
+  monotonicNow?: () => number;
+  /** Warnings (disk refusing, events lost) go here, each kind at most once per `warnIntervalMs`. */
+  logger?: LocalLogLogger;
+  /** @default 60 s */
+  warnIntervalMs?: number;
+  /**
+   * Builds the event that reports `count` lost events once writing works again
+   * (overflow), or at start (a line torn by an earlier process).
+   */
+  lossEvent?: (reason: LossReason, count: number, detail: Readonly<{ lastError: string | undefined; maxPendingBytes: number }>) => AnalyzerEvent;
 }>;
 
 export type LocalLogStats = Readonly<{
   written: number;
+  /** Events waiting in memory for the disk. */
   pending: number;
+  pending_bytes: number;
+  /** Events dropped because the memory buffer was full while the disk refused writes. */
   lost: number;
+  /** Lines found torn by an earlier process (their events are lost), closed with TORN_LINE_MARK. */
+  torn_lines: number;
   write_errors: number;
+  /** True while the last write attempt failed. */
+  failing: boolean;
   last_error: string | undefined;
   files_removed: number;
 }>;
@@ -75,34 +126,81 @@ export function prepareLogDir(dir: string): string {
   return abs;
 }
 
+/** The newest daily log file in `dir`, or '' when there is none (or it cannot be listed). */
+export function newestLogFile(dir: string): string {
+  let newest = '';
+  try {
+    for (const name of readdirSync(dir)) if (LOG_FILE_RE.test(name) && name > newest) newest = name;
+  } catch {
+    /* an unreadable directory has no floor; writing will report the problem */
+  }
+  return newest;
+}
+
 export class LocalLog implements EventSink {
   readonly dir: string;
   readonly #retentionMs: number;
   readonly #maxPending: number;
   readonly #onWritten: (() => void) | undefined;
   readonly #now: () => number;
+  readonly #mono: () => number;
+  readonly #logger: LocalLogLogger | undefined;
+  readonly #warnIntervalMs: number;
+  readonly #lossEvent: LocalLogOptions['lossEvent'];
+  /** Wall and monotonic clocks at construction: retention trusts the earlier of the two. */
+  readonly #wallAtStart: number;
+  readonly #monoAtStart: number;
   #lines: string[] = [];
+  /** Lines before this index are on disk (kept only inside one flush). */
+  #head = 0;
   #bytes = 0;
   #fd = -1;
   #fileName = '';
+  /** The writer never opens a file named before this one (clock jumps backwards). */
+  #floor: string;
   #timer: NodeJS.Timeout | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
   #written = 0;
   #lost = 0;
+  #lostReported = 0;
+  #lostWarned = 0;
+  #torn = 0;
+  #tornReported = 0;
+  /** This process tore the tail itself (partial write): its line is still pending, not lost. */
+  #selfTorn = false;
+  #selfTornFile = '';
   #writeErrors = 0;
+  #failing = false;
   #lastError: string | undefined;
   #removed = 0;
+  readonly #lastWarn = new Map<string, number>();
 
   constructor(opts: LocalLogOptions) {
     this.dir = prepareLogDir(opts.dir);
     this.#retentionMs = opts.retentionDays * DAY_MS;
-    this.#maxPending = opts.maxPendingBytes ?? 32 * 1024 * 1024;
+    this.#maxPending = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     this.#onWritten = opts.onWritten;
     this.#now = opts.now ?? Date.now;
+    this.#mono = opts.monotonicNow ?? (() => performance.now());
+    this.#logger = opts.logger;
+    this.#warnIntervalMs = opts.warnIntervalMs ?? DEFAULT_WARN_INTERVAL_MS;
+    this.#lossEvent = opts.lossEvent;
+    this.#wallAtStart = this.#now();
+    this.#monoAtStart = this.#mono();
+    this.#floor = newestLogFile(this.dir);
   }
 
-  /** Start the flush timer and the daily retention sweep (the first sweep runs now). */
+  /**
+   * Close a line torn by an earlier process in the newest file, then start the flush
+   * timer and the retention sweep (the first sweep runs now).
+   */
   start(): void {
+    this.#closeTornTail();
+    const today = logFileName(this.#now());
+    if (this.#floor > today) {
+      this.#logger?.warn({ file: this.#floor, today },
+        'the newest local log file is dated after today (the clock was ahead or went back); appending to it so shipping sees every line in order');
+    }
     this.removeExpired();
     this.#timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
     this.#timer.unref();
@@ -118,44 +216,41 @@ export class LocalLog implements EventSink {
     }
     this.#lines.push(line);
     this.#bytes += line.length;
-    if (this.#bytes >= FLUSH_BYTES) this.flush();
+    // While the disk refuses, only the timer retries: a write per event would be a syscall and a copy per packet.
+    if (this.#bytes >= FLUSH_BYTES && !this.#failing) this.flush();
   }
 
   /** Write what is buffered. Never throws: a failure keeps the lines for the next try. */
   flush(): void {
-    if (this.#lines.length === 0) return;
-    const data = this.#lines.join('');
-    try {
-      this.#openFor(this.#now());
-      let off = 0;
-      const buf = Buffer.from(data, 'utf8');
-      while (off < buf.length) off += writeSync(this.#fd, buf, off, buf.length - off);
-      this.#written += this.#lines.length;
-      this.#lines = [];
-      this.#bytes = 0;
-      this.#onWritten?.();
-    } catch (err) {
-      this.#writeErrors++;
-      this.#lastError = `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`.trim();
-      // A partial write may have left a torn line: reopen, and the next open closes it with a newline.
-      this.#closeFd();
-    }
+    if (this.#lines.length > 0 || this.#unreported() > 0) this.#writePending();
+    this.#warnLost();
   }
 
   stats(): LocalLogStats {
     return {
       written: this.#written,
       pending: this.#lines.length,
+      pending_bytes: this.#bytes,
       lost: this.#lost,
+      torn_lines: this.#torn,
       write_errors: this.#writeErrors,
+      failing: this.#failing,
       last_error: this.#lastError,
       files_removed: this.#removed,
     };
   }
 
-  /** Remove daily files older than the retention (by the date in their name). */
+  /**
+   * Remove daily files older than the retention (by the date in their name), judged
+   * by the earlier of the wall clock and the monotonic clock since start: a wall
+   * clock that jumps forward must not delete logs that are really recent. The file
+   * being written and files dated today or later are never removed.
+   */
   removeExpired(): number {
-    const cutoff = this.#now() - this.#retentionMs;
+    const wall = this.#now();
+    const steady = this.#wallAtStart + (this.#mono() - this.#monoAtStart);
+    const cutoff = Math.min(wall, steady) - this.#retentionMs;
+    const today = logFileName(Math.min(wall, steady));
     let removed = 0;
     let names: string[] = [];
     try {
@@ -165,7 +260,7 @@ export class LocalLog implements EventSink {
     }
     for (const name of names) {
       const m = LOG_FILE_RE.exec(name);
-      if (!m) continue;
+      if (!m || name === this.#fileName || name >= this.#floor || name >= today) continue;
       // A file holds a whole UTC day: it expires when its last moment is older than the cutoff.
       const dayEnd = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) + DAY_MS;
       if (dayEnd <= cutoff) {
@@ -189,20 +284,177 @@ export class LocalLog implements EventSink {
     this.#closeFd();
   }
 
-  #openFor(ms: number): void {
+  #unreported(): number {
+    return this.#lost - this.#lostReported + (this.#torn - this.#tornReported);
+  }
+
+  #writePending(): void {
+    try {
+      this.#openFor(this.#now());
+    } catch (err) {
+      this.#fail(err);
+      return;
+    }
+    // Losses are reported as soon as the disk takes lines again (the report bypasses the bound: one line).
+    if (this.#failing === false || this.#lines.length === 0) this.#queueLossReports();
+    while (this.#head < this.#lines.length) {
+      let end = this.#head;
+      let chars = 0;
+      while (end < this.#lines.length) {
+        const len = (this.#lines[end] as string).length;
+        if (end > this.#head && chars + len > WRITE_SLICE_CHARS) break;
+        chars += len;
+        end++;
+      }
+      const buf = Buffer.from(this.#lines.slice(this.#head, end).join(''), 'utf8');
+      let off = 0;
+      try {
+        while (off < buf.length) off += writeSync(this.#fd, buf, off, buf.length - off);
+      } catch (err) {
+        this.#keepUnwritten(end, off);
+        this.#fail(err);
+        return;
+      }
+      this.#written += end - this.#head;
+      this.#bytes -= chars;
+      this.#head = end;
+      if (this.#failing) {
+        // The disk takes lines again: say so, and report what overflowed.
+        this.#failing = false;
+        this.#logger?.info({ file: this.#fileName, lost: this.#lost - this.#lostReported }, 'local log writable again');
+        this.#queueLossReports();
+      }
+    }
+    this.#lines = [];
+    this.#head = 0;
+    this.#bytes = 0;
+    this.#onWritten?.();
+  }
+
+  /** A write stopped after `off` bytes of lines [head, end): drop the whole lines that made it. */
+  #keepUnwritten(end: number, off: number): void {
+    let done = 0;
+    let i = this.#head;
+    for (; i < end; i++) {
+      const line = this.#lines[i] as string;
+      const size = Buffer.byteLength(line, 'utf8');
+      if (done + size > off) break;
+      done += size;
+      this.#bytes -= line.length;
+      this.#written++;
+    }
+    // Part of line i may be on disk: the next open closes it as torn, and the line is written again whole.
+    if (off > done) {
+      this.#selfTorn = true;
+      this.#selfTornFile = this.#fileName;
+    }
+    this.#lines = this.#lines.slice(i);
+    this.#head = 0;
+  }
+
+  #queueLossReports(): void {
+    if (this.#lossEvent === undefined) return;
+    const detail = { lastError: this.#lastError, maxPendingBytes: this.#maxPending };
+    const torn = this.#torn - this.#tornReported;
+    if (torn > 0) {
+      this.#pushReport(this.#lossEvent('torn', torn, detail));
+      this.#tornReported = this.#torn;
+    }
+    const lost = this.#lost - this.#lostReported;
+    if (lost > 0) {
+      this.#pushReport(this.#lossEvent('overflow', lost, detail));
+      this.#lostReported = this.#lost;
+    }
+  }
+
+  #pushReport(event: AnalyzerEvent): void {
+    const line = `${JSON.stringify(event)}\n`;
+    this.#lines.push(line);
+    this.#bytes += line.length;
+  }
+
+  #fail(err: unknown): void {
+    this.#writeErrors++;
+    this.#lastError = `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`.trim();
+    this.#failing = true;
+    if (this.#shouldWarn('write')) {
+      this.#logger?.warn(
+        { dir: this.dir, err: this.#lastError, pending: this.#lines.length, maxPendingBytes: this.#maxPending },
+        'cannot write the local log; events wait in memory and writing is retried every second',
+      );
+    }
+    // The fd may point at a removed or remounted file: open again next time.
+    this.#closeFd();
+  }
+
+  #warnLost(): void {
+    const lost = this.#lost - this.#lostWarned;
+    if (lost === 0 || !this.#shouldWarn('lost')) return;
+    this.#lostWarned = this.#lost;
+    this.#logger?.warn(
+      { lost, lostTotal: this.#lost, pending: this.#lines.length, maxPendingBytes: this.#maxPending, err: this.#lastError },
+      'local log memory buffer full while the disk refuses writes: events lost (counted, reported once writing works)',
+    );
+  }
+
+  #shouldWarn(key: string): boolean {
+    const now = this.#now();
+    const last = this.#lastWarn.get(key);
+    // A clock that went back counts as "long ago": better one warning too many than silence.
+    if (last === undefined || now - last >= this.#warnIntervalMs || now < last) {
+      this.#lastWarn.set(key, now);
+      return true;
+    }
+    return false;
+  }
+
+  /** The file to write now: today's by the wall clock, but never one before the newest. */
+  #nameFor(ms: number): string {
     const name = logFileName(ms);
+    return name > this.#floor ? name : this.#floor;
+  }
+
+  #openFor(ms: number): void {
+    const name = this.#nameFor(ms);
     if (this.#fd >= 0 && name === this.#fileName) return;
     this.#closeFd();
+    if (this.#selfTorn && this.#selfTornFile !== name) {
+      // The date changed since our own partial write: close that line where it is, or the reader would see a bare tail.
+      const old = openSync(join(this.dir, this.#selfTornFile), 'a+');
+      try {
+        closeTornLine(old);
+      } finally {
+        closeSync(old);
+      }
+      this.#selfTorn = false;
+    }
     const fd = openSync(join(this.dir, name), 'a+');
-    // Close a line torn by a crash so the next event starts on its own line.
-    const size = fstatSync(fd).size;
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      readSync(fd, last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) writeSync(fd, '\n');
+    try {
+      if (closeTornLine(fd)) {
+        if (this.#selfTorn) this.#selfTorn = false;
+        else this.#torn++;
+      }
+    } catch (err) {
+      closeSync(fd);
+      throw err;
     }
     this.#fd = fd;
     this.#fileName = name;
+    this.#floor = name;
+  }
+
+  /** At start: the newest file may end in a line torn by the previous process. */
+  #closeTornTail(): void {
+    if (this.#floor === '') return;
+    let fd = -1;
+    try {
+      fd = openSync(join(this.dir, this.#floor), 'a+');
+      if (closeTornLine(fd)) this.#torn++;
+    } catch {
+      /* the first write reports a disk that refuses */
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
   }
 
   #closeFd(): void {
@@ -216,4 +468,15 @@ export class LocalLog implements EventSink {
     this.#fd = -1;
     this.#fileName = '';
   }
+}
+
+/** Ends a torn last line with TORN_LINE_MARK and a newline; true when there was one. */
+function closeTornLine(fd: number): boolean {
+  const size = fstatSync(fd).size;
+  if (size === 0) return false;
+  const last = Buffer.alloc(1);
+  readSync(fd, last, 0, 1, size - 1);
+  if (last[0] === 0x0a) return false;
+  writeSync(fd, `${TORN_LINE_MARK}\n`);
+  return true;
 }

@@ -1,6 +1,19 @@
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Cursor } from './cursor.js';
+import { TORN_LINE_MARK } from './local-log.js';
+
+const MARK = Buffer.from(TORN_LINE_MARK, 'latin1');
+
+/** True when the `MARK.length` bytes before `end` in `buf` (after `carry`, the bytes before `buf`) are the torn-line mark. */
+function endsWithMark(buf: Buffer, end: number, carry: Buffer): boolean {
+  for (let k = 1; k <= MARK.length; k++) {
+    const i = end - k;
+    const b = i >= 0 ? buf[i] : carry[carry.length + i];
+    if (b !== MARK[MARK.length - k]) return false;
+  }
+  return true;
+}
 
 /** The local log's daily files, written by ship/local-log.ts. Names sort by date. */
 export const LOG_FILE_PATTERN = /^errors_\d{4}-\d{2}-\d{2}\.log$/;
@@ -38,7 +51,18 @@ export async function listLogFiles(dir: string): Promise<string[]> {
  * Reads the local log forward from a cursor, in bounded chunks, across daily files.
  * Only complete lines are returned; a line still being written waits for its newline,
  * unless a newer file exists (the writer moved on), in which case the tail is
- * returned as it is so shipping never stalls on it.
+ * returned as it is so shipping never stalls on it (the writer closes every tail it
+ * tears, so this is only a log written by something else).
+ *
+ * Torn lines (a crash, SIGKILL or a full disk cut a write short) are never returned:
+ * the writer ends them with TORN_LINE_MARK (ship/local-log.ts). They are counted in
+ * `anomalies.tornLines`; the cursor moves past them with the next line returned, so
+ * after a restart they are read and skipped again, never shipped.
+ *
+ * A start cursor that does not sit just after a newline (a cursor file from
+ * elsewhere, a file rewritten under it) is moved back to the start of its line:
+ * at worst one event is sent again (its id lets a reader drop the duplicate),
+ * never one skipped or cut in two.
  */
 export class LogReader {
   readonly #dir: string;
@@ -53,8 +77,16 @@ export class LogReader {
   #partialLen = 0;
   #oversized = false;
   #pushedBack: LogLine | undefined;
-  /** Lines returned as oversized, and files found shorter than the cursor. */
-  readonly anomalies = { oversizedLines: 0, truncatedFiles: 0 };
+  /** The last bytes of the line being assembled, to recognise TORN_LINE_MARK. */
+  readonly #tail = Buffer.alloc(MARK.length);
+  #tailLen = 0;
+  /** The start cursor is checked against the file once, at the first open. */
+  #checkStart: boolean;
+  /**
+   * Lines returned as oversized, files found shorter than the cursor, torn lines
+   * skipped, and start cursors moved back to the start of their line.
+   */
+  readonly anomalies = { oversizedLines: 0, truncatedFiles: 0, tornLines: 0, cursorRealigned: 0 };
 
   constructor(dir: string, start: Cursor, options: LogReaderOptions = {}) {
     this.#dir = dir;
@@ -62,6 +94,7 @@ export class LogReader {
     this.#maxLineBytes = options.maxLineBytes ?? 1 << 20;
     this.#file = start.file;
     this.#readPos = start.offset;
+    this.#checkStart = start.offset > 0;
   }
 
   /** Give back the last line read; the next call to next() returns it again. */
@@ -117,7 +150,10 @@ export class LogReader {
         this.anomalies.truncatedFiles++;
         this.#readPos = 0;
         this.#resetPartial();
+      } else if (this.#checkStart && this.#file !== '') {
+        await this.#alignStart(this.#fh);
       }
+      this.#checkStart = false;
     }
     const buf = Buffer.allocUnsafe(this.#chunkBytes);
     const { bytesRead } = await this.#fh.read(buf, 0, this.#chunkBytes, this.#readPos);
@@ -134,7 +170,7 @@ export class LogReader {
       await this.close();
       return false;
     }
-    if (this.#partialLen > 0 || this.#oversized) this.#emitPartial(this.#readPos);
+    if (this.#partialLen > 0 || this.#oversized) this.#emitPartial(this.#readPos, false);
     await this.close();
     this.#switchTo(next);
     return true;
@@ -143,13 +179,42 @@ export class LogReader {
   #switchTo(file: string): void {
     this.#file = file;
     this.#readPos = 0;
+    this.#checkStart = false;
     this.#resetPartial();
+  }
+
+  /** Moves a start position that is not just after a newline back to its line's start. */
+  async #alignStart(fh: FileHandle): Promise<void> {
+    const probe = Buffer.alloc(1);
+    await fh.read(probe, 0, 1, this.#readPos - 1);
+    if (probe[0] === 0x0a) return;
+    this.anomalies.cursorRealigned++;
+    const limit = Math.max(0, this.#readPos - this.#maxLineBytes - 1);
+    const buf = Buffer.allocUnsafe(Math.min(this.#chunkBytes, 64 * 1024));
+    let end = this.#readPos;
+    while (end > limit) {
+      const from = Math.max(limit, end - buf.length);
+      const { bytesRead } = await fh.read(buf, 0, end - from, from);
+      const nl = buf.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (nl !== -1) {
+        this.#readPos = from + nl + 1;
+        return;
+      }
+      end = from;
+    }
+    if (limit === 0) {
+      this.#readPos = 0;
+      return;
+    }
+    // A line longer than the bound: skip the rest of it as oversized rather than ship a fragment.
+    this.#oversized = true;
   }
 
   #resetPartial(): void {
     this.#partial = [];
     this.#partialLen = 0;
     this.#oversized = false;
+    this.#tailLen = 0;
   }
 
   #split(chunk: Buffer, chunkStart: number): void {
@@ -158,13 +223,14 @@ export class LogReader {
       const nl = chunk.indexOf(0x0a, from);
       if (nl === -1) break;
       this.#appendPartial(chunk.subarray(from, nl));
-      this.#emitPartial(chunkStart + nl + 1);
+      this.#emitPartial(chunkStart + nl + 1, true);
       from = nl + 1;
     }
     if (from < chunk.length) this.#appendPartial(chunk.subarray(from));
   }
 
   #appendPartial(piece: Buffer): void {
+    this.#keepTail(piece);
     if (this.#oversized) {
       this.#partialLen += piece.length;
       return;
@@ -180,7 +246,26 @@ export class LogReader {
     this.#partialLen += piece.length;
   }
 
-  #emitPartial(endOffset: number): void {
+  #keepTail(piece: Buffer): void {
+    const n = MARK.length;
+    if (piece.length >= n) {
+      piece.copy(this.#tail, 0, piece.length - n);
+      this.#tailLen = n;
+      return;
+    }
+    const keep = Math.min(this.#tailLen, n - piece.length);
+    this.#tail.copy(this.#tail, 0, this.#tailLen - keep, this.#tailLen);
+    piece.copy(this.#tail, keep);
+    this.#tailLen = keep + piece.length;
+  }
+
+  /** `terminated`: the line ended with its own newline. */
+  #emitPartial(endOffset: number, terminated: boolean): void {
+    if (terminated && this.#tailLen === MARK.length && this.#tail.equals(MARK)) {
+      this.anomalies.tornLines++;
+      this.#resetPartial();
+      return;
+    }
     const oversized = this.#oversized;
     const text = oversized ? '' : Buffer.concat(this.#partial, this.#partialLen).toString('utf8');
     if (oversized) this.anomalies.oversizedLines++;
@@ -190,8 +275,9 @@ export class LogReader {
 }
 
 /**
- * Complete lines after the cursor, counted in bounded chunks (for the EventsPending
- * gauge).
+ * Lines after the cursor, counted in bounded chunks (for the EventsPending gauge).
+ * Like the reader, it leaves out torn lines: they are never shipped, so they must
+ * not look pending forever.
  */
 export async function countLinesAfter(dir: string, cursor: Cursor, chunkBytes = 1 << 20): Promise<number> {
   const files = await listLogFiles(dir);
@@ -208,13 +294,20 @@ export async function countLinesAfter(dir: string, cursor: Cursor, chunkBytes = 
     }
     try {
       if ((await stat(join(dir, file))).size < pos) pos = 0;
+      const carry = Buffer.alloc(MARK.length);
       for (;;) {
         const { bytesRead } = await fh.read(buf, 0, chunkBytes, pos);
         if (bytesRead === 0) break;
         let i = buf.indexOf(0x0a, 0);
         while (i !== -1 && i < bytesRead) {
-          count++;
+          if (!endsWithMark(buf, i, carry)) count++;
           i = buf.indexOf(0x0a, i + 1);
+        }
+        // The bytes before the next chunk (the mark may straddle two chunks).
+        if (bytesRead >= MARK.length) buf.copy(carry, 0, bytesRead - MARK.length, bytesRead);
+        else {
+          carry.copy(carry, 0, bytesRead);
+          buf.copy(carry, MARK.length - bytesRead, 0, bytesRead);
         }
         pos += bytesRead;
       }

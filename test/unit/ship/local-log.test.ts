@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventFactory } from '../../../agent/events/event-factory.js';
 import { EventType } from '../../../agent/events/schema.js';
-import { LocalLog, LocalLogError, logFileName } from '../../../agent/ship/local-log.js';
+import { LocalLog, LocalLogError, logFileName, TORN_LINE_MARK, type LossReason } from '../../../agent/ship/local-log.js';
 
 const DAY = 86_400_000;
 const events = new EventFactory();
@@ -71,7 +71,8 @@ describe('local event log', () => {
     log.close();
     const lines = readFileSync(join(dir, logFileName(now)), 'utf8').trimEnd().split('\n');
     assert.equal(lines.length, 3);
-    assert.equal(lines[1], '{"v":1,"id":"tor');
+    assert.equal(lines[1], `{"v":1,"id":"tor${TORN_LINE_MARK}`);
+    assert.equal(log.stats().torn_lines, 1);
     assert.equal((JSON.parse(lines[2] ?? '') as { message: string }).message, 'Connection reset #3');
     rmSync(dir, { recursive: true });
   });
@@ -122,4 +123,146 @@ describe('local event log', () => {
     log.close();
     rmSync(dir, { recursive: true });
   });
+  test('while the disk refuses, emitting does not retry per event: only the timer (flush) retries', () => {
+    // Prepare: the directory vanishes, so every open fails.
+    const dir = tmp();
+    const log = new LocalLog({ dir, retentionDays: 7, maxPendingBytes: 4 * 1024 * 1024, now: () => Date.UTC(2026, 1, 15, 12) });
+    rmSync(dir, { recursive: true });
+    log.flush();
+    log.emit(ev(0));
+    log.flush();
+    const errorsBefore = log.stats().write_errors;
+    // Act: well past the 256 KiB that normally triggers a write from emit().
+    for (let i = 0; i < 3000; i++) log.emit(ev(i));
+    // Assess
+    assert.equal(log.stats().write_errors, errorsBefore);
+    assert.equal(log.stats().failing, true);
+    assert.ok(log.stats().pending_bytes > 256 * 1024);
+    log.close();
+  });
+
+  test('overflow is counted, warned about once per interval, and reported as one event when writing works again', () => {
+    // Prepare
+    const dir = tmp();
+    let now = Date.UTC(2026, 1, 15, 12);
+    const warnings: Array<Record<string, unknown>> = [];
+    const infos: string[] = [];
+    const logger = { warn: (o: object) => warnings.push(o as Record<string, unknown>), info: (_o: object, m?: string) => infos.push(m ?? '') };
+    const reports: Array<[LossReason, number]> = [];
+    const log = new LocalLog({
+      dir, retentionDays: 7, maxPendingBytes: 3000, now: () => now, logger, warnIntervalMs: 60_000,
+      lossEvent: (reason, count, detail) => {
+        reports.push([reason, count]);
+        return events.create(EventType.CAPTURE_LOSS, `local_log_${reason}`, `${count} events lost (${detail.lastError ?? ''})`, now * 1000, { lost: count });
+      },
+    });
+    rmSync(dir, { recursive: true });
+    // Act: 40 seconds of a refusing disk, 50 events a second, a flush (the timer) each second.
+    for (let s = 0; s < 40; s++) {
+      for (let i = 0; i < 50; i++) log.emit(ev(s * 50 + i));
+      log.flush();
+      now += 1000;
+    }
+    const during = log.stats();
+    mkdirSync(dir);
+    log.flush();
+    const after = log.stats();
+    log.close();
+    // Assess
+    assert.ok(during.lost > 1900, `lost ${during.lost}`);
+    assert.ok(during.pending_bytes <= 3000);
+    assert.equal(during.pending + during.lost, 2000);
+    const lostWarnings = warnings.filter((w) => 'lostTotal' in w);
+    const writeWarnings = warnings.filter((w) => !('lostTotal' in w));
+    assert.equal(lostWarnings.length, 1, 'one warning about lost events in 40 s with a 60 s interval');
+    assert.equal(writeWarnings.length, 1, 'one warning about the refusing disk');
+    assert.deepEqual(reports, [['overflow', during.lost]]);
+    assert.ok(infos.includes('local log writable again'));
+    assert.equal(after.pending, 0);
+    assert.equal(after.failing, false);
+    const lines = readFileSync(join(dir, logFileName(now)), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(lines.length, during.pending + 1);
+    const report = lines.at(-1);
+    assert.equal(report?.['reason'], 'local_log_overflow');
+    assert.equal(report?.['lost'], during.lost);
+    rmSync(dir, { recursive: true });
+  });
+
+  test('a line torn by the previous process is closed at start, counted and reported once', () => {
+    // Prepare: yesterday's file ends torn; the restart happens today.
+    const dir = tmp();
+    const now = Date.UTC(2026, 1, 16, 0, 5);
+    writeFileSync(join(dir, logFileName(now - DAY)), '{"v":1,"id":"A"}\n{"v":1,"id":"B","lb":{"type":"ALB"}');
+    const reports: Array<[LossReason, number]> = [];
+    const log = new LocalLog({
+      dir, retentionDays: 7, now: () => now,
+      lossEvent: (reason, count) => {
+        reports.push([reason, count]);
+        return events.create(EventType.CAPTURE_LOSS, `local_log_${reason}`, `${count} torn`, now * 1000, { lost: count });
+      },
+    });
+    // Act
+    log.start();
+    log.emit(ev(1));
+    log.close();
+    // Assess
+    const old = readFileSync(join(dir, logFileName(now - DAY)), 'utf8');
+    assert.ok(old.endsWith(`"ALB"}${TORN_LINE_MARK}\n`), old);
+    assert.equal(log.stats().torn_lines, 1);
+    assert.deepEqual(reports, [['torn', 1]]);
+    const today = readFileSync(join(dir, logFileName(now)), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { reason: string });
+    assert.deepEqual(today.map((e) => e.reason), ['reset_by_target', 'local_log_torn']);
+    rmSync(dir, { recursive: true });
+  });
+
+  test('after the clock jumps back a day, writing goes on in the newest file, never an older one', () => {
+    // Prepare
+    const dir = tmp();
+    let now = Date.UTC(2026, 1, 15, 0, 0, 30);
+    const log = new LocalLog({ dir, retentionDays: 7, now: () => now });
+    log.emit(ev(1));
+    log.flush();
+    // Act: NTP steps the clock back 36 hours, then forward again past the original time.
+    now -= 36 * 3600_000;
+    log.emit(ev(2));
+    log.flush();
+    log.close();
+    const restarted = new LocalLog({ dir, retentionDays: 7, now: () => now });
+    restarted.emit(ev(3));
+    restarted.flush();
+    now += 72 * 3600_000;
+    restarted.emit(ev(4));
+    restarted.close();
+    // Assess
+    assert.deepEqual(readdirSync(dir).sort(), ['errors_2026-02-15.log', 'errors_2026-02-16.log']);
+    const msgs = (f: string) => readFileSync(join(dir, f), 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { message: string }).message);
+    assert.deepEqual(msgs('errors_2026-02-15.log'), ['Connection reset #1', 'Connection reset #2', 'Connection reset #3']);
+    assert.deepEqual(msgs('errors_2026-02-16.log'), ['Connection reset #4']);
+    rmSync(dir, { recursive: true });
+  });
+
+  test('retention: a forward clock jump deletes nothing recent; the current and future-dated files are never removed', () => {
+    // Prepare: files of the last 3 days, one dated in the future (an earlier run with the clock ahead).
+    const dir = tmp();
+    const start = Date.UTC(2026, 1, 15, 12);
+    for (const d of [-2, -1, 0, 3]) writeFileSync(join(dir, logFileName(start + d * DAY)), '{}\n');
+    let wall = start;
+    let mono = 1000;
+    const log = new LocalLog({ dir, retentionDays: 7, now: () => wall, monotonicNow: () => mono });
+    // Act: the wall clock leaps 30 days ahead after 10 real minutes.
+    mono += 600_000;
+    wall += 30 * DAY;
+    const afterJump = log.removeExpired();
+    // ...and back: 20 real days later the oldest two are due (day -2 and -1 end before 20 - 7 days).
+    wall = start + 20 * DAY;
+    mono += 20 * DAY;
+    const later = log.removeExpired();
+    // Assess
+    assert.equal(afterJump, 0);
+    assert.equal(later, 3);
+    assert.deepEqual(readdirSync(dir).sort(), [logFileName(start + 3 * DAY)]);
+    log.close();
+    rmSync(dir, { recursive: true });
+  });
+
 });
