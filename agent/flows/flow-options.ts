@@ -1,5 +1,6 @@
 /** FlowTable settings: defaults (each with its reason), validation, and the mapping from Config. */
 import type { EventFactory } from '../events/event-factory.js';
+import { EVENT_LIMIT_DEFAULTS } from '../events/event-limiter.js';
 import type { EventSink } from '../events/schema.js';
 import type { LocalAddresses } from './local-addresses.js';
 import type { TcpObserver } from './tcp-observer.js';
@@ -33,6 +34,11 @@ export const FLOW_DEFAULTS = {
   failedLingerSec: 130,
   /** Bound on the distinct UDP destination ports counted; the rest go under "other". */
   maxUdpPorts: 1024,
+  /**
+   * Connection events of one type and reason written per second of packet time; the
+   * rest go into one summary event per second (events/event-limiter.ts has the why).
+   */
+  eventsPerSecond: EVENT_LIMIT_DEFAULTS.perWindow,
 } as const;
 
 export type FlowTableOptions = {
@@ -48,6 +54,8 @@ export type FlowTableOptions = {
   readonly localAddresses?: LocalAddresses;
   readonly observer?: TcpObserver;
   readonly maxUdpPorts?: number;
+  /** Rate limit for connection events, per type and reason (FLOW_DEFAULTS.eventsPerSecond). */
+  readonly eventsPerSecond?: number;
 };
 
 /** The flow-table settings found in Config (seconds and counts as the flags give them). */

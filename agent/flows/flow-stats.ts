@@ -43,6 +43,11 @@ export type FlowSnapshot = Readonly<{
   keep_alives: number;
   /** SYN-ACK to the originator's ACK at the capture point, microseconds (sampled flows). */
   handshake_rtt_us: StatSet;
+  /**
+   * Connection events not written one by one because their type and reason passed
+   * the rate limit (see events/event-limiter.ts); each window's are in one summary event.
+   */
+  events_suppressed: number;
   /** Segments analysed per segment (sampled flows), for rates. */
   segments_analysed: number;
   tcp_packets: number;
@@ -55,6 +60,7 @@ export type FlowSnapshot = Readonly<{
 export class FlowCounters {
   opened = 0;
   closed = 0;
+  eventsSuppressed = 0;
   trackedPeak = 0;
   evicted = 0;
   expired = 0;
@@ -133,6 +139,7 @@ export class FlowCounters {
       zero_window_probes: this.zeroWindowProbes,
       keep_alives: this.keepAlives,
       handshake_rtt_us: Object.freeze({ count: this.rttCount, sum: this.rttSum, min: this.rttMin, max: this.rttMax }),
+      events_suppressed: this.eventsSuppressed,
       segments_analysed: this.segmentsAnalysed,
       tcp_packets: this.tcpPackets,
       udp_packets: this.udpPackets,

@@ -8,6 +8,7 @@
 import { IpProto, IpVersion, TcpFlag, type PacketView } from '../decode/packet-view.js';
 import { EventType, type EventSink } from '../events/schema.js';
 import type { EventFactory } from '../events/event-factory.js';
+import { EventLimiter } from '../events/event-limiter.js';
 import { EndpointState } from './conn-state.js';
 import { ConnQueue } from './conn-list.js';
 import { ConnStore } from './conn-store.js';
@@ -49,6 +50,8 @@ export class FlowTable {
   readonly #sample: number;
   readonly #maxUdpPorts: number;
   readonly #counters = new FlowCounters();
+  /** Connection events beyond the per-second limit become one summary per type, reason and second. */
+  readonly #limiter: EventLimiter;
 
   readonly #buckets: Array<Connection | null>;
   readonly #mask: number;
@@ -76,6 +79,12 @@ export class FlowTable {
     this.#failedLinger = seconds('failedLingerSec', opts.failedLingerSec ?? FLOW_DEFAULTS.failedLingerSec);
     this.#sample = positiveInt('sample', opts.sample ?? 1);
     this.#maxUdpPorts = positiveInt('maxUdpPorts', opts.maxUdpPorts ?? FLOW_DEFAULTS.maxUdpPorts);
+    this.#limiter = new EventLimiter({
+      sink: opts.sink,
+      events: opts.events,
+      perWindow: positiveInt('eventsPerSecond', opts.eventsPerSecond ?? FLOW_DEFAULTS.eventsPerSecond),
+      windowMicros: 1_000_000,
+    });
     // Twice as many buckets as connections keeps chains short (load factor <= 0.5).
     let n = 16;
     while (n < this.#max * 2) n *= 2;
@@ -111,6 +120,7 @@ export class FlowTable {
     for (const q of [this.#handshake, this.#active, this.#closing, this.#failed]) {
       while (q.head !== null) this.#finish(q.head, Exit.FLUSHED);
     }
+    this.#limiter.flush();
   }
 
   snapshot(): FlowSnapshot {
@@ -402,6 +412,11 @@ export class FlowTable {
   }
 
   #emit(type: EventType, reason: string, text: string, c: Connection, srcIsOrig: boolean, ts: number, extra: Record<string, unknown>): void {
+    // Asked before the event is built: a flood's suppressed events cost a count, not an object.
+    if (!this.#limiter.admit(type, reason, ts)) {
+      this.#counters.eventsSuppressed++;
+      return;
+    }
     this.#sink.emit(connectionEvent(this.#events, type, reason, text, c, srcIsOrig, ts, extra));
   }
 
@@ -420,6 +435,7 @@ export class FlowTable {
     for (let c = this.#active.head; c !== null && c.lastSeenMicros + this.#idle <= now; c = this.#active.head) {
       this.#finish(c, Exit.EXPIRED);
     }
+    this.#limiter.tick(now);
   }
 
   /**
