@@ -108,7 +108,15 @@ process.on('SIGINT', () => onStopSignal('SIGINT'));
 
 async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
   const started = Date.now();
-  const localLog = new LocalLog({ dir: config.logDir, retentionDays: config.retentionDays });
+  const localLog = new LocalLog({
+    dir: config.logDir,
+    retentionDays: config.retentionDays,
+    logger,
+    // Written once the disk takes lines again (or at start, for a line torn by a crash).
+    lossEvent: (reason, count, d) => events.create(EventType.CAPTURE_LOSS, `local_log_${reason}`, reason === 'overflow'
+      ? `${count} events lost: the local log could not be written (${d.lastError ?? 'error'}) and its ${Math.round(d.maxPendingBytes / 1048576)} MiB memory buffer was full`
+      : `${count} event lost: a line of the local log was torn by a crash (kill -9, power loss)`, Date.now() * 1000, { lost: count }),
+  });
   const live = config.readFile === undefined;
 
   const source = createPacketSource({
