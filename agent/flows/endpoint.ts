@@ -46,8 +46,9 @@ export class Endpoint {
   set ackInit(v: boolean) { this.#flag(ACK_INIT, v); }
   get lastAckMicros(): number { return this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] as number; }
   set lastAckMicros(v: number) { this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] = v; }
-  get lastSegMicros(): number { return this.#f[this.#e * EF_STRIDE + EF.LAST_SEG_MICROS] as number; }
-  set lastSegMicros(v: number) { this.#f[this.#e * EF_STRIDE + EF.LAST_SEG_MICROS] = v; }
+  /** When nextSeq last advanced (tshark's nextseqtime): the out-of-order clock starts there. */
+  get nextSeqMicros(): number { return this.#f[this.#e * EF_STRIDE + EF.NEXT_SEQ_MICROS] as number; }
+  set nextSeqMicros(v: number) { this.#f[this.#e * EF_STRIDE + EF.NEXT_SEQ_MICROS] = v; }
   /** Payload bytes in sequence space (gaps included, retransmissions not counted twice). */
   get bytes(): number { return this.#f[this.#e * EF_STRIDE + EF.BYTES] as number; }
   set bytes(v: number) { this.#f[this.#e * EF_STRIDE + EF.BYTES] = v; }

@@ -24,7 +24,11 @@ export type SegmentKind = (typeof SegmentKind)[keyof typeof SegmentKind];
 
 /** tshark: a fast retransmission follows >= 2 duplicate ACKs by at most 20 ms. */
 export const FAST_RETRANSMISSION_WINDOW_MICROS = 20_000;
-/** tshark's default out-of-order threshold when no RTT is known: 3 ms since the previous segment. */
+/**
+ * tshark's out-of-order threshold when the connection's initial RTT is not known: 3 ms
+ * since the sender's highest sequence number last advanced. With a known initial RTT
+ * (SYN to first ACK) tshark uses that instead: on a LAN or veth it is tens of µs.
+ */
 export const OUT_OF_ORDER_THRESHOLD_MICROS = 3_000;
 
 const CONTROL = TcpFlag.SYN | TcpFlag.FIN | TcpFlag.RST;
@@ -41,9 +45,11 @@ export function seqLe(a: number, b: number): boolean {
 /**
  * Classify one segment from `s` (sender) to `r` (receiver) before the sender's
  * state is advanced, and count it. Only called when the sender's sequence space
- * is known (s.seqInit).
+ * is known (s.seqInit). `oooThresholdMicros`: the connection's initial RTT when known,
+ * else OUT_OF_ORDER_THRESHOLD_MICROS (as tshark).
  */
-export function analyseSegment(s: Endpoint, r: Endpoint, v: PacketView, now: number, c: FlowCounters): SegmentKind {
+export function analyseSegment(s: Endpoint, r: Endpoint, v: PacketView, now: number, c: FlowCounters,
+  oooThresholdMicros: number = OUT_OF_ORDER_THRESHOLD_MICROS): SegmentKind {
   c.segmentsAnalysed++;
   const flags = v.tcpFlags;
   const ctl = (flags & CONTROL) !== 0;
@@ -65,20 +71,23 @@ export function analyseSegment(s: Endpoint, r: Endpoint, v: PacketView, now: num
   if ((len > 0 || syn || fin) && seqLt(seq, s.nextSeq)) {
     c.retransmissions++;
     const end = (seq + len) >>> 0;
-    // Spurious: everything in it was already acknowledged by the receiver.
-    if (len > 0 && r.ackInit && seqLe(end, r.lastAck)) {
-      c.spuriousRetransmissions++;
-      return SegmentKind.SPURIOUS_RETRANSMISSION;
-    }
+    // tshark's order: fast retransmission, out-of-order, spurious, plain retransmission.
     if (r.dupAcks >= 2 && r.lastAck === seq && now - r.lastAckMicros <= FAST_RETRANSMISSION_WINDOW_MICROS) {
       c.fastRetransmissions++;
       return SegmentKind.FAST_RETRANSMISSION;
     }
-    // A segment filling a hole right after its successors: reordered, not resent.
-    if (now - s.lastSegMicros < OUT_OF_ORDER_THRESHOLD_MICROS && seq !== s.lastSeq) {
+    // A segment filling a hole soon after its successors: reordered, not resent. Not when it
+    // ends exactly at the next expected byte (the last segment sent again).
+    const sinceAdvance = now - s.nextSeqMicros;
+    if (sinceAdvance >= 0 && sinceAdvance < oooThresholdMicros && s.nextSeq !== end) {
       c.retransmissions--;
       c.outOfOrder++;
       return SegmentKind.OUT_OF_ORDER;
+    }
+    // Spurious: everything in it was already acknowledged by the receiver.
+    if (len > 0 && r.ackInit && seqLe(end, r.lastAck)) {
+      c.spuriousRetransmissions++;
+      return SegmentKind.SPURIOUS_RETRANSMISSION;
     }
     return SegmentKind.RETRANSMISSION;
   }

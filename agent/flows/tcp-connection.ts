@@ -96,6 +96,15 @@ export class Connection implements TcpConnection {
   /** Time of the responder's latest SYN-ACK (0: none), for the handshake RTT. */
   get synAckMicros(): number { return this.#store.cf64[this.slot * CF_STRIDE + CF.SYNACK_AT] as number; }
   set synAckMicros(v: number) { this.#store.cf64[this.slot * CF_STRIDE + CF.SYNACK_AT] = v; }
+  /** Time of the latest SYN without ACK (0: none): tshark's ts_mru_syn. */
+  get mruSynMicros(): number { return this.#store.cf64[this.slot * CF_STRIDE + CF.MRU_SYN_AT] as number; }
+  set mruSynMicros(v: number) { this.#store.cf64[this.slot * CF_STRIDE + CF.MRU_SYN_AT] = v; }
+  /**
+   * SYN to the first segment with ACK and without SYN (0: not known): tshark's
+   * ts_first_rtt, its out-of-order threshold for this connection.
+   */
+  get firstRttMicros(): number { return this.#store.cf64[this.slot * CF_STRIDE + CF.FIRST_RTT] as number; }
+  set firstRttMicros(v: number) { this.#store.cf64[this.slot * CF_STRIDE + CF.FIRST_RTT] = v; }
 
   /** The originator's IPv6 address (a fresh view: allocates, not for the hot path). */
   get origIp6(): Uint8Array {

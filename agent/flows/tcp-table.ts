@@ -16,7 +16,7 @@ import { FlowCounters, type FlowSnapshot } from './flow-stats.js';
 import { sampleHash4, sampleHash6, tableHash, tableHash6 } from './flow-hash.js';
 import { FLOW_DEFAULTS, positiveInt, seconds, type FlowTableOptions } from './flow-options.js';
 import { NO_LOCAL_ADDRESSES, type LocalAddresses } from './local-addresses.js';
-import { analyseSegment, isRetransmission, SegmentKind, seqLt } from './tcp-analysis.js';
+import { analyseSegment, isRetransmission, OUT_OF_ORDER_THRESHOLD_MICROS, SegmentKind, seqLt } from './tcp-analysis.js';
 import { connectionEvent } from './flow-events.js';
 import { ConnList, Connection, type Endpoint } from './tcp-connection.js';
 import type { TcpObserver } from './tcp-observer.js';
@@ -238,9 +238,15 @@ export class FlowTable {
     const len = v.payloadLen;
     if (now > c.lastSeenMicros) c.lastSeenMicros = now;
 
+    // tshark's initial RTT (its out-of-order threshold): latest SYN to the first ACK without SYN.
+    if (syn && !ack) c.mruSynMicros = now;
+    else if (ack && !syn && c.firstRttMicros === 0 && c.mruSynMicros > 0) c.firstRttMicros = now - c.mruSynMicros;
+
     // Per-segment analysis (sampled flows only): before the sender's state moves.
     let kind: SegmentKind = SegmentKind.NORMAL;
-    if (c.sampled && s.seqInit && !rst) kind = analyseSegment(s, r, v, now, this.#counters);
+    if (c.sampled && s.seqInit && !rst) {
+      kind = analyseSegment(s, r, v, now, this.#counters, c.firstRttMicros > 0 ? c.firstRttMicros : OUT_OF_ORDER_THRESHOLD_MICROS);
+    }
 
     // Sequence space and bytes (every flow: cheap, and robust to filtered segments).
     if (!rst && kind !== SegmentKind.ZERO_WINDOW_PROBE) {
@@ -249,12 +255,14 @@ export class FlowTable {
         s.seqInit = true;
         s.isn = v.seq;
         s.nextSeq = end;
+        s.nextSeqMicros = now;
         s.bytes += len;
       } else if (seqLt(s.nextSeq, end)) {
         const adv = (end - s.nextSeq) >>> 0;
         // A jump of over 1 GiB is a bogus or resynchronised sequence number, not data.
         if (adv < 0x40000000) s.bytes += Math.max(0, adv - (syn ? 1 : 0) - (fin ? 1 : 0));
         s.nextSeq = end;
+        s.nextSeqMicros = now;
       }
       s.lastSeq = v.seq;
     }
@@ -264,7 +272,6 @@ export class FlowTable {
       s.ackInit = true;
       s.lastAckMicros = now;
     }
-    s.lastSegMicros = now;
     s.lastKind = kind;
 
     // Zero window advertisements: always counted (a stalled receiver is an error signal).

@@ -120,6 +120,18 @@ const SCENARIOS: readonly Scenario[] = [
     also: (h) => assert.equal(h.finish().closed[0]?.bytesOrig, 300),
   },
   {
+    name: 'with an initial RTT (SYN to first ACK) below 3 ms, a hole filled later than that RTT is a retransmission',
+    run: (h) => {
+      const c = conv();
+      h.feed(c.handshake(), 0.02); // a LAN or veth handshake: 40 µs from SYN to ACK
+      const d1 = c.seg(true, 'PA', block(100));
+      const d2 = c.seg(true, 'PA', block(100));
+      const d3 = c.seg(true, 'PA', block(100));
+      h.feed(d1, 0.02).feed(d3, 1).feed(d2); // d2 1 ms after the highest segment
+    },
+    expect: { ...NONE, retx: 1 },
+  },
+  {
     name: 'zero-window advertisements and zero-window probes are counted, the probe is not a retransmission',
     run: (h) => {
       const c = conv();
