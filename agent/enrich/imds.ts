@@ -1,4 +1,16 @@
+import { isIP } from 'node:net';
 import { IMDS_DEFAULT_ENDPOINT, IMDS_TOKEN_TTL_SECONDS } from '../ship/aws-limits.js';
+
+/**
+ * What IMDS values look like. A proxy's HTML page or a garbled answer with status 200
+ * must not become the instance id (the log stream name) or the region (the endpoint).
+ */
+const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/** Local Zones and Wavelength zones look like us-west-2-lax-1a: only the character set is checked. */
+const AVAILABILITY_ZONE = /^[a-z0-9-]{4,40}$/;
+/** Tokens are opaque printable text; anything with spaces, markup or control characters is not one. */
+const TOKEN = /^[\x21-\x7e]{1,4096}$/;
 
 /** Who and where this instance is, from the instance metadata service (IMDSv2). */
 export type InstanceIdentity = Readonly<{
@@ -29,7 +41,7 @@ export async function fetchInstanceIdentity(options: ImdsOptions = {}): Promise<
   const token = await request(doFetch, `${base}/latest/api/token`, timeoutMs, 'PUT', {
     'X-aws-ec2-metadata-token-ttl-seconds': String(IMDS_TOKEN_TTL_SECONDS),
   });
-  if (token === undefined || token.status !== 200 || token.body === '') return undefined;
+  if (token === undefined || token.status !== 200 || !TOKEN.test(token.body) || token.body.includes('<')) return undefined;
   const headers = { 'X-aws-ec2-metadata-token': token.body };
   const get = async (path: string): Promise<string | undefined> => {
     const r = await request(doFetch, `${base}/latest/meta-data/${path}`, timeoutMs, 'GET', headers);
@@ -39,17 +51,19 @@ export async function fetchInstanceIdentity(options: ImdsOptions = {}): Promise<
     get('instance-id'), get('placement/region'), get('placement/availability-zone'), get('local-ipv4'),
     get('network/interfaces/macs/'),
   ]);
-  if (instanceId === undefined || region === undefined) return undefined;
+  if (instanceId === undefined || region === undefined || !INSTANCE_ID.test(instanceId) || !REGION.test(region)) return undefined;
   const addresses = new Set<string>();
-  if (localIpv4) addresses.add(localIpv4);
-  for (const mac of splitLines(macs)) {
+  const ipv4 = localIpv4 !== undefined && isIP(localIpv4) === 4 ? localIpv4 : undefined;
+  if (ipv4) addresses.add(ipv4);
+  for (const mac of splitLines(macs).filter((m) => /^[0-9a-f]{2}(:[0-9a-f]{2}){5}\/?$/.test(m))) {
     const m = mac.replace(/\/$/, '');
     const [v4, v6] = await Promise.all([
       get(`network/interfaces/macs/${m}/local-ipv4s`), get(`network/interfaces/macs/${m}/ipv6s`),
     ]);
-    for (const a of [...splitLines(v4), ...splitLines(v6)]) addresses.add(a);
+    for (const a of [...splitLines(v4), ...splitLines(v6)]) if (isIP(a) !== 0) addresses.add(a);
   }
-  return { instanceId, region, availabilityZone, localIpv4, addresses: [...addresses] };
+  const az = availabilityZone !== undefined && AVAILABILITY_ZONE.test(availabilityZone) ? availabilityZone : undefined;
+  return { instanceId, region, availabilityZone: az, localIpv4: ipv4, addresses: [...addresses] };
 }
 
 function splitLines(text: string | undefined): string[] {

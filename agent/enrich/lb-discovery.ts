@@ -16,7 +16,7 @@ import {
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ELBV2_MAX_LB_ARNS_PER_CALL, ELBV2_MAX_PAGE_SIZE } from '../ship/aws-limits.js';
-import { classifyAwsError, errorName, ErrorKind, fullJitterDelay, LogOnce } from '../ship/cloudwatch-retry.js';
+import { classifyAwsError, errorName, ErrorKind, failureFields, fullJitterDelay, LogOnce } from '../ship/cloudwatch-retry.js';
 import type { ShipLogger } from '../ship/shipping-types.js';
 import { eniDescriptionFor, loadBalancerDimension, loadBalancerTypeFromArn, targetGroupDimension } from './arn.js';
 import type { InstanceIdentity } from './imds.js';
@@ -55,6 +55,8 @@ export type DiscoveryStatus = {
   failures: number;
   lastError: string | undefined;
   lastSuccessAt: number | undefined;
+  /** Failed refreshes since start, by kind (failureKind()). */
+  failuresByKind: Record<string, number>;
   onDemandRefreshes: number;
 };
 
@@ -78,7 +80,9 @@ export class LbDiscovery {
   #stopped = false;
   /** A part (EC2, classic) failed during the current refresh: its warning must not repeat. */
   #degraded = false;
-  readonly #status: DiscoveryStatus = { refreshes: 0, failures: 0, lastError: undefined, lastSuccessAt: undefined, onDemandRefreshes: 0 };
+  readonly #status: DiscoveryStatus = {
+    refreshes: 0, failures: 0, lastError: undefined, lastSuccessAt: undefined, onDemandRefreshes: 0, failuresByKind: {},
+  };
 
   constructor(options: LbDiscoveryOptions) {
     this.#o = options;
@@ -107,7 +111,7 @@ export class LbDiscovery {
   }
 
   status(): Readonly<DiscoveryStatus> {
-    return { ...this.#status };
+    return { ...this.#status, failuresByKind: { ...this.#status.failuresByKind } };
   }
 
   attribute(localPort: number, peerIp: string | undefined): ReturnType<LbIndex['attribute']> {
@@ -164,7 +168,9 @@ export class LbDiscovery {
       const picture = await this.discover();
       this.#index = new LbIndex(picture);
       this.#status.lastSuccessAt = picture.takenAt;
-      if (this.#failStreak > 0) this.#o.logger.info({}, 'load balancer discovery recovered');
+      if (this.#failStreak > 0) {
+        this.#o.logger.info({ failedRefreshes: this.#failStreak, notLoggedRepeats: this.#errorLog.unreported() }, 'load balancer discovery recovered');
+      }
       this.#failStreak = 0;
       if (!this.#degraded) this.#errorLog.reset();
       this.#o.logger.info(
@@ -179,12 +185,14 @@ export class LbDiscovery {
     } catch (err) {
       this.#failStreak++;
       this.#status.failures++;
-      const name = errorName(err);
-      this.#status.lastError = name;
-      if (this.#errorLog.shouldLog(name, this.#now())) {
+      const f = failureFields(err);
+      this.#status.lastError = f.err;
+      this.#status.failuresByKind[f.failure] = (this.#status.failuresByKind[f.failure] ?? 0) + 1;
+      const repeats = this.#errorLog.take(f.failure, this.#now());
+      if (repeats !== undefined) {
         this.#o.logger.warn(
-          { err: name, kind: classifyAwsError(err), message: (err as Error).message, keptPicture: this.#index.picture !== undefined },
-          'load balancer discovery failed; keeping the last known picture',
+          { ...f, kind: classifyAwsError(err), repeats, keptPicture: this.#index.picture !== undefined },
+          `load balancer discovery failed (${f.failure}${repeats > 0 ? `, ${repeats} more like it since the last line` : ''}); keeping the last known picture`,
         );
       }
       return false;
@@ -336,8 +344,9 @@ export class LbDiscovery {
       if (classifyAwsError(err) === ErrorKind.Transient) throw err; // back off the whole refresh
       const name = errorName(err);
       this.#degraded = true;
-      if (this.#errorLog.shouldLog(`${part}:${name}`, this.#now())) {
-        this.#o.logger.warn({ err: name, part }, 'part of load balancer discovery unavailable; continuing without it');
+      const repeats = this.#errorLog.take(`${part}:${name}`, this.#now());
+      if (repeats !== undefined) {
+        this.#o.logger.warn({ err: name, part, repeats }, 'part of load balancer discovery unavailable; continuing without it');
       }
       if (part === 'ec2') return this.#previousNodes() as T;
       if (part === 'classic') return (this.#index.picture?.classic ?? fallback) as T;

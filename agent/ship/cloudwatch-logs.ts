@@ -15,7 +15,7 @@ import {
   LOGS_WINDOW_SAFETY_MS,
 } from './aws-limits.js';
 import { acceptWindow, buildBatch, PUT_LOG_EVENTS_LIMITS, type BatchLimits, type PreparedBatch } from './cloudwatch-batch.js';
-import { classifyAwsError, DEFAULT_BACKOFF, errorName, ErrorKind, fullJitterDelay, LogOnce, sleep, type Backoff } from './cloudwatch-retry.js';
+import { classifyAwsError, DEFAULT_BACKOFF, errorName, ErrorKind, failureFields, fullJitterDelay, LogOnce, sleep, type Backoff } from './cloudwatch-retry.js';
 import { CURSOR_FILE_NAME, CursorStore, type Cursor } from './cursor.js';
 import { countLinesAfter, LogReader, type LogReaderOptions } from './log-reader.js';
 import type { ShipLogger } from './shipping-types.js';
@@ -54,6 +54,15 @@ export type LogsShipperStatus = {
   rejectedTotal: number;
   retries: number;
   lastError: string | undefined;
+  /**
+   * Set while CloudWatch Logs is failing (since the first failed call of the current
+   * run of failures, ISO time); undefined once a call succeeds again.
+   */
+  degradedSince: string | undefined;
+  /** Failed calls of the current run of failures, by kind (failureKind()). */
+  failingKinds: Record<string, number>;
+  /** Failed calls since start, by kind. */
+  failuresByKind: Record<string, number>;
   /** Acknowledged position; written to the cursor file after each batch. */
   cursor: Cursor;
   cursorSaveFailures: number;
@@ -98,6 +107,7 @@ export class CloudWatchLogsShipper {
       rejectedBeforeSend: { tooOld: 0, tooNew: 0, tooLarge: 0 },
       rejectedByService: { tooOld: 0, tooNew: 0, expired: 0 },
       refusedEvents: 0, rejectedTotal: 0, retries: 0, lastError: undefined,
+      degradedSince: undefined, failingKinds: {}, failuresByKind: {},
       cursor: { file: '', offset: 0, lastId: undefined }, cursorSaveFailures: 0,
     };
   }
@@ -237,11 +247,7 @@ export class CloudWatchLogsShipper {
         );
         this.#status.eventsSent += batch.events.length;
         this.#status.batchesSent++;
-        if (this.#status.state === 'retrying') {
-          this.#o.logger.info({ retries: attempt }, 'CloudWatch Logs reachable again; shipping resumed');
-          this.#errorLog.reset();
-        }
-        this.#status.state = 'shipping';
+        this.#recovered();
         if (out.rejectedLogEventsInfo) this.#accountServiceRejects(out.rejectedLogEventsInfo, batch);
         return true;
       } catch (err) {
@@ -259,10 +265,14 @@ export class CloudWatchLogsShipper {
           );
           return true;
         }
-        this.#status.state = 'retrying';
         this.#status.retries++;
-        if (this.#errorLog.shouldLog(name, this.#now())) {
-          this.#o.logger.warn({ err: name, kind, attempt }, 'PutLogEvents failed; retrying with backoff (events stay on disk)');
+        const f = this.#failed(err);
+        const repeats = this.#errorLog.take(f.failure, this.#now());
+        if (repeats !== undefined) {
+          this.#o.logger.warn(
+            { ...f, kind, attempt, repeats, events: batch.events.length },
+            `PutLogEvents failed (${f.failure}${repeats > 0 ? `, ${repeats} more like it since the last line` : ''}); retrying with backoff, events stay on disk and the cursor stays`,
+          );
         }
         if (kind === ErrorKind.Missing) {
           if (!(await this.#ensureResources(signal))) return false;
@@ -273,6 +283,32 @@ export class CloudWatchLogsShipper {
         if (!(await sleep(fullJitterDelay(attempt, this.#o.backoff ?? DEFAULT_BACKOFF), signal))) return false;
       }
     }
+  }
+
+  /** Notes one failed call: the shipper is degraded until a call succeeds. */
+  #failed(err: unknown): ReturnType<typeof failureFields> {
+    const f = failureFields(err);
+    const s = this.#status;
+    s.lastError = f.err;
+    s.state = 'retrying';
+    s.degradedSince ??= new Date(this.#now()).toISOString();
+    s.failingKinds[f.failure] = (s.failingKinds[f.failure] ?? 0) + 1;
+    s.failuresByKind[f.failure] = (s.failuresByKind[f.failure] ?? 0) + 1;
+    return f;
+  }
+
+  /** A call succeeded: say once what the failures were, then forget them. */
+  #recovered(): void {
+    const s = this.#status;
+    s.state = 'shipping';
+    if (s.degradedSince === undefined) return;
+    this.#o.logger.info(
+      { degradedSince: s.degradedSince, failedCalls: s.failingKinds, notLoggedRepeats: this.#errorLog.unreported() },
+      'CloudWatch Logs reachable again; shipping resumed',
+    );
+    this.#errorLog.reset();
+    s.degradedSince = undefined;
+    s.failingKinds = {};
   }
 
   #account(batch: PreparedBatch): void {
@@ -325,15 +361,18 @@ export class CloudWatchLogsShipper {
         }
         await ignoreExists(() => client.send(new CreateLogStreamCommand({ logGroupName: logGroup, logStreamName: logStream }), opts));
         if (created) logger.info({ logGroup, retentionDays: this.#retentionDays }, 'created CloudWatch log group');
+        if (this.#status.degradedSince !== undefined) this.#recovered();
         return true;
       } catch (err) {
         if (signal.aborted) return false;
-        const name = errorName(err);
-        this.#status.lastError = name;
-        this.#status.state = 'retrying';
         this.#status.retries++;
-        if (this.#errorLog.shouldLog(`ensure:${name}`, this.#now())) {
-          logger.warn({ err: name, logGroup, logStream }, 'cannot prepare the CloudWatch log group/stream; retrying');
+        const f = this.#failed(err);
+        const repeats = this.#errorLog.take(`ensure:${f.failure}`, this.#now());
+        if (repeats !== undefined) {
+          logger.warn(
+            { ...f, logGroup, logStream, repeats },
+            `cannot prepare the CloudWatch log group/stream (${f.failure}${repeats > 0 ? `, ${repeats} more like it since the last line` : ''}); retrying`,
+          );
         }
         if (!(await sleep(fullJitterDelay(attempt, this.#o.backoff ?? DEFAULT_BACKOFF), signal))) return false;
       }

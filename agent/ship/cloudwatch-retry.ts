@@ -81,31 +81,80 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
   });
 }
 
+const THROTTLED = new Set([
+  'ThrottlingException', 'Throttling', 'ThrottledException', 'RequestLimitExceeded', 'TooManyRequestsException',
+  'RequestThrottled', 'RequestThrottledException', 'SlowDown', 'LimitExceededException',
+]);
+
 /**
- * Says whether an error should be logged now: the first of each kind, then at most
- * once per interval per kind, so an outage gives a few lines, not an error loop.
- * Kinds are error names: a small, bounded set.
+ * A short, stable name for what went wrong, used to log each kind of failure once per
+ * interval (a small, bounded set of keys). Transport codes come first: the SDK names a
+ * dropped connection "TimeoutError" with code ECONNRESET.
+ */
+export function failureKind(err: unknown): string {
+  const e = err as (AwsErrorLike & { message?: unknown; $response?: unknown }) | undefined;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const name = errorName(err);
+  const message = typeof e?.message === 'string' ? e.message : '';
+  if (name === 'UnverifiedAnswer') return 'unverified-answer';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || message === 'aborted' || message === 'socket hang up') return 'connection-lost';
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'connection-refused';
+  if (code === 'ETIMEDOUT' || name === 'TimeoutError') return 'timeout';
+  if (name === 'SyntaxError' || /Deserialization error|XML parse error/.test(message)) return 'unparseable-answer';
+  if (THROTTLED.has(name)) return 'throttled';
+  const status = e?.$metadata?.httpStatusCode;
+  if (typeof status === 'number' && status >= 500) return `server-error:${name}`;
+  return name;
+}
+
+/** What a log line about a failure says, whatever the caller. */
+export function failureFields(err: unknown): { failure: string; err: string; status: number | undefined; message: string } {
+  const e = err as (AwsErrorLike & { message?: unknown }) | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  const message = typeof e?.message === 'string' ? e.message.split('\n')[0]?.slice(0, 160) ?? '' : '';
+  return { failure: failureKind(err), err: errorName(err), status: typeof status === 'number' ? status : undefined, message };
+}
+
+/**
+ * Says whether a failure should be logged now: the first of each kind, then at most
+ * once per interval per kind, so an outage gives a few lines, not an error loop. The
+ * line that is logged says how many of that kind were held back since the previous
+ * one (`repeats`), so nothing is hidden. Kinds come from failureKind(): a small set.
  */
 export class LogOnce {
   readonly #intervalMs: number;
-  readonly #lastAt = new Map<string, number>();
+  readonly #entries = new Map<string, { at: number; skipped: number }>();
   suppressed = 0;
 
   constructor(intervalMs: number) {
     this.#intervalMs = intervalMs;
   }
 
-  shouldLog(key: string, nowMs: number = Date.now()): boolean {
-    const last = this.#lastAt.get(key);
-    if (last === undefined || nowMs - last >= this.#intervalMs) {
-      this.#lastAt.set(key, nowMs);
-      return true;
+  /** Undefined: do not log this one. A number: log now, saying this many repeats were held back. */
+  take(key: string, nowMs: number = Date.now()): number | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined || nowMs - entry.at >= this.#intervalMs) {
+      const repeats = entry?.skipped ?? 0;
+      this.#entries.set(key, { at: nowMs, skipped: 0 });
+      return repeats;
     }
+    entry.skipped++;
     this.suppressed++;
-    return false;
+    return undefined;
+  }
+
+  shouldLog(key: string, nowMs: number = Date.now()): boolean {
+    return this.take(key, nowMs) !== undefined;
+  }
+
+  /** Repeats held back and not yet reported, by kind (for the "recovered" line). */
+  unreported(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, e] of this.#entries) if (e.skipped > 0) out[k] = e.skipped;
+    return out;
   }
 
   reset(): void {
-    this.#lastAt.clear();
+    this.#entries.clear();
   }
 }

@@ -1,7 +1,7 @@
 import { PutMetricDataCommand, StandardUnit, type CloudWatchClient, type Dimension, type MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { DimensionName, MetricName } from '../events/metric-names.js';
 import { METRICS_MAX_ABS_VALUE, METRICS_MAX_PER_CALL, METRICS_MAX_REQUEST_BYTES } from './aws-limits.js';
-import { classifyAwsError, errorName, ErrorKind, LogOnce } from './cloudwatch-retry.js';
+import { classifyAwsError, ErrorKind, failureFields, LogOnce } from './cloudwatch-retry.js';
 import { ZERO_COUNTERS, type ShipLogger, type StatSet, type StatsCounters, type StatsSource } from './shipping-types.js';
 
 /** Counter → metric name; the catalogue lives in events/metric-names.ts. */
@@ -59,6 +59,10 @@ export type MetricsStatus = {
   invalidValuesDropped: number;
   queued: number;
   lastError: string | undefined;
+  /** Set (ISO time) while PutMetricData fails; cleared by the next interval sent. */
+  degradedSince: string | undefined;
+  /** Failed calls since start, by kind (failureKind()). */
+  failuresByKind: Record<string, number>;
 };
 
 type QueuedInterval = { at: Date; data: MetricDatum[]; sent: number; attempts: number };
@@ -70,7 +74,7 @@ export class MetricsPublisher {
   readonly #errorLog = new LogOnce(5 * 60_000);
   readonly #status: MetricsStatus = {
     intervalsSent: 0, datumsSent: 0, calls: 0, failedCalls: 0, intervalsDropped: 0, datumsDropped: 0,
-    invalidValuesDropped: 0, queued: 0, lastError: undefined,
+    invalidValuesDropped: 0, queued: 0, lastError: undefined, degradedSince: undefined, failuresByKind: {},
   };
   #previous: StatsCounters = ZERO_COUNTERS;
   #previousByTarget = new Map<string, Partial<StatsCounters>>();
@@ -88,7 +92,7 @@ export class MetricsPublisher {
   }
 
   status(): Readonly<MetricsStatus> {
-    return { ...this.#status, queued: this.#queue.length };
+    return { ...this.#status, failuresByKind: { ...this.#status.failuresByKind }, queued: this.#queue.length };
   }
 
   /** Collects one interval and sends what is queued. Never rejects. */
@@ -218,14 +222,26 @@ export class MetricsPublisher {
         this.#status.datumsSent += chunk.length;
       } catch (err) {
         this.#status.failedCalls++;
-        const name = errorName(err);
-        this.#status.lastError = name;
+        const f = failureFields(err);
+        const st = this.#status;
+        st.lastError = f.err;
+        st.failuresByKind[f.failure] = (st.failuresByKind[f.failure] ?? 0) + 1;
+        const now = (this.#o.now ?? Date.now)();
+        st.degradedSince ??= new Date(now).toISOString();
         const kind = classifyAwsError(err);
-        if (this.#errorLog.shouldLog(name)) {
-          this.#o.logger.warn({ err: name, kind, attempt: item.attempts }, 'PutMetricData failed');
+        const repeats = this.#errorLog.take(f.failure, now);
+        if (repeats !== undefined) {
+          this.#o.logger.warn(
+            { ...f, kind, attempt: item.attempts, repeats },
+            `PutMetricData failed (${f.failure}${repeats > 0 ? `, ${repeats} more like it since the last line` : ''}); the interval waits for the next one`,
+          );
         }
         return kind === ErrorKind.Invalid ? 'invalid' : 'retry';
       }
+    }
+    if (this.#status.degradedSince !== undefined) {
+      this.#o.logger.info({ degradedSince: this.#status.degradedSince, notLoggedRepeats: this.#errorLog.unreported() }, 'CloudWatch metrics reachable again');
+      this.#status.degradedSince = undefined;
     }
     this.#errorLog.reset();
     return 'sent';

@@ -8,7 +8,27 @@ import type { CloudConfig, ShipLogger, StatsSource } from './shipping-types.js';
 
 export type ShippingStatus =
   | Readonly<{ mode: 'local'; reason: string }>
-  | Readonly<{ mode: 'aws'; logs: Readonly<LogsShipperStatus>; metrics: Readonly<MetricsStatus> }>;
+  | Readonly<{
+    mode: 'aws';
+    /** 'degraded' while CloudWatch Logs or metrics calls fail; `degraded` then says what and since when. */
+    health: 'ok' | 'degraded';
+    degraded: string | undefined;
+    logs: Readonly<LogsShipperStatus>;
+    metrics: Readonly<MetricsStatus>;
+  }>;
+
+/** One line for the summary and health.json: what is failing, how often, since when. */
+export function degradedReason(logs: Readonly<LogsShipperStatus>, metrics: Readonly<MetricsStatus>): string | undefined {
+  const parts: string[] = [];
+  if (logs.degradedSince !== undefined) {
+    const kinds = Object.entries(logs.failingKinds).map(([k, n]) => `${k} x${n}`).join(', ');
+    parts.push(`CloudWatch Logs failing since ${logs.degradedSince} (${kinds || logs.lastError || 'unknown'}); events wait in the local log`);
+  }
+  if (metrics.degradedSince !== undefined) {
+    parts.push(`CloudWatch metrics failing since ${metrics.degradedSince} (${metrics.lastError ?? 'unknown'}); ${metrics.queued} interval(s) waiting`);
+  }
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
 
 /** What main holds: status for the summary, flush on SIGTERM, stop. */
 export type Shipping = Readonly<{
@@ -70,7 +90,12 @@ export function startShipping(o: StartShippingOptions): Shipping {
   logs.start();
   metrics.start();
   return {
-    status: () => ({ mode: 'aws', logs: logs.status(), metrics: metrics.status() }),
+    status: () => {
+      const l = logs.status();
+      const m = metrics.status();
+      const degraded = degradedReason(l, m);
+      return { mode: 'aws', health: degraded === undefined ? 'ok' : 'degraded', degraded, logs: l, metrics: m };
+    },
     pending: () => logs.pending(),
     nudge: () => logs.nudge(),
     async flush(budgetMs) {

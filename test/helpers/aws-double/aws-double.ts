@@ -16,16 +16,54 @@ import { ec2Error, QUERY_VERSIONS, QueryServices, queryError } from './query-ser
 export type ServiceAnswer = { status: number; headers: Record<string, string>; body: string };
 export type ServiceName = 'logs' | 'metrics' | 'query' | 'imds';
 
-export type FaultKind = 'throttle' | 'server-error' | 'slow' | 'drop';
+/**
+ * How the double misbehaves. The first four are AWS's own failures; the others are what
+ * a proxy, a middlebox or a dying connection makes of an answer.
+ * - throttle, server-error: a valid AWS error (throttling body; 500/503 with the service's error shape)
+ * - slow: the normal answer after `delayMs` (a client timeout makes it "sent, answer lost")
+ * - drop: the socket is destroyed after the request was read
+ * - malformed-json: 200 with the service's content type and a body that is not JSON
+ * - truncated: 200, the real answer cut in half (Content-Length matches the cut body)
+ * - html: an HTML error page from a proxy, with `status` (default 502; 200 is allowed)
+ * - wrong-content-type: the real answer labelled text/html
+ * - empty: 200 with no body and no content type
+ * - close-after-request: the request is read, then the connection is half-closed (FIN) unanswered
+ * - close-after-headers: status line and headers (with Content-Length) are sent, then FIN
+ * - stall-after-headers: headers are sent, then nothing, the connection stays open
+ * - reset: the connection is reset (RST) after the request was read
+ */
+export type FaultKind =
+  | 'throttle' | 'server-error' | 'slow' | 'drop'
+  | 'malformed-json' | 'truncated' | 'html' | 'wrong-content-type' | 'empty'
+  | 'close-after-request' | 'close-after-headers' | 'stall-after-headers' | 'reset';
+
+export const ALL_FAULT_KINDS: readonly FaultKind[] = [
+  'throttle', 'server-error', 'slow', 'drop', 'malformed-json', 'truncated', 'html', 'wrong-content-type', 'empty',
+  'close-after-request', 'close-after-headers', 'stall-after-headers', 'reset',
+];
+
+/**
+ * Faults that mangle an answer the service had already produced: the request WAS
+ * processed (events stored) unless the test says otherwise. These are the ambiguous
+ * "sent, answer lost" cases where a client may resend one batch (the id rule).
+ */
+const PROCESSED_BY_DEFAULT: ReadonlySet<FaultKind> = new Set([
+  'slow', 'truncated', 'wrong-content-type', 'close-after-headers', 'stall-after-headers',
+]);
+
 export type Fault = {
   service: ServiceName;
-  /** Operation (X-Amz-Target suffix or Query Action); any when absent. */
+  /** Operation (X-Amz-Target suffix, Query Action or IMDS path); any when absent. */
   op?: string;
   kind: FaultKind;
   /** How many matching requests it applies to. */
   times: number;
   /** For 'slow': delay before the normal answer. */
   delayMs?: number;
+  /** For 'html': the status of the error page (default 502). */
+  status?: number;
+  /** Whether the service handles the request before the answer is mangled (default: see PROCESSED_BY_DEFAULT). */
+  processed?: boolean;
 };
 
 /** Clearly fake credentials for the SDK clients (a fresh object: the SDK annotates it). */
@@ -61,6 +99,11 @@ export class AwsDouble {
     const addr = this.#server?.address() as AddressInfo | undefined;
     if (!addr) throw new Error('AwsDouble not started');
     return `http://127.0.0.1:${addr.port}`;
+  }
+
+  /** Faults not yet used up. */
+  faultsLeft(): number {
+    return this.faults.reduce((n, f) => n + f.times, 0);
   }
 
   async stop(): Promise<void> {
@@ -124,27 +167,75 @@ export class AwsDouble {
     if (fault) {
       fault.times--;
       this.#note(`${service}:${op}:${fault.kind}`);
-      if (fault.kind === 'drop') {
-        req.socket.destroy();
-        return;
-      }
       if (fault.kind === 'slow') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
-      else {
-        this.#send(res, this.#faultAnswer(service, body, fault.kind));
-        return;
-      }
+      const processed = fault.processed ?? PROCESSED_BY_DEFAULT.has(fault.kind);
+      const real = processed ? this.#answer(service, op, url, req, body, raw) : undefined;
+      if (real !== undefined) this.#note(`${service}:${op}:processed`);
+      this.#misbehave(req, res, fault, service, body, real);
+      return;
     }
     this.#note(`${service}:${op}:ok`);
-    let answer: ServiceAnswer;
-    try {
-      if (service === 'imds') answer = this.imds.handle(req.method ?? 'GET', url, req.headers);
-      else if (service === 'logs') answer = this.logs.handle(op, JSON.parse(body || '{}') as Record<string, unknown>);
-      else if (service === 'metrics') answer = this.metrics.handle(op, JSON.parse(body || '{}') as Record<string, unknown>, raw.length);
-      else answer = this.query.handle(body);
-    } catch (e) {
-      answer = { status: 500, headers: { 'content-type': 'text/plain' }, body: `double failed: ${String(e)}` };
-    }
+    const answer = this.#answer(service, op, url, req, body, raw);
     if (!res.destroyed) this.#send(res, answer);
+  }
+
+  #answer(service: ServiceName, op: string, url: string, req: IncomingMessage, body: string, raw: Buffer): ServiceAnswer {
+    try {
+      if (service === 'imds') return this.imds.handle(req.method ?? 'GET', url, req.headers);
+      if (service === 'logs') return this.logs.handle(op, JSON.parse(body || '{}') as Record<string, unknown>);
+      if (service === 'metrics') return this.metrics.handle(op, JSON.parse(body || '{}') as Record<string, unknown>, raw.length);
+      return this.query.handle(body);
+    } catch (e) {
+      return { status: 500, headers: { 'content-type': 'text/plain' }, body: `double failed: ${String(e)}` };
+    }
+  }
+
+  /** Answers (or fails to answer) the way `fault` says; `real` is the service's own answer when it processed the request. */
+  #misbehave(req: IncomingMessage, res: ServerResponse, fault: Fault, service: ServiceName, body: string, real: ServiceAnswer | undefined): void {
+    const socket = req.socket;
+    const normal = real ?? { status: 200, headers: { 'content-type': CONTENT_TYPES[service] }, body: SAMPLE_BODIES[service] };
+    switch (fault.kind) {
+      case 'throttle':
+      case 'server-error':
+        this.#send(res, this.#faultAnswer(service, body, fault.kind));
+        return;
+      case 'slow':
+        if (!res.destroyed) this.#send(res, normal);
+        return;
+      case 'drop':
+        socket.destroy();
+        return;
+      case 'reset':
+        socket.resetAndDestroy();
+        return;
+      case 'close-after-request':
+        socket.end();
+        return;
+      case 'malformed-json':
+        this.#send(res, { status: 200, headers: { 'content-type': CONTENT_TYPES[service] }, body: MALFORMED_BODIES[service] });
+        return;
+      case 'truncated':
+        this.#send(res, { ...normal, body: normal.body.slice(0, Math.max(1, Math.floor(normal.body.length / 2))) });
+        return;
+      case 'html': {
+        const status = fault.status ?? 502;
+        this.#send(res, { status, headers: { 'content-type': 'text/html' }, body: htmlPage(status) });
+        return;
+      }
+      case 'wrong-content-type':
+        this.#send(res, { ...normal, headers: { ...normal.headers, 'content-type': 'text/html; charset=utf-8' } });
+        return;
+      case 'empty':
+        res.writeHead(200, { 'content-length': 0 });
+        res.end();
+        return;
+      case 'close-after-headers':
+      case 'stall-after-headers':
+        res.writeHead(normal.status, { ...normal.headers, 'content-length': Buffer.byteLength(normal.body) });
+        res.flushHeaders();
+        if (fault.kind === 'close-after-headers') setImmediate(() => socket.end());
+        return;
+    }
   }
 
   #faultAnswer(service: ServiceName, body: string, kind: 'throttle' | 'server-error'): ServiceAnswer {
@@ -168,4 +259,26 @@ export class AwsDouble {
     res.writeHead(a.status, { ...a.headers, 'x-amzn-requestid': 'req-double', 'content-length': Buffer.byteLength(a.body) });
     res.end(a.body);
   }
+}
+
+const CONTENT_TYPES: Record<ServiceName, string> = {
+  logs: 'application/x-amz-json-1.1', metrics: 'application/x-amz-json-1.0', query: 'text/xml', imds: 'text/plain',
+};
+/** Representative successful answers, for faults that mangle an answer the service never produced. */
+const SAMPLE_BODIES: Record<ServiceName, string> = {
+  logs: '{"nextSequenceToken":"49650000000000000000000000000000000000000000000000000000"}',
+  metrics: '{}',
+  query: '<DescribeTargetGroupsResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><DescribeTargetGroupsResult><TargetGroups/></DescribeTargetGroupsResult><ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata></DescribeTargetGroupsResponse>',
+  imds: 'i-0123456789abcdef0',
+};
+const MALFORMED_BODIES: Record<ServiceName, string> = {
+  logs: '{"nextSequenceToken":"4965000000",,"rejectedLogEventsInfo":{tooOld',
+  metrics: '{"__type":',
+  query: '<DescribeTargetGroupsResponse><DescribeTargetGroupsResult><TargetGroups><member><TargetGroupArn>arn:aws:elasticloadbalancing:',
+  imds: '\u0000\u0001<?xml garbage',
+};
+
+function htmlPage(status: number): string {
+  const title = status === 200 ? 'Please log in' : `${status} Bad Gateway`;
+  return `<html><head><title>${title}</title></head><body><center><h1>${title}</h1></center><hr><center>proxy</center></body></html>\n`;
 }
