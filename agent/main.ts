@@ -215,7 +215,8 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
       // Progress: something was acknowledged since the last look, or nothing is waiting.
       if (st.logs.eventsSent !== lastSent || pending === 0) lastSuccess = new Date().toISOString();
       lastSent = st.logs.eventsSent;
-      lastError = st.logs.lastError ?? null;
+      // Non-null only while CloudWatch calls fail: what fails, how often, since when.
+      lastError = st.degraded ?? null;
     }
     const cap = source.stats();
     const lastMicros = pipeline.lastPacketMicros;
