@@ -1,0 +1,142 @@
+/**
+ * Issue 6's proof for the kernel filter: an LB-like capture (test/helpers/lb-traffic.ts)
+ * is thinned by libpcap with the generated filter (tcpdump -w uses the same
+ * pcap_compile() and BPF interpreter as a live capture) and the real binary reads
+ * both files. Exact counts must not move; per-segment figures of sampled flows must
+ * equal those of the sampled flows analysed whole.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { buildBpfFilter } from '../../../agent/capture/bpf-filter.js';
+import { LinkType } from '../../../agent/capture/packet-source.js';
+import { generateLbTraffic } from '../../helpers/lb-traffic.js';
+
+const MAIN = fileURLToPath(new URL('../../../agent/main.js', import.meta.url));
+const PACKETS = 100_000;
+const SAMPLES = [1, 10, 100] as const;
+const HAVE_TCPDUMP = spawnSync('tcpdump', ['--version']).status === 0;
+
+type Json = Record<string, unknown>;
+type Run = { summary: Json; events: string[] };
+
+/** Summary fields that describe the input or the run, not the analysis. */
+const RUN_FIELDS = ['time', 'uptime_s', 'source', 'capture', 'totals.packets', 'totals.bytes', 'totals.tcp', 'totals.udp', 'totals.ipv4', 'totals.ipv6'];
+
+let dir = '';
+let input = '';
+const runs = new Map<string, Run>();
+
+function tcpdump(args: string[]): void {
+  const r = spawnSync('tcpdump', args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, `tcpdump ${args.join(' ')}: ${r.stderr}`);
+}
+
+/** The final JSON summary and the logged events (ids removed: they are unique per run). */
+function analyse(file: string, sample: number, name: string): Run {
+  const logs = join(dir, `logs-${name}`);
+  const r = spawnSync(process.execPath, [MAIN, '--read', file, '-s', String(sample), '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off'],
+    { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 26 });
+  assert.equal(r.status, 0, `analyzer on ${file}: ${r.stderr.slice(-500)}`);
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{"summary":"final"'));
+  assert.ok(line !== undefined, 'a final summary line');
+  const events = readdirSync(logs).filter((f) => f.endsWith('.log')).sort()
+    .flatMap((f) => readFileSync(join(logs, f), 'utf8').split('\n').filter((l) => l !== ''))
+    .map((l) => { const { id: _id, ...rest } = JSON.parse(l) as Json; return JSON.stringify(rest); })
+    .sort();
+  return { summary: JSON.parse(line) as Json, events };
+}
+
+function flatten(o: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
+  if (o !== null && typeof o === 'object') {
+    for (const [k, v] of Object.entries(o)) flatten(v, prefix === '' ? k : `${prefix}.${k}`, out);
+  } else out[prefix] = o;
+  return out;
+}
+
+/** Paths whose values differ, leaving out those under any of `ignore`. */
+function differences(a: Json, b: Json, ignore: readonly string[]): string[] {
+  const fa = flatten(a);
+  const fb = flatten(b);
+  const skip = (k: string) => ignore.some((p) => k === p || k.startsWith(`${p}.`) || k.startsWith(`${p}[`));
+  return [...new Set([...Object.keys(fa), ...Object.keys(fb)])].filter((k) => !skip(k) && fa[k] !== fb[k])
+    .map((k) => `${k}: ${String(fa[k])} vs ${String(fb[k])}`);
+}
+
+function get(o: Json, path: string): unknown {
+  return path.split('.').reduce<unknown>((v, k) => (v as Json | undefined)?.[k], o);
+}
+
+describe('Kernel filter against the unfiltered pipeline on LB-like traffic', { timeout: 300_000 }, () => {
+  before(() => {
+    if (!HAVE_TCPDUMP) return;
+    dir = mkdtempSync(join(tmpdir(), 'lbta-kf-'));
+    input = join(dir, 'in.pcap');
+    generateLbTraffic(input, PACKETS);
+    for (const n of SAMPLES) {
+      const out = join(dir, `filtered-${n}.pcap`);
+      tcpdump(['-r', input, '-w', out, buildBpfFilter({ linkType: LinkType.ETHERNET, sample: n })]);
+      runs.set(`in-${n}`, analyse(input, n, `in-${n}`));
+      runs.set(`out-${n}`, analyse(out, n, `out-${n}`));
+    }
+    // The sampled flows of -s 10 alone, every one of their packets, analysed whole.
+    const only = join(dir, 'sampled-10.pcap');
+    tcpdump(['-r', input, '-w', only, 'tcp and (ip[12:4] ^ ip[16:4] ^ tcp[0:2] ^ tcp[2:2]) % 10 = 0']);
+    runs.set('sampled-10', analyse(only, 1, 'sampled-10'));
+  });
+  after(() => { if (dir !== '') rmSync(dir, { recursive: true, force: true }); });
+
+  const run = (k: string): Run => runs.get(k) as Run;
+
+  for (const n of SAMPLES) {
+    it(`at -s ${n}, the filtered capture gives the same summary and the same events as the whole one`, (t) => {
+      if (!HAVE_TCPDUMP) { t.skip('tcpdump (libpcap) is not installed: scripts/setup.sh --test installs it'); return; }
+      // Prepare
+      const whole = run(`in-${n}`);
+      const filtered = run(`out-${n}`);
+      // Act
+      const diff = differences(whole.summary, filtered.summary, RUN_FIELDS);
+      // Assess: every figure, sampled or exact, including states of unsampled flows and events.
+      assert.deepEqual(diff, []);
+      assert.ok(whole.events.length > 500, `events to compare (${whole.events.length})`);
+      assert.deepEqual(filtered.events, whole.events);
+      const packets = Number(get(filtered.summary, 'totals.packets'));
+      if (n === 1) assert.equal(packets, PACKETS + 2, 'at -s 1 nothing is thinned');
+      else assert.ok(packets < PACKETS * 0.75, `-s ${n} thins the capture (${packets} of ${PACKETS + 2} packets)`);
+    });
+  }
+
+  for (const n of [10, 100]) {
+    it(`the exact counts of the filtered capture at -s ${n} equal those of the whole capture at -s 1`, (t) => {
+      if (!HAVE_TCPDUMP) { t.skip('tcpdump (libpcap) is not installed: scripts/setup.sh --test installs it'); return; }
+      // Prepare
+      const exact = run('in-1').summary;
+      const filtered = run(`out-${n}`).summary;
+      const sampledFigures = (get(filtered, 'sampled.figures') as string[]).map((f) => `tcp_errors.${f}`);
+      // Act
+      const diff = differences(exact, filtered, [...RUN_FIELDS, 'sampled', ...sampledFigures]);
+      // Assess
+      assert.deepEqual(diff, []);
+      for (const k of ['tcp_errors.resets_by_target', 'tcp_errors.refused', 'http_errors.5xx.503', 'health_checks.http.ok']) {
+        assert.ok(Number(get(filtered, k)) > 0, `${k} is exercised`);
+      }
+      assert.deepEqual(get(filtered, 'events'), get(exact, 'events'));
+    });
+  }
+
+  it('retransmissions counted at -s 10 on the filtered capture equal those of the sampled flows analysed whole', (t) => {
+    if (!HAVE_TCPDUMP) { t.skip('tcpdump (libpcap) is not installed: scripts/setup.sh --test installs it'); return; }
+    // Prepare
+    const whole = run('sampled-10').summary;
+    const filtered = run('out-10').summary;
+    // Act
+    const figures = ['retransmissions', 'fast_retransmissions', 'spurious_retransmissions', 'duplicate_acks', 'out_of_order'];
+    // Assess
+    for (const f of figures) assert.equal(get(filtered, `tcp_errors.${f}`), get(whole, `tcp_errors.${f}`), f);
+    assert.ok(Number(get(filtered, 'tcp_errors.retransmissions')) > 0, 'some sampled flow retransmits');
+  });
+});
