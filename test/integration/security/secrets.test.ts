@@ -1,8 +1,9 @@
 /**
  * Secrets never leave the box. Real HTTP requests (curl in a namespace, a real server
- * on the target side) carry Authorization (Basic and Bearer), Proxy-Authorization,
- * X-Api-Key, Cookie, Set-Cookie, query-string tokens and request and response bodies,
- * each holding a recognisable canary; some are answered 5xx and some are failing
+ * on the target side, some on kept-alive connections) carry Authorization (Basic and
+ * Bearer), Proxy-Authorization, X-Api-Key, a forged X-Forwarded-For entry, Cookie,
+ * Set-Cookie, query-string tokens and request and response bodies, each holding a
+ * recognisable canary; some are answered 5xx and some are failing
  * ELB health checks, so events are made from exactly those requests. The real
  * binary captures live and ships to the local AWS double through a recording
  * relay, which keeps every byte the agent sent (PutLogEvents, PutMetricData,
@@ -32,6 +33,8 @@ const TARGET = '198.18.47.17';
 const CLIENT = '198.18.47.18';
 const PORT = 8080;
 const INSTANCE = 'i-05ec0000000000001';
+/** The client address a proxy appended to X-Forwarded-For (after a forged, non-address entry). */
+const CLIENT_IP = '203.0.113.9';
 
 /** Every canary shares this marker, so one case-insensitive search finds any of them. */
 const MARK = 'ZQXCANARY';
@@ -46,6 +49,7 @@ const C = {
   queryToken: `${MARK}-query-token`,
   queryApiKey: `${MARK}-query-api-key`,
   requestBody: `${MARK}-request-body`,
+  forwardedFor: `${MARK}-forwarded-for`,
   responseBody: `${MARK}-response-body`,
 } as const;
 const BASIC_B64 = Buffer.from(`${C.basicUser}:${C.basicPassword}`).toString('base64');
@@ -53,7 +57,7 @@ const BASIC_B64 = Buffer.from(`${C.basicUser}:${C.basicPassword}`).toString('bas
 const FORBIDDEN = [MARK, MARK.toLowerCase(), BASIC_B64, C.basicUser];
 const QUERY = `token=${C.queryToken}&api_key=${C.queryApiKey}`;
 
-const API_ERRORS = 4; // POST /api/orders → 500
+const API_ERRORS = 4; // POST /api/orders → 500 (even: two per connection)
 const ACCOUNT_ERRORS = 3; // GET /account (Basic) → 503
 const HEALTH_FAILS = 3; // ELB-HealthChecker/2.0 GET /health → 500
 const LOGINS = 3; // GET /login → 200 with Set-Cookie
@@ -119,10 +123,11 @@ function curl(args: readonly string[]): Promise<number | null> {
 
 async function sendSecretTraffic(): Promise<void> {
   const base = `http://${TARGET}:${PORT}`;
-  for (let i = 0; i < API_ERRORS; i++) {
+  // Two requests per curl: the second travels on a kept-alive connection.
+  for (let i = 0; i < API_ERRORS / 2; i++) {
     assert.equal(await curl(['-X', 'POST', '-H', `Authorization: Bearer ${C.bearer}`, '-H', `Cookie: session=${C.cookie}; theme=dark`,
-      '-H', `X-Api-Key: ${C.apiKeyHeader}`, '-H', 'Content-Type: application/json',
-      '--data', `{"password":"${C.requestBody}","n":${i}}`, `${base}/api/orders?${QUERY}`]), 0);
+      '-H', `X-Api-Key: ${C.apiKeyHeader}`, '-H', `X-Forwarded-For: ${C.forwardedFor}, ${CLIENT_IP}`, '-H', 'Content-Type: application/json',
+      '--data', `{"password":"${C.requestBody}","n":${i}}`, `${base}/api/orders?${QUERY}`, `${base}/api/orders?${QUERY}`]), 0);
   }
   for (let i = 0; i < ACCOUNT_ERRORS; i++) {
     assert.equal(await curl(['-u', `${C.basicUser}:${C.basicPassword}`, '-H', `Proxy-Authorization: Basic ${C.proxyAuth}`, `${base}/account?${QUERY}`]), 0);
@@ -205,7 +210,7 @@ describe('secrets in requests and responses never leave the box', () => {
     assert.equal(code, 0, agent.stderr);
     const events = readEvents(logs);
     const appErrors = events.filter((e) => e['type'] === 'APP_ERROR');
-    assert.equal(appErrors.filter((e) => e['path'] === '/api/orders' && e['method'] === 'POST' && e['status'] === 500).length, API_ERRORS, JSON.stringify(events));
+    assert.equal(appErrors.filter((e) => e['path'] === '/api/orders' && e['method'] === 'POST' && e['status'] === 500 && e['client_ip'] === CLIENT_IP).length, API_ERRORS, JSON.stringify(events));
     assert.equal(appErrors.filter((e) => e['path'] === '/account' && e['status'] === 503).length, ACCOUNT_ERRORS, JSON.stringify(events));
     assert.equal(events.filter((e) => e['type'] === 'HEALTH_CHECK_FAIL').length, HEALTH_FAILS, JSON.stringify(events));
     assert.ok(relay.calls('PutLogEvents').length > 0, 'PutLogEvents was called');
