@@ -5,7 +5,7 @@ import { IMDS_DEFAULT_ENDPOINT, IMDS_TOKEN_TTL_SECONDS } from '../ship/aws-limit
  * What IMDS values look like. A proxy's HTML page or a garbled answer with status 200
  * must not become the instance id (the log stream name) or the region (the endpoint).
  */
-const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 /** Local Zones and Wavelength zones look like us-west-2-lax-1a: only the character set is checked. */
 const AVAILABILITY_ZONE = /^[a-z0-9-]{4,40}$/;
