@@ -10,8 +10,8 @@
  *
  * NEEDS at -s 1 is every TCP and UDP packet. At -s N > 1 (see analysisSelection):
  * UDP whole; TCP packets that decide an exact count (SYN/FIN/RST, zero window, the
- * first segment of an HTTP message, TLS handshake/alert/CCS records, proxy-protocol
- * headers); and every other TCP packet only of the flows whose sample hash
+ * first and last segment of an HTTP message head, TLS handshake/alert/CCS records,
+ * proxy-protocol headers); and every other TCP packet only of the flows whose sample hash
  * (agent/flows/flow-hash.ts, computed here with classic BPF XOR and MOD) is 0 mod N.
  */
 import { LinkType } from './packet-source.js';
@@ -70,12 +70,21 @@ function anyOf(load: string, values: readonly number[], digits: number): string 
   return `(${values.map((v) => `${load} = ${hex(v, digits)}`).join(' or ')})`;
 }
 
+/**
+ * The last four payload bytes of a segment that ends a message head. The last
+ * segment of a head spread over several (large cookies) must reach user space
+ * before the response does, or the request is only known after its response.
+ */
+const HEAD_END = 0x0d0a0d0a;
+
 /** The selection for IPv4 TCP (not a non-first fragment): tcp[] offsets are valid. */
 function tcp4(sample: number): string {
   const payload = '((tcp[12] & 0xf0) >> 2)';
+  const end = '(ip[2:2] - ((ip[0] & 0x0f) << 2))'; // end of the payload, from the TCP header
   const heads = [
     anyOf(`tcp[${payload}:4]`, Object.values(HEAD_PREFIXES), 8),
     anyOf(`tcp[${payload}:2]`, TLS_RECORD_PREFIXES, 4),
+    `tcp[${end} - 4:4] = ${hex(HEAD_END, 8)}`,
   ].join(' or ');
   return [
     'tcp[13] & 0x07 != 0', // FIN, SYN or RST
@@ -94,6 +103,7 @@ function tcp6(sample: number): string {
   const heads = [
     anyOf(`ip6[${payload}:4]`, Object.values(HEAD_PREFIXES), 8),
     anyOf(`ip6[${payload}:2]`, TLS_RECORD_PREFIXES, 4),
+    `ip6[36 + ip6[4:2]:4] = ${hex(HEAD_END, 8)}`,
   ].join(' or ');
   const words = [8, 12, 16, 20, 24, 28, 32, 36].map((o) => `ip6[${o}:4]`).join(' ^ ');
   return [

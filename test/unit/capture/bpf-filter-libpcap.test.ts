@@ -39,11 +39,11 @@ function frame(ip: Buffer, link: Link): Buffer {
 }
 
 /** Run libpcap's filter over the frames; the indexes of the frames it passed. */
-function passed(frames: readonly Buffer[], dlt: number, filter: string): number[] {
+function passed(frames: readonly Buffer[], dlt: number, filter: string, snaplen?: number): number[] {
   const name = `f${Math.random().toString(36).slice(2)}`;
   const inFile = join(dir, `${name}-in.pcap`);
   const outFile = join(dir, `${name}-out.pcap`);
-  const w = new PcapWriter(inFile, dlt);
+  const w = new PcapWriter(inFile, dlt, snaplen);
   frames.forEach((f, i) => w.write(1_700_000_000_000_000 + i, f));
   w.close();
   const r = spawnSync('tcpdump', ['-r', inFile, '-w', outFile, filter], { encoding: 'utf8' });
@@ -100,6 +100,8 @@ function flowCases(a: string, b: string, cport: number): Array<[string, Buffer, 
     ['body segment', s('A', 'x'.repeat(1000)), false],
     ['TLS application data', c('PA', Buffer.from([0x17, 0x03, 0x03, 0x00, 0x10, 1, 2, 3])), false],
     ['3-byte payload', c('PA', 'GET'), false],
+    ['last segment of a request head (CRLF CRLF at its end)', c('PA', `${'k'.repeat(300)}\r\nUser-Agent: t\r\n\r\n`), true],
+    ['middle segment of a request head', c('PA', 'k'.repeat(300)), false],
     ['response head', s('PA', 'HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n'), true],
     ['request head after TCP options', c('PA', 'GET / HTTP/1.1\r\n\r\n', { options: Buffer.concat([TcpOpt.nop(), TcpOpt.nop(), TcpOpt.timestamps(1, 2)]) }), true],
     ['proxy protocol v1', c('PA', 'PROXY TCP4 203.0.113.5 198.18.45.20 5000 8080\r\n'), true],
@@ -225,5 +227,23 @@ describe('The kernel filter under libpcap', () => {
     // Assess
     assert.deepEqual(mine.flatMap(([name, , want], i) => (got.has(i) === want ? [] : [name])), []);
     assert.equal(got.has(frames.length - 1), false);
+  });
+
+  it('decides on packets cut by the snaplen: payload loads past the capture never hide a SYN, a head or a sampled flow', (t) => {
+    if (!HAVE_TCPDUMP) { t.skip(NO_TCPDUMP); return; }
+    // Prepare: frames longer than the 120-byte snaplen.
+    const u = portFor(V4.a, V4.b, false);
+    const sp = portFor(V4.a, V4.b, true);
+    const long = 'z'.repeat(1000);
+    const frames: Array<[string, Buffer, boolean]> = [
+      ['sampled body', ipTcp({ src: V4.b, dst: V4.a, sport: 8080, dport: sp, flags: 'A', seq: 1, ack: 1, payload: long }), true],
+      ['unsampled head', ipTcp({ src: V4.a, dst: V4.b, sport: u, dport: 8080, flags: 'PA', seq: 1, ack: 1, payload: `GET /${long}` }), true],
+      ['unsampled body', ipTcp({ src: V4.b, dst: V4.a, sport: 8080, dport: u, flags: 'A', seq: 1, ack: 1, payload: long }), false],
+      ['unsampled FIN with data', ipTcp({ src: V4.b, dst: V4.a, sport: 8080, dport: u, flags: 'FA', seq: 1, ack: 1, payload: long }), true],
+    ];
+    // Act
+    const got = new Set(passed(frames.map(([, b]) => ethernet(b)), LinkType.ETHERNET, buildBpfFilter({ sample: N }), 120));
+    // Assess
+    assert.deepEqual(frames.flatMap(([name, , want], i) => (got.has(i) === want ? [] : [name])), []);
   });
 });
