@@ -8,23 +8,23 @@
 import { EventFactory } from '../events/event-factory.js';
 import { EventType, type AnalyzerEvent, type EventSink, type LbRef, type LbType } from '../events/schema.js';
 import { IpProto, type PacketView } from '../decode/packet-view.js';
-import { analyzeForwardedFor, ALB_MAX_XFF_ENTRIES, canonicalIp } from './client-ip/forwarded-for.js';
+import { analyzeForwardedFor, ALB_MAX_XFF_ENTRIES, canonicalIp, plainIpv4 } from './client-ip/forwarded-for.js';
 import { SpaceSaving } from './client-ip/space-saving.js';
 import { bump, ClassifyCounters, LbIndicator, toSnapshot, type ClassifySnapshot } from './classify-stats.js';
 import { ConnEnd, ConnectionState, IndicatorBit, Phase, type ConnFacts, type PendingRequest } from './connection-state.js';
 import { GENEVE_UDP_PORT, parseGeneve, type GeneveHeader } from './geneve/geneve-parser.js';
 import {
-  compileMatcher, DEFAULT_HEALTH_CHECK_TIMEOUT_SEC, HealthCheckFailReason, healthCheckerVersion,
+  compileMatcher, DEFAULT_HEALTH_CHECK_TIMEOUT_SEC, HealthCheckFailReason, healthCheckerVersionOf,
   HealthCheckKind, type StatusMatcher,
 } from './health-check/health-check.js';
 import {
-  looksLikeRequestStart, looksLikeResponseStart, matchHttp2Preface, parseRequestHead, parseResponseHead,
-  responseHasBody, type HttpRequestHead, type HttpResponseHead,
+  latin1, looksLikeRequestStart, looksLikeResponseStart, matchHttp2Preface, RequestHeadScan, ResponseHeadScan,
+  responseHasBody, scanRequestHead, scannedForwardedFor, scannedMethod, scanResponseHead, ScanStatus,
 } from './http/http-parser.js';
 import { CHUNKED, HttpStream, NO_BODY, OPAQUE, RESYNC, UNTIL_CLOSE, type Framing } from './http/http-stream.js';
 import { EMPTY_LB_KNOWLEDGE, type LbBinding, type LbKnowledge } from './lb-knowledge.js';
 import { ByTarget, IntervalStat, type IntervalStatSet, type TargetCounters } from './target-stats.js';
-import { TraceRepeatDetector, traceRoot, TtlLoopDetector } from './loops/loop-detector.js';
+import { findTraceRoot, TraceRepeatDetector, TtlLoopDetector } from './loops/loop-detector.js';
 import { detectProxyHeader, parseProxyHeader, type ProxyHeader } from './proxy-protocol/proxy-parser.js';
 import { parseClientHelloBody, TlsAlertLevel, TlsAlertName, TlsContentType, looksLikeTlsHandshake } from './tls/tls-parser.js';
 import { TlsStream } from './tls/tls-stream.js';
@@ -50,6 +50,8 @@ const DEFAULT_MAX_PENDING = 64;
 const MAX_CLOSE_EVENTS = 10;
 /** LOOP_DETECTED events of one reason at most this often (every loop is still counted). */
 const LOOP_EVENT_INTERVAL_MICROS = 1_000_000;
+/** Client addresses kept as shared strings; the table is emptied when it reaches this size. */
+const IPV4_INTERN_MAX = 65_536;
 
 const INDICATOR_NAMES: ReadonlyArray<[number, string]> = [
   [IndicatorBit.TRACE_ID, LbIndicator.TRACE_ID],
@@ -91,6 +93,12 @@ export class TrafficClassifier {
   readonly #hcPending = new Set<ConnectionState>();
   readonly #lastLoopEvent = new Map<string, number>();
   readonly #isTrusted: (ip: string) => boolean;
+  /** Scan records reused for every head: the hot path keeps offsets, not strings. */
+  readonly #reqScan = new RequestHeadScan();
+  readonly #resScan = new ResponseHeadScan();
+  /** The 'length' framing handed back to HttpStream, which applies it at once: one object, reused. */
+  readonly #bodyLength: { kind: 'length'; length: number } = { kind: 'length', length: 0 };
+  readonly #ipv4Text = new Map<number, string>();
 
   constructor(opts: ClassifierOptions) {
     this.#sink = opts.sink;
@@ -363,48 +371,89 @@ export class TrafficClassifier {
   }
 
   #requestHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing {
-    const r = parseRequestHead(buf, off, len, { keepQuery: this.#keepQuery, partial });
-    if (r.status !== 'ok') {
-      if (r.status === 'malformed') this.#malformedHead(r.reason);
+    const h = this.#reqScan;
+    if (!scanRequestHead(buf, off, len, this.#keepQuery, partial, h)) {
+      if (h.status === ScanStatus.MALFORMED) this.#malformedHead(h.reason);
       return RESYNC;
     }
-    const h = r.value;
     if (h.partial) this.#c.partialHeads++;
     this.#onRequest(cs, h, firstTs, lastTs);
     if (h.contentLength === -2) return RESYNC;
     if (h.chunked) return CHUNKED;
-    if (h.contentLength > 0) return { kind: 'length', length: h.contentLength };
+    if (h.contentLength > 0) return this.#length(h.contentLength);
     return NO_BODY;
   }
 
-  #onRequest(cs: ConnectionState, h: HttpRequestHead, firstTs: number, lastTs: number): void {
-    const hc = healthCheckerVersion(h.userAgent);
-    if (h.traceId !== undefined) cs.indicators |= IndicatorBit.TRACE_ID;
-    else if (h.xForwardedFor !== undefined || h.xForwardedProto !== undefined) cs.indicators |= IndicatorBit.FORWARDED_WITHOUT_TRACE;
+  #length(n: number): Framing {
+    this.#bodyLength.length = n;
+    return this.#bodyLength;
+  }
+
+  /** Shared text of an IPv4 address (X-Forwarded-For clients repeat: one string each, not one per request). */
+  #ipv4(value: number, buf: Uint8Array, start: number, end: number): string {
+    let text = this.#ipv4Text.get(value);
+    if (text === undefined) {
+      if (this.#ipv4Text.size >= IPV4_INTERN_MAX) this.#ipv4Text.clear();
+      text = latin1(buf, start, end);
+      this.#ipv4Text.set(value, text);
+    }
+    return text;
+  }
+
+  #onRequest(cs: ConnectionState, h: RequestHeadScan, firstTs: number, lastTs: number): void {
+    const b = h.buf;
+    const hc = healthCheckerVersionOf(b, h.uaStart, h.uaEnd);
+    if (h.traceStart >= 0) cs.indicators |= IndicatorBit.TRACE_ID;
+    else if (h.xffFields > 0 || h.xfProtoStart >= 0) cs.indicators |= IndicatorBit.FORWARDED_WITHOUT_TRACE;
     if (hc === 'v2') cs.indicators |= IndicatorBit.HEALTH_CHECKER_V2;
     if (hc === 'v1') cs.indicators |= IndicatorBit.HEALTH_CHECKER_V1;
+    const method = scannedMethod(h);
+    const path = latin1(b, h.pathStart, h.pathEnd);
 
     let clientIp: string | undefined;
-    if (h.xForwardedFor !== undefined) {
-      const a = analyzeForwardedFor(h.xForwardedFor, this.#isTrusted, cs.facts.responderIp);
-      clientIp = a.clientIp;
-      const evidence = { xff_entries: a.entries, method: h.method, path: h.path };
-      if (a.containsOwnAddress) {
-        this.#loop('own_address_in_xff', firstTs, cs, `This instance's address ${cs.facts.responderIp} is already in X-Forwarded-For (${a.entries} entries): the request came back to us`,
-          { ...evidence, address: cs.facts.responderIp }, clientIp);
-      } else if (a.repeatedAddress !== undefined) {
-        this.#loop('repeated_address_in_xff', firstTs, cs, `Address ${a.repeatedAddress} appears twice in X-Forwarded-For (${a.entries} entries)`,
-          { ...evidence, address: a.repeatedAddress }, clientIp);
-      } else if (a.entries > ALB_MAX_XFF_ENTRIES) {
-        this.#loop('xff_too_long', firstTs, cs, `X-Forwarded-For has ${a.entries} entries (an ALB answers 463 above ${ALB_MAX_XFF_ENTRIES})`, evidence, clientIp);
+    if (h.xffFields > 0) {
+      const own = cs.facts.responderIp;
+      let entries = 1;
+      let containsOwn = false;
+      let repeated: string | undefined;
+      const v4 = h.xffFields === 1 ? plainIpv4(b, h.xffRanges[0] ?? 0, h.xffRanges[1] ?? 0) : -1;
+      if (v4 >= 0) {
+        // One plain IPv4 entry (the usual case behind one ALB): what analyzeForwardedFor
+        // would conclude, without splitting strings.
+        const ip = this.#ipv4(v4, b, h.xffRanges[0] ?? 0, h.xffRanges[1] ?? 0);
+        containsOwn = ip === own;
+        if (!containsOwn && !this.#isTrusted(ip)) clientIp = ip;
+      } else {
+        const a = analyzeForwardedFor(scannedForwardedFor(h) as string, this.#isTrusted, own);
+        clientIp = a.clientIp;
+        entries = a.entries;
+        containsOwn = a.containsOwnAddress;
+        repeated = a.repeatedAddress;
+      }
+      if (containsOwn) {
+        this.#loop('own_address_in_xff', firstTs, cs, `This instance's address ${own} is already in X-Forwarded-For (${entries} entries): the request came back to us`,
+          { xff_entries: entries, method, path, address: own }, clientIp);
+      } else if (repeated !== undefined) {
+        this.#loop('repeated_address_in_xff', firstTs, cs, `Address ${repeated} appears twice in X-Forwarded-For (${entries} entries)`,
+          { xff_entries: entries, method, path, address: repeated }, clientIp);
+      } else if (entries > ALB_MAX_XFF_ENTRIES) {
+        this.#loop('xff_too_long', firstTs, cs, `X-Forwarded-For has ${entries} entries (an ALB answers 463 above ${ALB_MAX_XFF_ENTRIES})`,
+          { xff_entries: entries, method, path }, clientIp);
       }
     }
-    if (h.traceId !== undefined) {
-      const root = traceRoot(h.traceId);
-      const n = root === undefined ? 0 : this.#traces.observe(root, firstTs);
-      if (n > 0) {
-        this.#loop('repeated_trace_id', firstTs, cs, `X-Amzn-Trace-Id ${root} arrived ${n} times within seconds: the request is going round`,
-          { trace_id: h.traceId, root, count: n, method: h.method, path: h.path }, clientIp);
+    let traceId: string | undefined;
+    if (h.traceStart >= 0) {
+      traceId = latin1(b, h.traceStart, h.traceEnd);
+      const packed = findTraceRoot(b, h.traceStart, h.traceEnd);
+      if (packed >= 0) {
+        const rs = Math.floor(packed / 65536);
+        const re = rs + (packed % 65536);
+        const n = this.#traces.observeBytes(b, rs, re, firstTs);
+        if (n > 0) {
+          const root = latin1(b, rs, re);
+          this.#loop('repeated_trace_id', firstTs, cs, `X-Amzn-Trace-Id ${root} arrived ${n} times within seconds: the request is going round`,
+            { trace_id: traceId, root, count: n, method, path }, clientIp);
+        }
       }
     }
     clientIp ??= this.#connectionClient(cs);
@@ -420,49 +469,49 @@ export class TrafficClassifier {
       cs.pending.shift();
       this.#c.unansweredRequests++;
     }
-    cs.pending.push({ method: h.method, path: h.path, firstTs, lastTs, clientIp, traceId: h.traceId, hc, timedOut: false });
+    cs.pending.push({ method, path, firstTs, lastTs, clientIp, traceId, hc, timedOut: false });
     if (hc !== undefined) this.#hcPending.add(cs);
   }
 
   #responseHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number): Framing {
-    const r = parseResponseHead(buf, off, len, { partial });
-    if (r.status !== 'ok') {
-      if (r.status === 'malformed') this.#malformedHead(r.reason);
+    const res = this.#resScan;
+    if (!scanResponseHead(buf, off, len, partial, res)) {
+      if (res.status === ScanStatus.MALFORMED) this.#malformedHead(res.reason);
       return RESYNC;
     }
-    const res = r.value;
     if (res.partial) this.#c.partialHeads++;
+    const status = res.status3;
     // Interim responses (100-continue, 103) precede the real one: not paired.
-    if (res.status >= 100 && res.status < 200 && res.status !== 101) return NO_BODY;
+    if (status >= 100 && status < 200 && status !== 101) return NO_BODY;
     const req = cs.pending.shift();
     if (req === undefined) this.#c.orphanResponses++;
-    else this.#onResponse(cs, req, res, firstTs);
-    if (res.status === 101) {
+    else this.#onResponse(cs, req, status, firstTs);
+    if (status === 101) {
       this.#c.upgrades++;
       cs.req?.setOpaque();
       return OPAQUE;
     }
-    if (req?.method === 'CONNECT' && res.status >= 200 && res.status < 300) { cs.req?.setOpaque(); return OPAQUE; }
-    if (!responseHasBody(req?.method, res.status)) return NO_BODY;
+    if (req?.method === 'CONNECT' && status >= 200 && status < 300) { cs.req?.setOpaque(); return OPAQUE; }
+    if (!responseHasBody(req?.method, status)) return NO_BODY;
     if (res.chunked) return CHUNKED;
-    if (res.contentLength >= 0) return { kind: 'length', length: res.contentLength };
+    if (res.contentLength >= 0) return this.#length(res.contentLength);
     if (res.contentLength === -2) return RESYNC;
     return UNTIL_CLOSE;
   }
 
-  #onResponse(cs: ConnectionState, req: PendingRequest, res: HttpResponseHead, firstTs: number): void {
+  #onResponse(cs: ConnectionState, req: PendingRequest, status: number, firstTs: number): void {
     const latencyMs = Math.max(0, (firstTs - req.lastTs) / 1000);
     if (req.hc !== undefined) {
       if (req.timedOut) return;
       const spec = this.#knowledge.healthCheckFor(cs.facts.responderPort);
       const timeoutMs = this.#hcTimeoutMs(cs);
-      const detail = { method: req.method, path: req.path, status: res.status, latency_ms: round3(latencyMs) };
+      const detail = { method: req.method, path: req.path, status: status, latency_ms: round3(latencyMs) };
       if (latencyMs > timeoutMs) {
         this.#healthCheckResult(cs, HealthCheckKind.HTTP, HealthCheckFailReason.TIMEOUT, firstTs,
-          `answered ${res.status} after ${round3(latencyMs)} ms, over the ${timeoutMs / 1000} s timeout`, { ...detail, timeout_ms: timeoutMs });
-      } else if (!this.#matcher(spec?.matcher)(res.status)) {
+          `answered ${status} after ${round3(latencyMs)} ms, over the ${timeoutMs / 1000} s timeout`, { ...detail, timeout_ms: timeoutMs });
+      } else if (!this.#matcher(spec?.matcher)(status)) {
         this.#healthCheckResult(cs, HealthCheckKind.HTTP, HealthCheckFailReason.STATUS, firstTs,
-          `answered ${res.status}, expected ${spec?.matcher ?? '200-399'}`, { ...detail, matcher: spec?.matcher ?? '200-399' });
+          `answered ${status}, expected ${spec?.matcher ?? '200-399'}`, { ...detail, matcher: spec?.matcher ?? '200-399' });
       } else {
         this.#healthCheckResult(cs, HealthCheckKind.HTTP, undefined, firstTs, '', detail);
       }
@@ -470,7 +519,7 @@ export class TrafficClassifier {
     }
     const c = this.#c;
     c.httpResponses++;
-    const cls = Math.floor(res.status / 100);
+    const cls = Math.floor(status / 100);
     if (cls >= 1 && cls <= 5) c.statusClasses[cls] = (c.statusClasses[cls] ?? 0) + 1;
     c.latencyCount++;
     c.latencySumMs += latencyMs;
@@ -482,14 +531,14 @@ export class TrafficClassifier {
       if (cls === 4) t.http4xx++;
       else if (cls === 5) t.http5xx++;
     }
-    if (cls === 4) bump(c.status4xx, res.status);
+    if (cls === 4) bump(c.status4xx, status);
     if (cls === 5) {
-      bump(c.status5xx, res.status);
+      bump(c.status5xx, status);
       const f = cs.facts;
-      this.#emit(EventType.APP_ERROR, `http_${res.status}`,
-        `HTTP ${res.status}: ${req.method} ${req.path} from ${req.clientIp} via ${f.originatorIp}:${f.originatorPort} -> ${f.responderIp}:${f.responderPort} (${round3(latencyMs)} ms)`,
+      this.#emit(EventType.APP_ERROR, `http_${status}`,
+        `HTTP ${status}: ${req.method} ${req.path} from ${req.clientIp} via ${f.originatorIp}:${f.originatorPort} -> ${f.responderIp}:${f.responderPort} (${round3(latencyMs)} ms)`,
         firstTs, cs, req.clientIp,
-        { status: res.status, method: req.method, path: req.path, latency_ms: round3(latencyMs), trace_id: req.traceId ?? null });
+        { status: status, method: req.method, path: req.path, latency_ms: round3(latencyMs), trace_id: req.traceId ?? null });
     }
   }
 

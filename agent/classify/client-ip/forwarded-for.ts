@@ -116,3 +116,33 @@ export function analyzeForwardedFor(value: string, isTrusted: TrustTest, ownAddr
   }
   return result;
 }
+
+/**
+ * The IPv4 address at buf[start, end) as a number when the bytes are exactly a
+ * dotted quad as net.isIP accepts it (decimal octets 0-255, no leading zeros), else -1.
+ * Such text is already canonical: it is the common single-entry X-Forwarded-For.
+ */
+export function plainIpv4(buf: Uint8Array, start: number, end: number): number {
+  let value = 0;
+  let octets = 0;
+  let p = start;
+  while (octets < 4) {
+    const s = p;
+    let n = 0;
+    while (p < end && p - s < 3) {
+      const c = buf[p] ?? 0;
+      if (c < 0x30 || c > 0x39) break;
+      n = n * 10 + (c - 0x30);
+      p++;
+    }
+    const digits = p - s;
+    if (digits === 0 || n > 255 || (digits > 1 && buf[s] === 0x30)) return -1;
+    value = value * 256 + n;
+    octets++;
+    if (octets < 4) {
+      if (p >= end || buf[p] !== 0x2e) return -1;
+      p++;
+    }
+  }
+  return p === end ? value : -1;
+}

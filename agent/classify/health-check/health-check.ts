@@ -34,6 +34,23 @@ export function healthCheckerVersion(userAgent: string | undefined): 'v2' | 'v1'
   return undefined;
 }
 
+const V2_BYTES = Buffer.from(ELBV2_HEALTH_CHECKER_UA, 'latin1');
+const V1_BYTES = Buffer.from(CLB_HEALTH_CHECKER_UA, 'latin1');
+
+function startsWithBytes(buf: Uint8Array, start: number, end: number, prefix: Uint8Array): boolean {
+  if (end - start < prefix.length) return false;
+  for (let k = 0; k < prefix.length; k++) if (buf[start + k] !== prefix[k]) return false;
+  return true;
+}
+
+/** healthCheckerVersion() of the User-Agent value at buf[start, end) (start < 0: no User-Agent), without a string. */
+export function healthCheckerVersionOf(buf: Uint8Array, start: number, end: number): 'v2' | 'v1' | undefined {
+  if (start < 0) return undefined;
+  if (startsWithBytes(buf, start, end, V2_BYTES)) return 'v2';
+  if (startsWithBytes(buf, start, end, V1_BYTES)) return 'v1';
+  return undefined;
+}
+
 export type StatusMatcher = (status: number) => boolean;
 
 /**

@@ -134,27 +134,7 @@ export function matchHttp2Preface(buf: Uint8Array, off: number, length: number):
   return n === HTTP2_PREFACE.length ? 'yes' : 'maybe';
 }
 
-type Line = { start: number; end: number };
-
-/** Splits [off, end) into lines (without CR/LF) up to the blank line; returns the lines and the head end. */
-function splitHead(buf: Uint8Array, off: number, end: number, partial: boolean): { lines: Line[]; headEnd: number; complete: boolean } | undefined {
-  const lines: Line[] = [];
-  let lineStart = off;
-  for (let i = off; i < end; i++) {
-    if (buf[i] !== LF) continue;
-    let lineEnd = i;
-    if (lineEnd > lineStart && buf[lineEnd - 1] === CR) lineEnd--;
-    if (lineEnd === lineStart && lines.length > 0) return { lines, headEnd: i + 1, complete: true };
-    lines.push({ start: lineStart, end: lineEnd });
-    lineStart = i + 1;
-  }
-  if (!partial) return undefined;
-  return { lines, headEnd: lineStart, complete: false };
-}
-
-function latin1(buf: Uint8Array, start: number, end: number): string {
-  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
-}
+// ---------------------------------------------------------------- scanning in place
 
 function parseVersion(buf: Uint8Array, start: number, end: number): HttpVersion | undefined {
   if (end - start !== 8) return undefined;
@@ -166,180 +146,460 @@ function parseVersion(buf: Uint8Array, start: number, end: number): HttpVersion 
   return undefined;
 }
 
-type HeaderSink = (lowerName: string, buf: Uint8Array, valueStart: number, valueEnd: number) => void;
+/** Outcome of a scan: the head is complete (or usable partial), needs more bytes, or is not HTTP. */
+export const ScanStatus = { OK: 0, INCOMPLETE: 1, MALFORMED: 2 } as const;
+export type ScanStatus = (typeof ScanStatus)[keyof typeof ScanStatus];
 
-/** Lengths of the header names any sink cares about: other names are never decoded (hot path). */
-const WANTED_NAME_LENGTHS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'host', 'user-agent',
-  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-port', 'x-amzn-trace-id', 'expect', 'upgrade', 'connection',
-  'content-length', 'transfer-encoding'].map((n) => n.length));
-
-/** Walks header lines; returns a malformed reason or undefined. */
-function walkHeaders(buf: Uint8Array, lines: readonly Line[], sink: HeaderSink): string | undefined {
-  for (let li = 1; li < lines.length; li++) {
-    const line = lines[li];
-    if (line === undefined) break;
-    const first = buf[line.start];
-    // Obsolete line folding (RFC 9112 5.2): continuation of the previous field, ignored.
-    if (first === SP || first === HT) continue;
-    let colon = -1;
-    for (let i = line.start; i < line.end; i++) {
-      const c = buf[i] ?? 0;
-      if (c === COLON) { colon = i; break; }
-      if (!isTchar(c)) return 'bad_header_name';
-    }
-    if (colon <= line.start) return 'bad_header_line';
-    let vs = colon + 1;
-    let ve = line.end;
-    while (vs < ve && (buf[vs] === SP || buf[vs] === HT)) vs++;
-    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
-    for (let i = vs; i < ve; i++) {
-      const c = buf[i] ?? 0;
-      // Field values may carry obs-text (>= 0x80) but no control characters other than tab.
-      if (c < 0x20 && c !== HT) return 'control_character_in_header';
-      if (c === 0x7f) return 'control_character_in_header';
-    }
-    if (WANTED_NAME_LENGTHS.has(colon - line.start)) sink(latin1(buf, line.start, colon).toLowerCase(), buf, vs, ve);
-  }
-  return undefined;
+/**
+ * What every head scan records. Scans write into a record the caller owns and
+ * reuses, and keep byte offsets into `buf` instead of strings: the hot path makes
+ * a string only for what it stores or reports. Offsets are valid only until the
+ * bytes of `buf` change (the next packet).
+ */
+abstract class HeadScan {
+  status: ScanStatus = ScanStatus.OK;
+  /** Why the scan is not OK (a constant string). */
+  reason = '';
+  buf: Uint8Array = EMPTY;
+  /** Bytes from the offset to the end of the head (OK only). */
+  length = 0;
+  /** The head was cut short (capture gap); fields after the cut are unknown. */
+  partial = false;
+  version: HttpVersion = '1.1';
+  contentLength = -1;
+  chunked = false;
+  connectionClose = false;
+  /** Number of lines (start line and fields) found by the split. */
+  lines = 0;
+  headEnd = 0;
 }
 
-function applyFraming(f: HttpFraming, name: string, value: string): boolean {
-  switch (name) {
-    case 'content-length': {
-      const t = value.trim();
-      const n = /^[0-9]{1,15}$/.test(t) ? Number(t) : -2;
+const EMPTY = new Uint8Array(0);
+
+export class RequestHeadScan extends HeadScan {
+  methodStart = 0;
+  methodEnd = 0;
+  /** Request target without the query string (unless keepQuery), cut to MAX_PATH_CHARS. */
+  pathStart = 0;
+  pathEnd = 0;
+  /** First Host / User-Agent / X-Forwarded-Proto / X-Forwarded-Port / X-Amzn-Trace-Id value, start -1 when absent. */
+  hostStart = -1; hostEnd = -1;
+  uaStart = -1; uaEnd = -1;
+  xfProtoStart = -1; xfProtoEnd = -1;
+  xfPortStart = -1; xfPortEnd = -1;
+  traceStart = -1; traceEnd = -1;
+  traceIdFields = 0;
+  /** Last Upgrade value. */
+  upgradeStart = -1; upgradeEnd = -1;
+  expectContinue = false;
+  hasAuthorization = false;
+  hasCookie = false;
+  /** X-Forwarded-For fields in arrival order: [start, end) pairs. */
+  xffFields = 0;
+  xffRanges = new Int32Array(8);
+
+  reset(buf: Uint8Array): void {
+    this.status = ScanStatus.OK; this.reason = ''; this.buf = buf; this.length = 0; this.partial = false;
+    this.version = '1.1'; this.contentLength = -1; this.chunked = false; this.connectionClose = false;
+    this.hostStart = -1; this.hostEnd = -1; this.uaStart = -1; this.uaEnd = -1;
+    this.xfProtoStart = -1; this.xfProtoEnd = -1; this.xfPortStart = -1; this.xfPortEnd = -1;
+    this.traceStart = -1; this.traceEnd = -1; this.traceIdFields = 0; this.upgradeStart = -1; this.upgradeEnd = -1;
+    this.expectContinue = false; this.hasAuthorization = false; this.hasCookie = false; this.xffFields = 0;
+  }
+
+  addXff(vs: number, ve: number): void {
+    const at = this.xffFields * 2;
+    if (at + 2 > this.xffRanges.length) {
+      const next = new Int32Array(this.xffRanges.length * 2);
+      next.set(this.xffRanges);
+      this.xffRanges = next;
+    }
+    this.xffRanges[at] = vs;
+    this.xffRanges[at + 1] = ve;
+    this.xffFields++;
+  }
+}
+
+export class ResponseHeadScan extends HeadScan {
+  status3 = 0;
+  hasSetCookie = false;
+
+  reset(buf: Uint8Array): void {
+    this.status = ScanStatus.OK; this.reason = ''; this.buf = buf; this.length = 0; this.partial = false;
+    this.version = '1.1'; this.contentLength = -1; this.chunked = false; this.connectionClose = false;
+    this.status3 = 0; this.hasSetCookie = false;
+  }
+}
+
+/** Header names some scan cares about; every other name is skipped by length or by one byte compare. */
+const Hdr = {
+  OTHER: 0, AUTHORIZATION: 1, PROXY_AUTHORIZATION: 2, COOKIE: 3, SET_COOKIE: 4, HOST: 5, USER_AGENT: 6,
+  X_FORWARDED_FOR: 7, X_FORWARDED_PROTO: 8, X_FORWARDED_PORT: 9, X_AMZN_TRACE_ID: 10, EXPECT: 11, UPGRADE: 12,
+  CONNECTION: 13, CONTENT_LENGTH: 14, TRANSFER_ENCODING: 15,
+} as const;
+type Hdr = (typeof Hdr)[keyof typeof Hdr];
+
+const HDR_NAMES: ReadonlyArray<[Hdr, string]> = [
+  [Hdr.AUTHORIZATION, 'authorization'], [Hdr.PROXY_AUTHORIZATION, 'proxy-authorization'], [Hdr.COOKIE, 'cookie'],
+  [Hdr.SET_COOKIE, 'set-cookie'], [Hdr.HOST, 'host'], [Hdr.USER_AGENT, 'user-agent'], [Hdr.X_FORWARDED_FOR, 'x-forwarded-for'],
+  [Hdr.X_FORWARDED_PROTO, 'x-forwarded-proto'], [Hdr.X_FORWARDED_PORT, 'x-forwarded-port'], [Hdr.X_AMZN_TRACE_ID, 'x-amzn-trace-id'],
+  [Hdr.EXPECT, 'expect'], [Hdr.UPGRADE, 'upgrade'], [Hdr.CONNECTION, 'connection'], [Hdr.CONTENT_LENGTH, 'content-length'],
+  [Hdr.TRANSFER_ENCODING, 'transfer-encoding'],
+];
+
+/** Per name length: the wanted names of that length as lower-case bytes, and their ids. */
+const NAMES_BY_LENGTH: Array<{ ids: Hdr[]; bytes: Uint8Array[] } | undefined> = [];
+for (const [id, name] of HDR_NAMES) {
+  const slot = (NAMES_BY_LENGTH[name.length] ??= { ids: [], bytes: [] });
+  slot.ids.push(id);
+  slot.bytes.push(Buffer.from(name, 'latin1'));
+}
+
+function lowerAscii(c: number): number {
+  return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+}
+
+/** buf[start, start + lower.length) equals `lower` ignoring ASCII case. */
+function equalsIgnoreCase(buf: Uint8Array, start: number, lower: Uint8Array): boolean {
+  for (let k = 0; k < lower.length; k++) if (lowerAscii(buf[start + k] ?? 0) !== lower[k]) return false;
+  return true;
+}
+
+function headerId(buf: Uint8Array, start: number, end: number): Hdr {
+  const slot = NAMES_BY_LENGTH[end - start];
+  if (slot === undefined) return Hdr.OTHER;
+  for (let k = 0; k < slot.bytes.length; k++) if (equalsIgnoreCase(buf, start, slot.bytes[k] as Uint8Array)) return slot.ids[k] as Hdr;
+  return Hdr.OTHER;
+}
+
+/** JavaScript's whitespace (String.prototype.trim, \s) restricted to latin1: header bytes are latin1 text. */
+function isJsSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+}
+
+/** Latin1 text of buf[start, end) (header bytes are decoded as latin1 throughout). */
+export function latin1(buf: Uint8Array, start: number, end: number): string {
+  if (end <= start) return '';
+  if (Buffer.isBuffer(buf)) return buf.toString('latin1', start, end);
+  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
+}
+
+const CHUNKED_LC = Buffer.from('chunked', 'latin1');
+const CLOSE_LC = Buffer.from('close', 'latin1');
+const KEEP_ALIVE_LC = Buffer.from('keep-alive', 'latin1');
+const CONTINUE_LC = Buffer.from('100-continue', 'latin1');
+
+/** /(^|,)\s*chunked\s*$/i on the value bytes. */
+function endsWithChunked(buf: Uint8Array, vs: number, ve: number): boolean {
+  let e = ve;
+  while (e > vs && isJsSpace(buf[e - 1] ?? 0)) e--;
+  const s = e - CHUNKED_LC.length;
+  if (s < vs || !equalsIgnoreCase(buf, s, CHUNKED_LC)) return false;
+  let b = s;
+  while (b > vs && isJsSpace(buf[b - 1] ?? 0)) b--;
+  return b === vs || buf[b - 1] === 0x2c;
+}
+
+/** /(^|,)\s*token\s*(,|$)/i on the value bytes: one comma-separated element is `token`. */
+function hasListToken(buf: Uint8Array, vs: number, ve: number, token: Uint8Array): boolean {
+  let s = vs;
+  while (s <= ve) {
+    let e = s;
+    while (e < ve && buf[e] !== 0x2c) e++;
+    let a = s;
+    let b = e;
+    while (a < b && isJsSpace(buf[a] ?? 0)) a++;
+    while (b > a && isJsSpace(buf[b - 1] ?? 0)) b--;
+    if (b - a === token.length && equalsIgnoreCase(buf, a, token)) return true;
+    s = e + 1;
+  }
+  return false;
+}
+
+/** Content-Length per /^[0-9]{1,15}$/ after trim(): the number, or -2. */
+function contentLengthValue(buf: Uint8Array, vs: number, ve: number): number {
+  let a = vs;
+  let b = ve;
+  while (a < b && isJsSpace(buf[a] ?? 0)) a++;
+  while (b > a && isJsSpace(buf[b - 1] ?? 0)) b--;
+  if (b === a || b - a > 15) return -2;
+  let n = 0;
+  for (let i = a; i < b; i++) {
+    const c = buf[i] ?? 0;
+    if (c < 0x30 || c > 0x39) return -2;
+    n = n * 10 + (c - 0x30);
+  }
+  return n;
+}
+
+/** The framing fields shared by requests and responses. */
+function applyFramingBytes(f: HeadScan, id: Hdr, buf: Uint8Array, vs: number, ve: number): void {
+  switch (id) {
+    case Hdr.CONTENT_LENGTH: {
+      const n = contentLengthValue(buf, vs, ve);
       if (f.contentLength === -1) f.contentLength = n;
       else if (f.contentLength !== n) f.contentLength = -2;
-      return true;
+      return;
     }
-    case 'transfer-encoding':
-      if (/(^|,)\s*chunked\s*$/i.test(value)) f.chunked = true;
-      return true;
-    case 'connection':
-      if (/(^|,)\s*close\s*(,|$)/i.test(value)) f.connectionClose = true;
-      return true;
+    case Hdr.TRANSFER_ENCODING:
+      if (endsWithChunked(buf, vs, ve)) f.chunked = true;
+      return;
+    case Hdr.CONNECTION:
+      if (hasListToken(buf, vs, ve, CLOSE_LC)) f.connectionClose = true;
+      if (f.version === '1.0' && hasListToken(buf, vs, ve, KEEP_ALIVE_LC)) f.connectionClose = false;
+      return;
     default:
-      return false;
   }
 }
 
-function headStatus<T>(buf: Uint8Array, off: number, end: number, partial: boolean): Parsed<T> | { lines: Line[]; headEnd: number; complete: boolean } {
-  if (end <= off) return incomplete('empty');
-  const split = splitHead(buf, off, end, partial);
-  if (split === undefined) {
-    return end - off >= MAX_HEAD_BYTES ? malformed('head_too_large') : incomplete('no_blank_line_yet');
+/**
+ * Finds the end of the head in [off, end): the blank line (CRLF or bare LF) after
+ * at least one line. Sets s.lines and s.headEnd; when partial and no blank line,
+ * the head ends after the last complete line. False when there is no end yet.
+ */
+function splitHead(buf: Uint8Array, off: number, end: number, partial: boolean, s: HeadScan): boolean {
+  let lines = 0;
+  let lineStart = off;
+  for (let i = off; i < end; i++) {
+    if (buf[i] !== LF) continue;
+    let lineEnd = i;
+    if (lineEnd > lineStart && buf[lineEnd - 1] === CR) lineEnd--;
+    if (lineEnd === lineStart && lines > 0) { s.lines = lines; s.headEnd = i + 1; s.partial = false; return true; }
+    lines++;
+    lineStart = i + 1;
   }
-  if (split.headEnd - off > MAX_HEAD_BYTES) return malformed('head_too_large');
-  if (split.lines.length === 0) return partial ? malformed('no_start_line') : incomplete('no_start_line_yet');
-  return split;
+  if (!partial) return false;
+  s.lines = lines;
+  s.headEnd = lineStart;
+  s.partial = true;
+  return true;
+}
+
+function fail(s: HeadScan, status: ScanStatus, reason: string): false {
+  s.status = status;
+  s.reason = reason;
+  return false;
+}
+
+/** The checks common to both heads before the start line; false (with status set) when not usable. */
+function headStatus(buf: Uint8Array, off: number, end: number, partial: boolean, s: HeadScan): boolean {
+  if (end <= off) return fail(s, ScanStatus.INCOMPLETE, 'empty');
+  if (!splitHead(buf, off, end, partial, s)) {
+    return end - off >= MAX_HEAD_BYTES ? fail(s, ScanStatus.MALFORMED, 'head_too_large') : fail(s, ScanStatus.INCOMPLETE, 'no_blank_line_yet');
+  }
+  if (s.headEnd - off > MAX_HEAD_BYTES) return fail(s, ScanStatus.MALFORMED, 'head_too_large');
+  if (s.lines === 0) return partial ? fail(s, ScanStatus.MALFORMED, 'no_start_line') : fail(s, ScanStatus.INCOMPLETE, 'no_start_line_yet');
+  return true;
+}
+
+/** End (exclusive, without CR) of the line starting at `start`; its LF is at the returned value's lineLf. */
+let lineLf = 0;
+function lineEndAt(buf: Uint8Array, start: number): number {
+  let i = start;
+  while (buf[i] !== LF) i++;
+  lineLf = i;
+  return i > start && buf[i - 1] === CR ? i - 1 : i;
+}
+
+type FieldSink<S extends HeadScan> = (s: S, id: Hdr, buf: Uint8Array, vs: number, ve: number) => void;
+
+/** Walks the field lines after the start line (which ends at firstLf); false (status set) on a malformed one. */
+function walkFields<S extends HeadScan>(buf: Uint8Array, firstLf: number, s: S, sink: FieldSink<S>): boolean {
+  let ls = firstLf + 1;
+  for (let li = 1; li < s.lines; li++) {
+    const le = lineEndAt(buf, ls);
+    const next = lineLf + 1;
+    const first = buf[ls];
+    // Obsolete line folding (RFC 9112 5.2): continuation of the previous field, ignored.
+    if (first !== SP && first !== HT) {
+      let colon = -1;
+      for (let i = ls; i < le; i++) {
+        const c = buf[i] ?? 0;
+        if (c === COLON) { colon = i; break; }
+        if (!isTchar(c)) return fail(s, ScanStatus.MALFORMED, 'bad_header_name');
+      }
+      if (colon <= ls) return fail(s, ScanStatus.MALFORMED, 'bad_header_line');
+      let vs = colon + 1;
+      let ve = le;
+      while (vs < ve && (buf[vs] === SP || buf[vs] === HT)) vs++;
+      while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
+      for (let i = vs; i < ve; i++) {
+        const c = buf[i] ?? 0;
+        // Field values may carry obs-text (>= 0x80) but no control characters other than tab.
+        if ((c < 0x20 && c !== HT) || c === 0x7f) return fail(s, ScanStatus.MALFORMED, 'control_character_in_header');
+      }
+      const id = headerId(buf, ls, colon);
+      if (id !== Hdr.OTHER) sink(s, id, buf, vs, ve);
+    }
+    ls = next;
+  }
+  return true;
+}
+
+function requestField(req: RequestHeadScan, id: Hdr, b: Uint8Array, vs: number, ve: number): void {
+  switch (id) {
+    // Credentials: presence only, the value is never decoded.
+    case Hdr.AUTHORIZATION: case Hdr.PROXY_AUTHORIZATION: req.hasAuthorization = true; return;
+    case Hdr.COOKIE: req.hasCookie = true; return;
+    case Hdr.HOST: if (req.hostStart < 0) { req.hostStart = vs; req.hostEnd = ve; } return;
+    case Hdr.USER_AGENT: if (req.uaStart < 0) { req.uaStart = vs; req.uaEnd = ve; } return;
+    case Hdr.X_FORWARDED_FOR: req.addXff(vs, ve); return;
+    case Hdr.X_FORWARDED_PROTO: if (req.xfProtoStart < 0) { req.xfProtoStart = vs; req.xfProtoEnd = ve; } return;
+    case Hdr.X_FORWARDED_PORT: if (req.xfPortStart < 0) { req.xfPortStart = vs; req.xfPortEnd = ve; } return;
+    case Hdr.X_AMZN_TRACE_ID: req.traceIdFields++; if (req.traceStart < 0) { req.traceStart = vs; req.traceEnd = ve; } return;
+    case Hdr.EXPECT: if (ve - vs === CONTINUE_LC.length && equalsIgnoreCase(b, vs, CONTINUE_LC)) req.expectContinue = true; return;
+    case Hdr.UPGRADE: req.upgradeStart = vs; req.upgradeEnd = ve; return;
+    default: applyFramingBytes(req, id, b, vs, ve);
+  }
+}
+
+function responseField(res: ResponseHeadScan, id: Hdr, b: Uint8Array, vs: number, ve: number): void {
+  if (id === Hdr.SET_COOKIE) { res.hasSetCookie = true; return; }
+  applyFramingBytes(res, id, b, vs, ve);
+}
+
+/**
+ * Scan a request head at buf[off, off+length) into `s` without making strings.
+ * Returns true when s.status is OK. The same verdicts as parseRequestHead.
+ */
+export function scanRequestHead(buf: Uint8Array, off: number, length: number, keepQuery: boolean, partial: boolean, s: RequestHeadScan): boolean {
+  s.reset(buf);
+  if (badOffset(buf, off)) return fail(s, ScanStatus.MALFORMED, 'bad_offset');
+  const end = boundedEnd(buf, off, length);
+  if (end > off && !looksLikeRequestStart(buf, off, end - off)) return fail(s, ScanStatus.MALFORMED, 'bad_method');
+  if (!headStatus(buf, off, end, partial, s)) return false;
+  const rlStart = off;
+  const rlEnd = lineEndAt(buf, off);
+  const firstLf = lineLf;
+  // METHOD SP request-target SP HTTP-version
+  let sp1 = -1;
+  let sp2 = -1;
+  for (let i = rlStart; i < rlEnd; i++) {
+    const c = buf[i] ?? 0;
+    if (c === SP) { if (sp1 < 0) sp1 = i; else if (sp2 < 0) sp2 = i; else return fail(s, ScanStatus.MALFORMED, 'bad_request_line'); }
+    else if (c < 0x21 || c === 0x7f) return fail(s, ScanStatus.MALFORMED, 'control_character_in_request_line');
+  }
+  if (sp1 <= rlStart || sp2 <= sp1 + 1) return fail(s, ScanStatus.MALFORMED, 'bad_request_line');
+  if (sp1 - rlStart > MAX_METHOD_LEN) return fail(s, ScanStatus.MALFORMED, 'bad_method');
+  const version = parseVersion(buf, sp2 + 1, rlEnd);
+  if (version === undefined) return fail(s, ScanStatus.MALFORMED, 'bad_http_version');
+  let targetEnd = sp2;
+  if (!keepQuery) {
+    for (let i = sp1 + 1; i < sp2; i++) if (buf[i] === 0x3f /* ? */ || buf[i] === 0x23 /* # */) { targetEnd = i; break; }
+  }
+  s.methodStart = rlStart;
+  s.methodEnd = sp1;
+  s.pathStart = sp1 + 1;
+  s.pathEnd = Math.min(targetEnd, sp1 + 1 + MAX_PATH_CHARS);
+  s.version = version;
+  s.connectionClose = version === '1.0';
+  if (!walkFields(buf, firstLf, s, requestField)) return false;
+  s.length = s.headEnd - off;
+  return true;
+}
+
+/**
+ * Scan a response head at buf[off, off+length) into `s` without making strings.
+ * Returns true when s.status is OK. The same verdicts as parseResponseHead.
+ */
+export function scanResponseHead(buf: Uint8Array, off: number, length: number, partial: boolean, s: ResponseHeadScan): boolean {
+  s.reset(buf);
+  if (badOffset(buf, off)) return fail(s, ScanStatus.MALFORMED, 'bad_offset');
+  const end = boundedEnd(buf, off, length);
+  if (end > off && !looksLikeResponseStart(buf, off, end - off)) return fail(s, ScanStatus.MALFORMED, 'bad_status_line');
+  if (!headStatus(buf, off, end, partial, s)) return false;
+  const slStart = off;
+  const slEnd = lineEndAt(buf, off);
+  const firstLf = lineLf;
+  // HTTP-version SP 3DIGIT SP [reason]  (the reason phrase may be empty, the SP before it is often missing)
+  if (slEnd - slStart < 12) return fail(s, ScanStatus.MALFORMED, 'bad_status_line');
+  const version = parseVersion(buf, slStart, slStart + 8);
+  if (version === undefined) return fail(s, ScanStatus.MALFORMED, 'bad_http_version');
+  if (buf[slStart + 8] !== SP) return fail(s, ScanStatus.MALFORMED, 'bad_status_line');
+  let status = 0;
+  for (let k = 9; k < 12; k++) {
+    const c = buf[slStart + k] ?? 0;
+    if (c < 0x30 || c > 0x39) return fail(s, ScanStatus.MALFORMED, 'bad_status_code');
+    status = status * 10 + (c - 0x30);
+  }
+  if (status < 100) return fail(s, ScanStatus.MALFORMED, 'bad_status_code');
+  if (slEnd - slStart > 12 && buf[slStart + 12] !== SP) return fail(s, ScanStatus.MALFORMED, 'bad_status_code');
+  for (let i = slStart; i < slEnd; i++) {
+    const c = buf[i] ?? 0;
+    if ((c < 0x20 && c !== HT) || c === 0x7f) return fail(s, ScanStatus.MALFORMED, 'control_character_in_status_line');
+  }
+  s.status3 = status;
+  s.version = version;
+  s.connectionClose = version === '1.0';
+  if (!walkFields(buf, firstLf, s, responseField)) return false;
+  s.length = s.headEnd - off;
+  return true;
+}
+
+const KNOWN_METHODS: ReadonlyArray<[string, Uint8Array]> = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE']
+  .map((m) => [m, Buffer.from(m, 'latin1')]);
+
+/** The request's method: a shared constant for the registered ones (no string made per request). */
+export function scannedMethod(s: RequestHeadScan): string {
+  const n = s.methodEnd - s.methodStart;
+  for (const [name, bytes] of KNOWN_METHODS) {
+    if (bytes.length !== n) continue;
+    let k = 0;
+    while (k < n && s.buf[s.methodStart + k] === bytes[k]) k++;
+    if (k === n) return name;
+  }
+  return latin1(s.buf, s.methodStart, s.methodEnd);
+}
+
+function optional(buf: Uint8Array, start: number, end: number): string | undefined {
+  return start < 0 ? undefined : latin1(buf, start, end);
+}
+
+/** All X-Forwarded-For fields joined with ", " in arrival order (RFC 9110 5.3), or undefined. */
+export function scannedForwardedFor(s: RequestHeadScan): string | undefined {
+  if (s.xffFields === 0) return undefined;
+  let v = latin1(s.buf, s.xffRanges[0] ?? 0, s.xffRanges[1] ?? 0);
+  for (let k = 1; k < s.xffFields; k++) v = `${v}, ${latin1(s.buf, s.xffRanges[2 * k] ?? 0, s.xffRanges[2 * k + 1] ?? 0)}`;
+  return v;
+}
+
+/** The scan as the HttpRequestHead object (strings made here). */
+export function requestHeadOf(s: RequestHeadScan): HttpRequestHead {
+  const b = s.buf;
+  return {
+    method: scannedMethod(s), path: latin1(b, s.pathStart, s.pathEnd), version: s.version,
+    host: optional(b, s.hostStart, s.hostEnd), userAgent: optional(b, s.uaStart, s.uaEnd), xForwardedFor: scannedForwardedFor(s),
+    xForwardedProto: optional(b, s.xfProtoStart, s.xfProtoEnd), xForwardedPort: optional(b, s.xfPortStart, s.xfPortEnd),
+    traceId: optional(b, s.traceStart, s.traceEnd), traceIdFields: s.traceIdFields, expectContinue: s.expectContinue,
+    upgrade: optional(b, s.upgradeStart, s.upgradeEnd), hasAuthorization: s.hasAuthorization, hasCookie: s.hasCookie,
+    contentLength: s.contentLength, chunked: s.chunked, connectionClose: s.connectionClose, partial: s.partial,
+  };
+}
+
+/** The scan as the HttpResponseHead object. */
+export function responseHeadOf(s: ResponseHeadScan): HttpResponseHead {
+  return {
+    status: s.status3, version: s.version, hasSetCookie: s.hasSetCookie,
+    contentLength: s.contentLength, chunked: s.chunked, connectionClose: s.connectionClose, partial: s.partial,
+  };
+}
+
+function notOk<T>(s: HeadScan): Parsed<T> {
+  return s.status === ScanStatus.INCOMPLETE ? incomplete(s.reason) : malformed(s.reason);
 }
 
 /** Parse a request head at buf[off, off+length). */
 export function parseRequestHead(buf: Uint8Array, off: number, length: number, opts: HeadOptions = {}): Parsed<HttpRequestHead> {
-  if (badOffset(buf, off)) return malformed('bad_offset');
-  const end = boundedEnd(buf, off, length);
-  if (end > off && !looksLikeRequestStart(buf, off, end - off)) return malformed('bad_method');
-  const head = headStatus<HttpRequestHead>(buf, off, end, opts.partial === true);
-  if ('status' in head) return head;
-  const { lines, headEnd, complete } = head;
-  const rl = lines[0] as Line;
-  // METHOD SP request-target SP HTTP-version
-  let sp1 = -1;
-  let sp2 = -1;
-  for (let i = rl.start; i < rl.end; i++) {
-    const c = buf[i] ?? 0;
-    if (c === SP) { if (sp1 < 0) sp1 = i; else if (sp2 < 0) sp2 = i; else return malformed('bad_request_line'); }
-    else if (c < 0x21 || c === 0x7f) return malformed('control_character_in_request_line');
-  }
-  if (sp1 <= rl.start || sp2 <= sp1 + 1) return malformed('bad_request_line');
-  if (sp1 - rl.start > MAX_METHOD_LEN) return malformed('bad_method');
-  const version = parseVersion(buf, sp2 + 1, rl.end);
-  if (version === undefined) return malformed('bad_http_version');
-  let targetEnd = sp2;
-  if (opts.keepQuery !== true) {
-    for (let i = sp1 + 1; i < sp2; i++) if (buf[i] === 0x3f /* ? */ || buf[i] === 0x23 /* # */) { targetEnd = i; break; }
-  }
-  const path = latin1(buf, sp1 + 1, Math.min(targetEnd, sp1 + 1 + MAX_PATH_CHARS));
-  const req: HttpRequestHead = {
-    method: latin1(buf, rl.start, sp1), path, version,
-    host: undefined, userAgent: undefined, xForwardedFor: undefined, xForwardedProto: undefined,
-    xForwardedPort: undefined, traceId: undefined, traceIdFields: 0, expectContinue: false, upgrade: undefined,
-    hasAuthorization: false, hasCookie: false,
-    contentLength: -1, chunked: false, connectionClose: version === '1.0', partial: !complete,
-  };
-  const bad = walkHeaders(buf, lines, (name, b, vs, ve) => {
-    switch (name) {
-      // Credentials: presence only, the value is never decoded.
-      case 'authorization': case 'proxy-authorization': req.hasAuthorization = true; return;
-      case 'cookie': req.hasCookie = true; return;
-      case 'host': req.host ??= latin1(b, vs, ve); return;
-      case 'user-agent': req.userAgent ??= latin1(b, vs, ve); return;
-      case 'x-forwarded-for': {
-        const v = latin1(b, vs, ve);
-        req.xForwardedFor = req.xForwardedFor === undefined ? v : `${req.xForwardedFor}, ${v}`;
-        return;
-      }
-      case 'x-forwarded-proto': req.xForwardedProto ??= latin1(b, vs, ve); return;
-      case 'x-forwarded-port': req.xForwardedPort ??= latin1(b, vs, ve); return;
-      case 'x-amzn-trace-id': req.traceIdFields++; req.traceId ??= latin1(b, vs, ve); return;
-      case 'expect': if (/^100-continue$/i.test(latin1(b, vs, ve))) req.expectContinue = true; return;
-      case 'upgrade': req.upgrade = latin1(b, vs, ve); return;
-      case 'connection': {
-        const v = latin1(b, vs, ve);
-        applyFraming(req, name, v);
-        if (/(^|,)\s*keep-alive\s*(,|$)/i.test(v) && version === '1.0') req.connectionClose = false;
-        return;
-      }
-      default: {
-        if (name === 'content-length' || name === 'transfer-encoding') applyFraming(req, name, latin1(b, vs, ve));
-      }
-    }
-  });
-  if (bad !== undefined) return malformed(bad);
-  return ok(req, headEnd - off);
+  const s = new RequestHeadScan();
+  if (!scanRequestHead(buf, off, length, opts.keepQuery === true, opts.partial === true, s)) return notOk(s);
+  return ok(requestHeadOf(s), s.length);
 }
 
 /** Parse a response head at buf[off, off+length). */
 export function parseResponseHead(buf: Uint8Array, off: number, length: number, opts: HeadOptions = {}): Parsed<HttpResponseHead> {
-  if (badOffset(buf, off)) return malformed('bad_offset');
-  const end = boundedEnd(buf, off, length);
-  if (end > off && !looksLikeResponseStart(buf, off, end - off)) return malformed('bad_status_line');
-  const head = headStatus<HttpResponseHead>(buf, off, end, opts.partial === true);
-  if ('status' in head) return head;
-  const { lines, headEnd, complete } = head;
-  const sl = lines[0] as Line;
-  // HTTP-version SP 3DIGIT SP [reason]  (the reason phrase may be empty, the SP before it is often missing)
-  if (sl.end - sl.start < 12) return malformed('bad_status_line');
-  const version = parseVersion(buf, sl.start, sl.start + 8);
-  if (version === undefined) return malformed('bad_http_version');
-  if (buf[sl.start + 8] !== SP) return malformed('bad_status_line');
-  let status = 0;
-  for (let k = 9; k < 12; k++) {
-    const c = buf[sl.start + k] ?? 0;
-    if (c < 0x30 || c > 0x39) return malformed('bad_status_code');
-    status = status * 10 + (c - 0x30);
-  }
-  if (status < 100) return malformed('bad_status_code');
-  if (sl.end - sl.start > 12 && buf[sl.start + 12] !== SP) return malformed('bad_status_code');
-  for (let i = sl.start; i < sl.end; i++) {
-    const c = buf[i] ?? 0;
-    if ((c < 0x20 && c !== HT) || c === 0x7f) return malformed('control_character_in_status_line');
-  }
-  const res: HttpResponseHead = {
-    status, version, hasSetCookie: false,
-    contentLength: -1, chunked: false, connectionClose: version === '1.0',
-    partial: !complete,
-  };
-  const bad = walkHeaders(buf, lines, (name, b, vs, ve) => {
-    if (name === 'set-cookie') { res.hasSetCookie = true; return; }
-    if (name === 'content-length' || name === 'transfer-encoding' || name === 'connection') {
-      const v = latin1(b, vs, ve);
-      applyFraming(res, name, v);
-      if (name === 'connection' && version === '1.0' && /(^|,)\s*keep-alive\s*(,|$)/i.test(v)) res.connectionClose = false;
-    }
-  });
-  if (bad !== undefined) return malformed(bad);
-  return ok(res, headEnd - off);
+  const s = new ResponseHeadScan();
+  if (!scanResponseHead(buf, off, length, opts.partial === true, s)) return notOk(s);
+  return ok(responseHeadOf(s), s.length);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzeForwardedFor, normalizeForwardedAddress } from '../../../agent/classify/client-ip/forwarded-for.js';
+import { isIP } from 'node:net';
+import { analyzeForwardedFor, normalizeForwardedAddress, plainIpv4 } from '../../../agent/classify/client-ip/forwarded-for.js';
 import { SpaceSaving } from '../../../agent/classify/client-ip/space-saving.js';
 import { rng } from './bytes.js';
 
@@ -91,4 +92,18 @@ test('Space-Saving keeps the true leaders exact under skew in bounded memory', (
 
 test('Space-Saving refuses a nonsensical capacity', () => {
   assert.throws(() => new SpaceSaving(0), /positive integer, got 0/);
+});
+
+test('a plain dotted quad is read as a number exactly when net.isIP calls it IPv4', () => {
+  // Prepare
+  const samples = ['1.2.3.4', '0.0.0.0', '255.255.255.255', '203.0.113.209', '01.2.3.4', '1.2.3.04', '256.1.1.1', '1.2.3', '1.2.3.4.5',
+    ' 1.2.3.4', '1.2.3.4 ', '1.2.3.4:80', '1..3.4', '', '1.2.3.', '.1.2.3', '1234.1.1.1', '10.0.0.1a', '00.1.1.1', '9.9.9.9'];
+  for (const text of samples) {
+    // Act
+    const buf = Buffer.from(`[${text}]`, 'latin1');
+    const n = plainIpv4(buf, 1, buf.length - 1);
+    // Assess
+    assert.equal(n >= 0, isIP(text) === 4, text);
+    if (n >= 0) assert.equal([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'), text);
+  }
 });

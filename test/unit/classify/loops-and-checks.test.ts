@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findTraceRoot, TraceRepeatDetector, traceRoot, TtlLoopDetector, TRACE_REPEAT_WINDOW_MICROS } from '../../../agent/classify/loops/loop-detector.js';
-import { compileMatcher, healthCheckerVersion } from '../../../agent/classify/health-check/health-check.js';
+import { compileMatcher, healthCheckerVersion, healthCheckerVersionOf } from '../../../agent/classify/health-check/health-check.js';
 import { PacketView, IpVersion, IpProto } from '../../../agent/decode/packet-view.js';
 
 test('the trace Root is taken from a full X-Amzn-Trace-Id', () => {
@@ -51,6 +51,11 @@ test('health checkers are recognised by User-Agent version', () => {
   assert.equal(healthCheckerVersion('ELB-HealthChecker/1.0'), 'v1');
   assert.equal(healthCheckerVersion('curl/8'), undefined);
   assert.equal(healthCheckerVersion(undefined), undefined);
+  for (const ua of ['ELB-HealthChecker/2.0', 'ELB-HealthChecker/1.0', 'ELB-HealthChecker/2.0 extra', 'ELB-HealthChecker/2', 'curl/8', '']) {
+    const b = Buffer.from(`>${ua}<`, 'latin1');
+    assert.equal(healthCheckerVersionOf(b, 1, b.length - 1), healthCheckerVersion(ua), ua);
+  }
+  assert.equal(healthCheckerVersionOf(Buffer.alloc(4), -1, -1), undefined, 'no User-Agent');
 });
 
 test('matchers: default 200-399, lists and ranges, garbage falls back to the default', () => {

@@ -1,0 +1,82 @@
+/**
+ * The in-place head scanner must give exactly the verdicts and fields of the
+ * string-building parser it replaced (kept as reference-http-parser.ts): the
+ * same heads, mutated byte by byte, through both.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseRequestHead, parseResponseHead } from '../../../agent/classify/http/http-parser.js';
+import * as reference from './reference-http-parser.js';
+import { rng } from './bytes.js';
+
+const REQUESTS = [
+  'GET /api/items/42?page=2 HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: Mozilla/5.0\r\nX-Forwarded-For: 203.0.113.7\r\n' +
+    'X-Forwarded-Proto: https\r\nX-Forwarded-Port: 443\r\nX-Amzn-Trace-Id: Root=1-67891233-abc\r\nAccept: */*\r\n\r\n',
+  'POST /upload#frag HTTP/1.0\r\nCONTENT-LENGTH: 12\r\nconnection: Keep-Alive, close\r\nExpect: 100-Continue\r\nCookie: a=b\r\n\r\n',
+  'PUT /x HTTP/1.1\nTransfer-Encoding: gzip ,  Chunked \nx-forwarded-for: 1.1.1.1\nX-Forwarded-For: [2001:db8::1]:80, 10.0.0.1\n\n',
+  'GET / HTTP/1.1\r\nUpgrade: websocket\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nAuthorization: Bearer x\r\nProxy-Authorization: y\r\n' +
+    'X-Amzn-Trace-Id: Self=1;Root=1-2-3\r\nX-Amzn-Trace-Id: Root=second\r\nContent-Length: 5\r\ncontent-length: 05\r\n  folded\r\n\r\n',
+  'HEAD /h HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length:\t\u00a07 \u00a0\r\nHost:\r\n\r\n',
+  'OPTIONS * HTTP/1.1\r\nContent-Length: 1234567890123456\r\nTransfer-Encoding: chunked, identity\r\n\r\n',
+];
+
+const RESPONSES = [
+  'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1200\r\n\r\n',
+  'HTTP/1.0 304 Not Modified\r\nConnection: keep-alive\r\nSet-Cookie: s=1\r\n\r\n',
+  'HTTP/1.1 101\r\nConnection: Upgrade, CLOSE\nTransfer-Encoding: Chunked\r\n\r\n',
+  'HTTP/1.1 503 Service Unavailable\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n',
+  'HTTP/1.1 404 x\r\nTransfer-Encoding: chunked\u00a0\r\nconnection: close,\r\n\r\n',
+];
+
+const INTERESTING = [0x0d, 0x0a, 0x20, 0x09, 0x3a, 0x2c, 0x3f, 0x23, 0x3b, 0xa0, 0x7f, 0x00, 0x41, 0x61, 0x30, 0x2f, 0x48];
+
+function mutate(base: Buffer, r: () => number): Buffer {
+  const b = Buffer.from(base);
+  const edits = 1 + Math.floor(r() * 3);
+  let out = b;
+  for (let e = 0; e < edits; e++) {
+    const at = Math.floor(r() * out.length);
+    const byte = r() < 0.7 ? (INTERESTING[Math.floor(r() * INTERESTING.length)] as number) : Math.floor(r() * 256);
+    const kind = r();
+    if (kind < 0.4) out[at] = byte;
+    else if (kind < 0.7) out = Buffer.concat([out.subarray(0, at), Buffer.from([byte]), out.subarray(at)]);
+    else out = Buffer.concat([out.subarray(0, at), out.subarray(at + 1)]);
+  }
+  return out;
+}
+
+function compare(buf: Buffer, off: number, len: number, r: () => number, label: string): void {
+  const opts = { keepQuery: r() < 0.3, partial: r() < 0.3 };
+  assert.deepEqual(parseRequestHead(buf, off, len, opts), reference.parseRequestHead(buf, off, len, opts), `request ${label} ${JSON.stringify(opts)}`);
+  assert.deepEqual(parseResponseHead(buf, off, len, opts), reference.parseResponseHead(buf, off, len, opts), `response ${label} ${JSON.stringify(opts)}`);
+}
+
+test('the scanner and the reference parser agree on every head, every truncation and thousands of mutations', () => {
+  // Prepare
+  const r = rng(20261125);
+  const bases = [...REQUESTS, ...RESPONSES].map((s) => Buffer.from(s, 'latin1'));
+  let cases = 0;
+  for (const base of bases) {
+    // Act + Assess: every truncation (complete heads, partial ones, nothing yet)...
+    for (let n = 0; n <= base.length; n++) { compare(base, 0, n, r, `${JSON.stringify(base.toString('latin1'))} cut at ${n}`); cases++; }
+    // ...at an offset inside a larger buffer...
+    const padded = Buffer.concat([Buffer.from('xyz'), base, Buffer.from('body')]);
+    compare(padded, 3, base.length + 4, r, 'at offset 3'); cases++;
+    // ...and mutations of the bytes that steer the parser.
+    for (let i = 0; i < 1500; i++) {
+      const m = mutate(base, r);
+      compare(m, 0, m.length, r, JSON.stringify(m.toString('latin1'))); cases++;
+    }
+  }
+  assert.ok(cases > 15_000);
+});
+
+test('the scanner and the reference parser agree on a 64 KB head, a 10,000-entry X-Forwarded-For and a head too large', () => {
+  const r = rng(7);
+  const xff = Array.from({ length: 10_000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.1`).join(', ');
+  const big = Buffer.from(`GET /${'p'.repeat(3000)}?q=1 HTTP/1.1\r\nX-Forwarded-For: ${xff}\r\n\r\n`, 'latin1');
+  compare(big, 0, big.length, r, 'big xff');
+  const huge = Buffer.from(`GET / HTTP/1.1\r\nX-Pad: ${'a'.repeat(70_000)}\r\n\r\n`, 'latin1');
+  compare(huge, 0, huge.length, r, 'huge');
+  compare(huge, 0, 65_536, r, 'huge cut');
+});
