@@ -19,6 +19,7 @@ const COUNTER_METRICS: ReadonlyArray<readonly [keyof StatsCounters, MetricName]>
   ['healthChecksFailed', MetricName.HealthChecksFailed],
   ['loops', MetricName.LoopsDetected],
   ['captureDrops', MetricName.CaptureDrops],
+  ['captureGaps', MetricName.CaptureGaps],
 ];
 
 /** What the Logs shipper contributes to each interval. */
@@ -31,6 +32,11 @@ export type ShippingFigures = () => Promise<{ eventsPending: number; eventsRejec
  * is dropped and counted. At most `maxQueuedIntervals` intervals wait; beyond that the
  * oldest is dropped and counted. Requests CloudWatch refuses as invalid are dropped at
  * once and counted. The SDK's own retries (3 attempts) come on top of this.
+ * PutMetricData is not idempotent: when CloudWatch stored a call but the answer was
+ * lost (timeout, connection closed after the request), the resend counts that
+ * interval again. Measured against the double: up to 3 extra copies of one interval
+ * when all three SDK attempts lost their answers. Sending again is chosen over
+ * dropping the interval, because a missing Heartbeat raises the alarm.
  */
 export const METRICS_RETRY_POLICY = Object.freeze({ maxAttempts: 4, maxQueuedIntervals: 10 });
 

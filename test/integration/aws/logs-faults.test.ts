@@ -175,6 +175,7 @@ describe('CloudWatch Logs shipping when CloudWatch answers badly (real SDK clien
     assert.ok(lines.slice(1).some((l) => Number(l.obj.repeats) > 0), 'later lines count the held-back repeats');
     assert.ok(reported <= attempts && reported >= attempts - 20, `lines + repeats (${reported}) account for the attempts (${attempts})`);
     assert.ok(lines.slice(1).every((l) => /more like it since the last line/.test(l.msg ?? '') || Number(l.obj.repeats) === 0));
+    assert.ok(attempts < 60, `${attempts} attempts in 1.1 s: backoff (base 20 ms, cap 100 ms, full jitter), not a spin`);
     process.stdout.write(`# logs fault reset for 1.1 s: ${attempts} attempts, ${lines.length} warning lines, ${reported - lines.length} repeats counted in them\n`);
   });
 
@@ -201,6 +202,27 @@ describe('CloudWatch Logs shipping when CloudWatch answers badly (real SDK clien
     assert.equal(shipper.status().degradedSince, undefined);
     const warnings = logger.lines.filter((l) => l.level === 'warn').map((l) => String(l.obj.failure ?? l.obj.err));
     assert.equal(new Set(warnings).size, warnings.length, `each failure kind logged once: ${warnings.join(', ')}`);
+  });
+
+  it('a SIGTERM flush during a hung connection ends within its budget, with the cursor where it was', async () => {
+    // Prepare: the first batch is acknowledged, then every answer hangs after its headers.
+    const log = new LocalLogFixture(dir);
+    const first = log.append(10, (i) => Date.now() - 2000 + i, { file: 'errors_2026-01-01.log' });
+    shipper = makeShipper(recordingLogger());
+    shipper.start();
+    await waitFor(() => shipper!.status().cursor.lastId === first.at(-1)?.id, 5_000, 'first batch');
+    double.inject({ service: 'logs', op: 'PutLogEvents', kind: 'stall-after-headers', processed: false, times: 1_000_000 });
+    log.append(10, (i) => Date.now() - 1000 + i, { file: 'errors_2026-01-01.log' });
+    // Act
+    const started = Date.now();
+    const result = await shipper.flush(500);
+    const tookMs = Date.now() - started;
+    // Assess
+    assert.equal(result.caughtUp, false);
+    assert.ok(tookMs < 900, `flush returned after ${tookMs} ms (budget 500 ms)`);
+    assert.equal(shipper.status().cursor.lastId, first.at(-1)?.id, 'the unacknowledged batch is sent after the restart');
+    assert.deepEqual(double.logs.ids, first.map((e) => e.id));
+    process.stdout.write(`# logs fault stall-after-headers during a 500 ms flush: returned in ${tookMs} ms, cursor held\n`);
   });
 
   it('startShipping reports health "degraded" with what fails and since when, then "ok" once CloudWatch answers again', async () => {
