@@ -16,3 +16,17 @@ export const CF = { FIRST_SEEN: 0, LAST_SEEN: 1, SYNACK_AT: 2, MRU_SYN_AT: 3, FI
 export const CF_STRIDE = 5;
 /** Bytes of IPv6 addresses per connection (originator then responder). */
 export const V6_STRIDE = 32;
+/**
+ * Int32 fields per connection. Links hold the other connection's index + 1, so a
+ * zeroed slot has no links (0 = none).
+ */
+export const CI = { HASH_NEXT: 0, PREV: 1, NEXT: 2, ORIG_PORT: 3, RESP_PORT: 4, BITS: 5 } as const;
+export const CI_STRIDE = 6;
+/** Bits of CI.BITS; the list the connection is on sits above them (CI_LIST_SHIFT). */
+export const CB = { V6: 1, SYN_SEEN: 2, LOCAL_ORIG: 4, SAMPLED: 8, REPORTED: 16, HANDSHAKE_DONE: 32 } as const;
+export const CI_LIST_SHIFT = 8;
+/**
+ * Bytes of history per connection: one letter code per byte in the order seen (0 =
+ * end). Each of the ten letters appears at most once per side, so 20 always suffice.
+ */
+export const HIST_STRIDE = 20;

@@ -1,16 +1,20 @@
 /**
- * Numeric state of every connection in typed-array columns, one slot per pooled
- * connection. Plain object fields holding sequence numbers and microsecond times
- * would each be a boxed double in V8 (16 bytes plus a pointer); here they cost 4
- * or 8 bytes, which keeps 100k connections well inside the RSS budget. The columns
- * grow a chunk at a time up to the table's bound.
+ * Every connection's state in typed-array columns, one slot per connection index;
+ * no JavaScript object per connection. Measured (issue 6): a pooled object per
+ * connection cost 168 bytes of old space, its history string ~30 more, and because
+ * every one of them survived its first scavenge V8 grew the young generation to its
+ * 32 MB maximum while a table filled; with columns, 100k connections are ~25 MB of
+ * array buffers and the heap stays small. Plain object fields holding sequence
+ * numbers and microsecond times would also each be a boxed double. The columns grow
+ * a chunk at a time up to the table's bound.
  */
 
-import { EU, EU_STRIDE, EF, EF_STRIDE, EI, EI_STRIDE, CU, CU_STRIDE, CF, CF_STRIDE, V6_STRIDE } from './conn-columns.js';
-import { Endpoint } from './endpoint.js';
+import { EF_STRIDE, EI_STRIDE, EU_STRIDE, CU_STRIDE, CF, CF_STRIDE, V6_STRIDE, CI, CI_STRIDE, CI_LIST_SHIFT, HIST_STRIDE } from './conn-columns.js';
 
-/** Slots per chunk: the store grows a chunk at a time, so a small table stays small. */
-export const CHUNK_SLOTS = 4096;
+/** Slots per chunk (a power of two): the store grows a chunk at a time, so a small table stays small. */
+export const CHUNK_SHIFT = 12;
+export const CHUNK_SLOTS = 1 << CHUNK_SHIFT;
+export const CHUNK_MASK = CHUNK_SLOTS - 1;
 
 /** The columns of CHUNK_SLOTS connections. */
 export class ConnChunk {
@@ -19,6 +23,8 @@ export class ConnChunk {
   readonly ei32 = new Int32Array(CHUNK_SLOTS * 2 * EI_STRIDE);
   readonly cu32 = new Uint32Array(CHUNK_SLOTS * CU_STRIDE);
   readonly cf64 = new Float64Array(CHUNK_SLOTS * CF_STRIDE);
+  readonly ci32 = new Int32Array(CHUNK_SLOTS * CI_STRIDE);
+  readonly hist = new Uint8Array(CHUNK_SLOTS * HIST_STRIDE);
   #v6: Uint8Array | undefined;
 
   /** IPv6 address bytes, allocated on the chunk's first IPv6 connection (IPv4-only hosts never pay). */
@@ -35,19 +41,60 @@ export class ConnChunk {
     this.ei32.fill(0, e * EI_STRIDE, (e + 2) * EI_STRIDE);
     this.cu32.fill(0, slot * CU_STRIDE, (slot + 1) * CU_STRIDE);
     this.cf64.fill(0, slot * CF_STRIDE, (slot + 1) * CF_STRIDE);
+    this.ci32.fill(0, slot * CI_STRIDE, (slot + 1) * CI_STRIDE);
+    this.hist.fill(0, slot * HIST_STRIDE, (slot + 1) * HIST_STRIDE);
     if (this.#v6 !== undefined) this.#v6.fill(0, slot * V6_STRIDE, (slot + 1) * V6_STRIDE);
   }
 }
 
-/** All chunks of one table; a chunk is made when its first slot is. */
+/**
+ * All chunks of one table, addressed by connection index, with the intrusive links
+ * (hash chain, time-ordered lists) the table and its queues follow by index.
+ */
 export class ConnStore {
   readonly #chunks: ConnChunk[] = [];
-  readonly origCursor = new Endpoint();
-  readonly respCursor = new Endpoint();
+  /** Classifier state per connection index (TcpConnection.app); undefined for most. */
+  readonly apps: unknown[] = [];
 
-  chunkOf(slot: number): ConnChunk {
-    const i = Math.floor(slot / CHUNK_SLOTS);
+  /** The chunk of a connection index; made when its first slot is. */
+  chunkOf(index: number): ConnChunk {
+    const i = index >>> CHUNK_SHIFT;
     while (this.#chunks.length <= i) this.#chunks.push(new ConnChunk());
+    while (this.apps.length <= index) this.apps.push(undefined);
     return this.#chunks[i] as ConnChunk;
+  }
+
+  #ci(index: number): Int32Array {
+    return (this.#chunks[index >>> CHUNK_SHIFT] as ConnChunk).ci32;
+  }
+  #get(index: number, field: number): number {
+    return (this.#ci(index)[(index & CHUNK_MASK) * CI_STRIDE + field] as number) - 1;
+  }
+  #set(index: number, field: number, to: number): void {
+    this.#ci(index)[(index & CHUNK_MASK) * CI_STRIDE + field] = to + 1;
+  }
+
+  /** Next connection index in the same hash bucket, -1 at the end. */
+  hashNext(index: number): number { return this.#get(index, CI.HASH_NEXT); }
+  setHashNext(index: number, to: number): void { this.#set(index, CI.HASH_NEXT, to); }
+  /** Neighbours on the connection's time-ordered list, -1 at either end. */
+  prev(index: number): number { return this.#get(index, CI.PREV); }
+  setPrev(index: number, to: number): void { this.#set(index, CI.PREV, to); }
+  next(index: number): number { return this.#get(index, CI.NEXT); }
+  setNext(index: number, to: number): void { this.#set(index, CI.NEXT, to); }
+
+  /** The list (ConnList) the connection is on. */
+  list(index: number): number {
+    return (this.#ci(index)[(index & CHUNK_MASK) * CI_STRIDE + CI.BITS] as number) >>> CI_LIST_SHIFT;
+  }
+  setList(index: number, list: number): void {
+    const ci = this.#ci(index);
+    const k = (index & CHUNK_MASK) * CI_STRIDE + CI.BITS;
+    ci[k] = ((ci[k] as number) & ((1 << CI_LIST_SHIFT) - 1)) | (list << CI_LIST_SHIFT);
+  }
+
+  /** Time the connection was last seen (µs), read without a Connection view. */
+  lastSeen(index: number): number {
+    return (this.#chunks[index >>> CHUNK_SHIFT] as ConnChunk).cf64[(index & CHUNK_MASK) * CF_STRIDE + CF.LAST_SEEN] as number;
   }
 }

@@ -1,8 +1,8 @@
 import { formatIp4, formatIp6, IpVersion } from '../decode/packet-view.js';
 import { connState, EndpointState, type ConnState } from './conn-state.js';
-import { CF, CF_STRIDE, CU, CU_STRIDE, EF, EF_STRIDE, EI, EI_STRIDE, V6_STRIDE } from './conn-columns.js';
-import { CHUNK_SLOTS, type ConnChunk, type ConnStore } from './conn-store.js';
-import type { Endpoint } from './endpoint.js';
+import { CB, CF, CF_STRIDE, CI, CI_LIST_SHIFT, CI_STRIDE, CU, CU_STRIDE, EF, EF_STRIDE, EI, EI_STRIDE, HIST_STRIDE, V6_STRIDE } from './conn-columns.js';
+import { CHUNK_MASK, type ConnChunk, type ConnStore } from './conn-store.js';
+import { Endpoint } from './endpoint.js';
 
 export { Endpoint } from './endpoint.js';
 
@@ -40,84 +40,138 @@ export interface TcpConnection {
 export const ConnList = { NONE: 0, HANDSHAKE: 1, ACTIVE: 2, CLOSING: 3, FAILED: 4 } as const;
 export type ConnList = (typeof ConnList)[keyof typeof ConnList];
 
-/** The table's record of one connection: pooled and reused, never allocated per packet. */
+/** History letter of each code (CI history bytes): upper case originator, lower case responder. */
+const HISTORY_CHARS = ' SHADFRTWIQ      shadfrtwiq';
+/** Code of a letter's bit (H_* in tcp-table.ts: 1 << n) for the originator; +16 for the responder. */
+function historyCode(bit: number, fromOrig: boolean): number {
+  return 31 - Math.clz32(bit) + 1 + (fromOrig ? 0 : 16);
+}
+
+/**
+ * A view of one connection in the store: the table points a few of these at
+ * connection indexes (no object per connection, see conn-store.ts). Handed to
+ * observers and event code, it is valid during the call only; what a classifier
+ * keeps goes in `app`, which stays with the connection.
+ */
 export class Connection implements TcpConnection {
-  readonly #store: ConnChunk;
-  readonly #cursors: ConnStore;
-  /** Index of this connection's columns in its chunk; fixed for the object's life. */
-  readonly slot: number;
-  ipVersion: IpVersion = IpVersion.V4;
-  origPort = 0;
-  respPort = 0;
-  synSeen = false;
-  localIsOriginator = false;
-  history = '';
-  sampled = false;
-  app: unknown = undefined;
-  /** An event was made for this connection (reset, refused, unanswered or abandoned). */
-  reported = false;
-  /** The originator acknowledged the SYN-ACK (or data flowed): no longer a handshake in progress. */
-  handshakeDone = false;
+  readonly #s: ConnStore;
+  #c: ConnChunk;
+  #slot = 0;
+  /** The connection index this view points at (-1: none yet). */
+  index = -1;
+  readonly #orig = new Endpoint();
+  readonly #resp = new Endpoint();
 
-  // Intrusive links: hash-bucket chain and the time-ordered expiry list.
-  hashNext: Connection | null = null;
-  prev: Connection | null = null;
-  next: Connection | null = null;
-  list: ConnList = ConnList.NONE;
-
-  constructor(store: ConnStore, tableSlot: number) {
-    const slot = tableSlot % CHUNK_SLOTS;
-    this.#store = store.chunkOf(tableSlot);
-    this.#cursors = store;
-    this.slot = slot;
-    this.orig.reset();
-    this.resp.reset();
+  constructor(store: ConnStore) {
+    this.#s = store;
+    this.#c = store.chunkOf(0);
   }
 
-  /** The originator's side (the store's shared originator cursor, pointed here). */
-  get orig(): Endpoint { return this.#cursors.origCursor.point(this.#store, this.slot * 2); }
-  /** The responder's side (the store's shared responder cursor, pointed here). */
-  get resp(): Endpoint { return this.#cursors.respCursor.point(this.#store, this.slot * 2 + 1); }
+  /** Point this view at connection `index` (making its chunk if needed). */
+  point(index: number): this {
+    this.index = index;
+    this.#c = this.#s.chunkOf(index);
+    this.#slot = index & CHUNK_MASK;
+    return this;
+  }
+
+  /** The originator's side (this view's own cursor, pointed here). */
+  get orig(): Endpoint { return this.#orig.point(this.#c, this.#slot * 2); }
+  /** The responder's side. */
+  get resp(): Endpoint { return this.#resp.point(this.#c, this.#slot * 2 + 1); }
 
   // Direct reads (no cursor), safe to call from observers in the middle of an update.
-  #ei(side: number, field: number): number { return this.#store.ei32[(this.slot * 2 + side) * EI_STRIDE + field] as number; }
-  #bytes(side: number): number { return this.#store.ef64[(this.slot * 2 + side) * EF_STRIDE + EF.BYTES] as number; }
+  #ei(side: number, field: number): number { return this.#c.ei32[(this.#slot * 2 + side) * EI_STRIDE + field] as number; }
+  #bytes(side: number): number { return this.#c.ef64[(this.#slot * 2 + side) * EF_STRIDE + EF.BYTES] as number; }
+  #ci(field: number): number { return this.#c.ci32[this.#slot * CI_STRIDE + field] as number; }
+  #bit(bit: number): boolean { return ((this.#c.ci32[this.#slot * CI_STRIDE + CI.BITS] as number) & bit) !== 0; }
+  #setBit(bit: number, on: boolean): void {
+    const k = this.#slot * CI_STRIDE + CI.BITS;
+    const b = this.#c.ci32[k] as number;
+    this.#c.ci32[k] = on ? b | bit : b & ~bit;
+  }
 
-  get origIp4(): number { return this.#store.cu32[this.slot * CU_STRIDE + CU.ORIG_IP4] as number; }
-  set origIp4(v: number) { this.#store.cu32[this.slot * CU_STRIDE + CU.ORIG_IP4] = v; }
-  get respIp4(): number { return this.#store.cu32[this.slot * CU_STRIDE + CU.RESP_IP4] as number; }
-  set respIp4(v: number) { this.#store.cu32[this.slot * CU_STRIDE + CU.RESP_IP4] = v; }
-  get hash(): number { return this.#store.cu32[this.slot * CU_STRIDE + CU.HASH] as number; }
-  set hash(v: number) { this.#store.cu32[this.slot * CU_STRIDE + CU.HASH] = v; }
-  get firstSeenMicros(): number { return this.#store.cf64[this.slot * CF_STRIDE + CF.FIRST_SEEN] as number; }
-  set firstSeenMicros(v: number) { this.#store.cf64[this.slot * CF_STRIDE + CF.FIRST_SEEN] = v; }
-  get lastSeenMicros(): number { return this.#store.cf64[this.slot * CF_STRIDE + CF.LAST_SEEN] as number; }
-  set lastSeenMicros(v: number) { this.#store.cf64[this.slot * CF_STRIDE + CF.LAST_SEEN] = v; }
+  get ipVersion(): IpVersion { return this.#bit(CB.V6) ? IpVersion.V6 : IpVersion.V4; }
+  set ipVersion(v: IpVersion) { this.#setBit(CB.V6, v === IpVersion.V6); }
+  get origPort(): number { return this.#ci(CI.ORIG_PORT); }
+  set origPort(v: number) { this.#c.ci32[this.#slot * CI_STRIDE + CI.ORIG_PORT] = v; }
+  get respPort(): number { return this.#ci(CI.RESP_PORT); }
+  set respPort(v: number) { this.#c.ci32[this.#slot * CI_STRIDE + CI.RESP_PORT] = v; }
+  get synSeen(): boolean { return this.#bit(CB.SYN_SEEN); }
+  set synSeen(v: boolean) { this.#setBit(CB.SYN_SEEN, v); }
+  get localIsOriginator(): boolean { return this.#bit(CB.LOCAL_ORIG); }
+  set localIsOriginator(v: boolean) { this.#setBit(CB.LOCAL_ORIG, v); }
+  get sampled(): boolean { return this.#bit(CB.SAMPLED); }
+  set sampled(v: boolean) { this.#setBit(CB.SAMPLED, v); }
+  /** An event was made for this connection (reset, refused, unanswered or abandoned). */
+  get reported(): boolean { return this.#bit(CB.REPORTED); }
+  set reported(v: boolean) { this.#setBit(CB.REPORTED, v); }
+  /** The originator acknowledged the SYN-ACK (or data flowed): no longer a handshake in progress. */
+  get handshakeDone(): boolean { return this.#bit(CB.HANDSHAKE_DONE); }
+  set handshakeDone(v: boolean) { this.#setBit(CB.HANDSHAKE_DONE, v); }
+  /** The list (ConnList) the connection is on. */
+  get list(): ConnList { return ((this.#ci(CI.BITS) >>> CI_LIST_SHIFT) as ConnList); }
+
+  get app(): unknown { return this.#s.apps[this.index]; }
+  set app(v: unknown) { this.#s.apps[this.index] = v; }
+
+  /** Zeek-style history (allocates a string: for events, summaries and final states only). */
+  get history(): string {
+    const h = this.#c.hist;
+    const base = this.#slot * HIST_STRIDE;
+    let out = '';
+    for (let i = 0; i < HIST_STRIDE; i++) {
+      const code = h[base + i] as number;
+      if (code === 0) break;
+      out += HISTORY_CHARS[code] ?? '?';
+    }
+    return out;
+  }
+
+  /** Append a history letter (its H_* bit) for a side; the table writes each at most once per side. */
+  addHistory(bit: number, fromOrig: boolean): void {
+    const h = this.#c.hist;
+    const base = this.#slot * HIST_STRIDE;
+    for (let i = 0; i < HIST_STRIDE; i++) {
+      if (h[base + i] === 0) { h[base + i] = historyCode(bit, fromOrig); return; }
+    }
+  }
+
+  get origIp4(): number { return this.#c.cu32[this.#slot * CU_STRIDE + CU.ORIG_IP4] as number; }
+  set origIp4(v: number) { this.#c.cu32[this.#slot * CU_STRIDE + CU.ORIG_IP4] = v; }
+  get respIp4(): number { return this.#c.cu32[this.#slot * CU_STRIDE + CU.RESP_IP4] as number; }
+  set respIp4(v: number) { this.#c.cu32[this.#slot * CU_STRIDE + CU.RESP_IP4] = v; }
+  get hash(): number { return this.#c.cu32[this.#slot * CU_STRIDE + CU.HASH] as number; }
+  set hash(v: number) { this.#c.cu32[this.#slot * CU_STRIDE + CU.HASH] = v; }
+  get firstSeenMicros(): number { return this.#c.cf64[this.#slot * CF_STRIDE + CF.FIRST_SEEN] as number; }
+  set firstSeenMicros(v: number) { this.#c.cf64[this.#slot * CF_STRIDE + CF.FIRST_SEEN] = v; }
+  get lastSeenMicros(): number { return this.#c.cf64[this.#slot * CF_STRIDE + CF.LAST_SEEN] as number; }
+  set lastSeenMicros(v: number) { this.#c.cf64[this.#slot * CF_STRIDE + CF.LAST_SEEN] = v; }
   /** Time of the responder's latest SYN-ACK (0: none), for the handshake RTT. */
-  get synAckMicros(): number { return this.#store.cf64[this.slot * CF_STRIDE + CF.SYNACK_AT] as number; }
-  set synAckMicros(v: number) { this.#store.cf64[this.slot * CF_STRIDE + CF.SYNACK_AT] = v; }
+  get synAckMicros(): number { return this.#c.cf64[this.#slot * CF_STRIDE + CF.SYNACK_AT] as number; }
+  set synAckMicros(v: number) { this.#c.cf64[this.#slot * CF_STRIDE + CF.SYNACK_AT] = v; }
   /** Time of the latest SYN without ACK (0: none): tshark's ts_mru_syn. */
-  get mruSynMicros(): number { return this.#store.cf64[this.slot * CF_STRIDE + CF.MRU_SYN_AT] as number; }
-  set mruSynMicros(v: number) { this.#store.cf64[this.slot * CF_STRIDE + CF.MRU_SYN_AT] = v; }
+  get mruSynMicros(): number { return this.#c.cf64[this.#slot * CF_STRIDE + CF.MRU_SYN_AT] as number; }
+  set mruSynMicros(v: number) { this.#c.cf64[this.#slot * CF_STRIDE + CF.MRU_SYN_AT] = v; }
   /**
    * SYN to the first segment with ACK and without SYN (0: not known): tshark's
    * ts_first_rtt, its out-of-order threshold for this connection.
    */
-  get firstRttMicros(): number { return this.#store.cf64[this.slot * CF_STRIDE + CF.FIRST_RTT] as number; }
-  set firstRttMicros(v: number) { this.#store.cf64[this.slot * CF_STRIDE + CF.FIRST_RTT] = v; }
+  get firstRttMicros(): number { return this.#c.cf64[this.#slot * CF_STRIDE + CF.FIRST_RTT] as number; }
+  set firstRttMicros(v: number) { this.#c.cf64[this.#slot * CF_STRIDE + CF.FIRST_RTT] = v; }
 
   /** The originator's IPv6 address (a fresh view: allocates, not for the hot path). */
   get origIp6(): Uint8Array {
-    return this.ipVersion === IpVersion.V6 ? this.#store.v6.subarray(this.slot * V6_STRIDE, this.slot * V6_STRIDE + 16) : EMPTY;
+    return this.ipVersion === IpVersion.V6 ? this.#c.v6.subarray(this.#slot * V6_STRIDE, this.#slot * V6_STRIDE + 16) : EMPTY;
   }
   get respIp6(): Uint8Array {
-    return this.ipVersion === IpVersion.V6 ? this.#store.v6.subarray(this.slot * V6_STRIDE + 16, this.slot * V6_STRIDE + 32) : EMPTY;
+    return this.ipVersion === IpVersion.V6 ? this.#c.v6.subarray(this.#slot * V6_STRIDE + 16, this.#slot * V6_STRIDE + 32) : EMPTY;
   }
 
   /** Copy the two IPv6 addresses (16 bytes each) from a packet. */
   setIp6(buf: Uint8Array, origOff: number, respOff: number): void {
-    const v6 = this.#store.v6;
-    const base = this.slot * V6_STRIDE;
+    const v6 = this.#c.v6;
+    const base = this.#slot * V6_STRIDE;
     for (let i = 0; i < 16; i++) {
       v6[base + i] = buf[origOff + i] as number;
       v6[base + 16 + i] = buf[respOff + i] as number;
@@ -126,42 +180,34 @@ export class Connection implements TcpConnection {
 
   /** Does the IPv6 address at buf[off] equal the originator's (side 0) or responder's (side 16)? */
   eq6(buf: Uint8Array, off: number, side: 0 | 16): boolean {
-    const v6 = this.#store.v6;
-    const base = this.slot * V6_STRIDE + side;
+    const v6 = this.#c.v6;
+    const base = this.#slot * V6_STRIDE + side;
     for (let i = 0; i < 16; i++) if (buf[off + i] !== v6[base + i]) return false;
     return true;
   }
 
   /** The store and offset of an IPv6 address, for LocalAddresses.has6 without a copy. */
   ip6Ref(side: 0 | 16): readonly [Uint8Array, number] {
-    return [this.#store.v6, this.slot * V6_STRIDE + side];
+    return [this.#c.v6, this.#slot * V6_STRIDE + side];
   }
 
   get bytesOrig(): number { return this.#bytes(0); }
   get bytesResp(): number { return this.#bytes(1); }
 
   get state(): ConnState {
-    return connState(this.#ei(0, EI.STATE) as EndpointState, this.#ei(1, EI.STATE) as EndpointState, this.#bytes(0), this.#bytes(1), this.history);
+    const os = this.#ei(0, EI.STATE) as EndpointState;
+    const rs = this.#ei(1, EI.STATE) as EndpointState;
+    // Only RSTOS0 looks at the history: skip building the string otherwise.
+    const needsHistory = os === EndpointState.RESET && rs !== EndpointState.RESET;
+    return connState(os, rs, this.#bytes(0), this.#bytes(1), needsHistory ? this.history : '');
   }
 
+  /** Zero the connection's columns and classifier slot, before its index is reused. */
   clear(): void {
-    this.#store.clear(this.slot);
-    this.ipVersion = IpVersion.V4;
-    this.origPort = 0;
-    this.respPort = 0;
-    this.synSeen = false;
-    this.localIsOriginator = false;
-    this.history = '';
-    this.sampled = false;
-    this.app = undefined;
+    this.#c.clear(this.#slot);
+    this.#s.apps[this.index] = undefined;
     this.orig.reset();
     this.resp.reset();
-    this.reported = false;
-    this.handshakeDone = false;
-    this.hashNext = null;
-    this.prev = null;
-    this.next = null;
-    this.list = ConnList.NONE;
   }
 }
 

@@ -26,12 +26,9 @@ export { FLOW_DEFAULTS, flowOptionsFromConfig, type FlowConfig, type FlowTableOp
 const { SYN, ACK, FIN, RST } = TcpFlag;
 const ES = EndpointState;
 
-// History letters (Zeek): bit positions per side.
+// History letters (Zeek): bit positions per side, in the order of Connection's letter table
+// (S H A D F R T W I Q: bit 1 << n is letter n).
 const H_SYN = 1, H_SYNACK = 2, H_ACK = 4, H_DATA = 8, H_FIN = 16, H_RST = 32, H_RETX = 64, H_ZWIN = 128, H_INCONS = 256, H_MULTI = 512;
-const LETTERS: ReadonlyArray<readonly [number, string]> = [
-  [H_SYN, 'S'], [H_SYNACK, 'H'], [H_ACK, 'A'], [H_DATA, 'D'], [H_FIN, 'F'], [H_RST, 'R'],
-  [H_RETX, 'T'], [H_ZWIN, 'W'], [H_INCONS, 'I'], [H_MULTI, 'Q'],
-];
 
 // How a connection left the table (for the counters).
 const Exit = { CLOSED: 0, EXPIRED: 1, EVICTED: 2, FLUSHED: 3 } as const;
@@ -53,18 +50,24 @@ export class FlowTable {
   /** Connection events beyond the per-second limit become one summary per type, reason and second. */
   readonly #limiter: EventLimiter;
 
-  readonly #buckets: Array<Connection | null>;
+  /** Hash buckets: index + 1 of the chain's first connection (0 = empty). */
+  readonly #buckets: Int32Array;
   readonly #mask: number;
-  readonly #pool: Connection[] = [];
-  readonly #store: ConnStore;
-  /** Connection objects made so far (each owns one store slot). */
+  readonly #store = new ConnStore();
+  /** Connection indexes made so far (the store's high-water mark). */
   #made = 0;
+  /** Indexes free for reuse, chained through their hash links (-1 = none). */
+  #free = -1;
   #size = 0;
-  readonly #handshake = new ConnQueue(ConnList.HANDSHAKE);
-  readonly #active = new ConnQueue(ConnList.ACTIVE);
-  readonly #closing = new ConnQueue(ConnList.CLOSING);
+  readonly #handshake = new ConnQueue(ConnList.HANDSHAKE, this.#store);
+  readonly #active = new ConnQueue(ConnList.ACTIVE, this.#store);
+  readonly #closing = new ConnQueue(ConnList.CLOSING, this.#store);
   /** Unanswered or abandoned handshakes, already reported. */
-  readonly #failed = new ConnQueue(ConnList.FAILED);
+  readonly #failed = new ConnQueue(ConnList.FAILED, this.#store);
+  /** The connection of the packet being analysed. */
+  readonly #cur = new Connection(this.#store);
+  /** A connection leaving the table or timing out (never the packet's, so #cur stays valid). */
+  readonly #aux = new Connection(this.#store);
   #now = 0;
 
   constructor(opts: FlowTableOptions) {
@@ -88,9 +91,8 @@ export class FlowTable {
     // Twice as many buckets as connections keeps chains short (load factor <= 0.5).
     let n = 16;
     while (n < this.#max * 2) n *= 2;
-    this.#buckets = new Array<Connection | null>(n).fill(null);
+    this.#buckets = new Int32Array(n);
     this.#mask = n - 1;
-    this.#store = new ConnStore();
   }
 
   /** Connections in the table now. */
@@ -118,7 +120,7 @@ export class FlowTable {
   flush(nowMicros: number = this.#now): void {
     this.tick(nowMicros);
     for (const q of [this.#handshake, this.#active, this.#closing, this.#failed]) {
-      while (q.head !== null) this.#finish(q.head, Exit.FLUSHED);
+      while (q.head !== -1) this.#finish(q.head, Exit.FLUSHED);
     }
     this.#limiter.flush();
   }
@@ -127,10 +129,10 @@ export class FlowTable {
     return this.#counters.snapshot(this.#sample, this.#size);
   }
 
-  /** Visit every connection in the table (tests, debugging). */
+  /** Visit every connection in the table (tests, debugging): a view of its own for each. */
   forEach(fn: (c: Readonly<Connection>) => void): void {
     for (const q of [this.#handshake, this.#active, this.#closing, this.#failed]) {
-      for (let c = q.head; c !== null; c = c.next) fn(c);
+      for (let i = q.head; i !== -1; i = this.#store.next(i)) fn(new Connection(this.#store).point(i));
     }
   }
 
@@ -146,21 +148,24 @@ export class FlowTable {
     const hash = v4
       ? tableHash((v.src4 ^ v.dst4) | 0, (v.src4 + v.dst4) | 0, v.srcPort, v.dstPort)
       : tableHash6(v.buf, v.src6Offset, v.dst6Offset, v.srcPort, v.dstPort);
-    let c = this.#buckets[hash & this.#mask] ?? null;
+    const c = this.#cur;
+    const store = this.#store;
+    let i = (this.#buckets[hash & this.#mask] as number) - 1;
     let fromOrig = true;
-    for (; c !== null; c = c.hashNext) {
+    for (; i !== -1; i = store.hashNext(i)) {
+      c.point(i);
       if (c.hash !== hash) continue;
       const dir = v4 ? match4(c, v) : match6(c, v);
       if (dir !== 0) { fromOrig = dir === 1; break; }
     }
     const flags = v.tcpFlags;
-    if (c !== null && (flags & (SYN | ACK | RST)) === SYN && this.#isNewIncarnation(c, fromOrig, v)) {
+    if (i !== -1 && (flags & (SYN | ACK | RST)) === SYN && this.#isNewIncarnation(c, fromOrig, v)) {
       // The 5-tuple is reused by a new connection: the old one ends here.
-      this.#finish(c, Exit.CLOSED);
-      c = null;
+      this.#finish(i, Exit.CLOSED);
+      i = -1;
     }
-    if (c === null) {
-      c = this.#create(v, hash);
+    if (i === -1) {
+      this.#create(c, v, hash);
       fromOrig = c.origPort === v.srcPort && (v4 ? c.origIp4 === v.src4 : c.eq6(v.buf, v.src6Offset, 0));
     }
     this.#update(c, fromOrig, v, now);
@@ -177,9 +182,18 @@ export class FlowTable {
     return c.list === ConnList.CLOSING || c.orig.state === ES.RESET || c.resp.state === ES.RESET;
   }
 
-  #create(v: PacketView, hash: number): Connection {
+  /** A new connection for the packet in `v`, with `c` (the packet's view) pointed at it. */
+  #create(c: Connection, v: PacketView, hash: number): void {
     if (this.#size >= this.#max) this.#evictOne();
-    const c = this.#pool.pop() ?? new Connection(this.#store, this.#made++);
+    let index = this.#free;
+    if (index !== -1) this.#free = this.#store.hashNext(index);
+    else index = this.#made++;
+    c.point(index);
+    // A fresh slot is zero; a reused one was cleared when its connection left. Either way the
+    // fields whose empty value is not 0 (and the free-list link) are set again here.
+    this.#store.setHashNext(index, -1);
+    c.orig.reset();
+    c.resp.reset();
     const flags = v.tcpFlags;
     // The originator sent the SYN; a SYN-ACK's receiver is the originator; otherwise guess by ports.
     let senderIsOrig: boolean;
@@ -207,13 +221,12 @@ export class FlowTable {
     c.lastSeenMicros = v.tsMicros;
 
     const b = hash & this.#mask;
-    c.hashNext = this.#buckets[b] ?? null;
-    this.#buckets[b] = c;
+    this.#store.setHashNext(index, (this.#buckets[b] as number) - 1);
+    this.#buckets[b] = index + 1;
     this.#size++;
     this.#counters.opened++;
     if (this.#size > this.#counters.trackedPeak) this.#counters.trackedPeak = this.#size;
-    if ((flags & SYN) !== 0 && (flags & RST) === 0) this.#handshake.push(c); else this.#active.push(c);
-    return c;
+    if ((flags & SYN) !== 0 && (flags & RST) === 0) this.#handshake.push(index); else this.#active.push(index);
   }
 
   /** This instance is the originator only when its address is known and only the originator has it. */
@@ -343,10 +356,11 @@ export class FlowTable {
     }
     else want = ConnList.ACTIVE;
     const q = this.#queue(want);
-    if (c.list === want) q.touch(c);
+    const now = c.list;
+    if (now === want) q.touch(c.index);
     else {
-      this.#queue(c.list)?.remove(c);
-      q.push(c);
+      if (now !== ConnList.NONE) this.#queue(now).remove(c.index);
+      q.push(c.index);
     }
   }
 
@@ -357,10 +371,7 @@ export class FlowTable {
   #letter(c: Connection, s: Endpoint, fromOrig: boolean, bit: number): void {
     if ((s.historyBits & bit) !== 0) return;
     s.historyBits |= bit;
-    // Runs at most once per letter and side: a few short strings per connection.
-    for (const [b, ch] of LETTERS) {
-      if (b === bit) { c.history += fromOrig ? ch : ch.toLowerCase(); return; }
-    }
+    c.addHistory(bit, fromOrig);
   }
 
   // ---------------------------------------------------------------- events
@@ -391,8 +402,9 @@ export class FlowTable {
     });
   }
 
-  #onHandshakeTimeout(c: Connection, deadline: number): void {
-    this.#handshake.remove(c);
+  #onHandshakeTimeout(i: number, deadline: number): void {
+    const c = this.#aux.point(i);
+    this.#handshake.remove(i);
     if (!c.reported) {
       if (c.resp.syns === 0 && c.orig.syns > 0) {
         c.reported = true;
@@ -415,7 +427,7 @@ export class FlowTable {
       }
     }
     // Kept a while so that later retries count on the same connection, not as new ones.
-    if (c.reported) this.#failed.push(c); else this.#active.push(c);
+    if (c.reported) this.#failed.push(i); else this.#active.push(i);
   }
 
   #emit(type: EventType, reason: string, text: string, c: Connection, srcIsOrig: boolean, ts: number, extra: Record<string, unknown>): void {
@@ -430,17 +442,18 @@ export class FlowTable {
   // ---------------------------------------------------------------- expiry
 
   #expire(now: number): void {
-    for (let c = this.#handshake.head; c !== null && c.lastSeenMicros + this.#synTimeout <= now; c = this.#handshake.head) {
-      this.#onHandshakeTimeout(c, c.lastSeenMicros + this.#synTimeout);
+    const st = this.#store;
+    for (let i = this.#handshake.head; i !== -1 && st.lastSeen(i) + this.#synTimeout <= now; i = this.#handshake.head) {
+      this.#onHandshakeTimeout(i, st.lastSeen(i) + this.#synTimeout);
     }
-    for (let c = this.#closing.head; c !== null && c.lastSeenMicros + this.#linger <= now; c = this.#closing.head) {
-      this.#finish(c, Exit.CLOSED);
+    for (let i = this.#closing.head; i !== -1 && st.lastSeen(i) + this.#linger <= now; i = this.#closing.head) {
+      this.#finish(i, Exit.CLOSED);
     }
-    for (let c = this.#failed.head; c !== null && c.lastSeenMicros + this.#failedLinger <= now; c = this.#failed.head) {
-      this.#finish(c, Exit.EXPIRED);
+    for (let i = this.#failed.head; i !== -1 && st.lastSeen(i) + this.#failedLinger <= now; i = this.#failed.head) {
+      this.#finish(i, Exit.EXPIRED);
     }
-    for (let c = this.#active.head; c !== null && c.lastSeenMicros + this.#idle <= now; c = this.#active.head) {
-      this.#finish(c, Exit.EXPIRED);
+    for (let i = this.#active.head; i !== -1 && st.lastSeen(i) + this.#idle <= now; i = this.#active.head) {
+      this.#finish(i, Exit.EXPIRED);
     }
     this.#limiter.tick(now);
   }
@@ -450,18 +463,25 @@ export class FlowTable {
    * pending handshake (a SYN flood), and only then the oldest live connection.
    */
   #evictOne(): void {
-    const c = this.#closing.head ?? this.#failed.head ?? this.#handshake.head ?? this.#active.head;
-    if (c !== null) this.#finish(c, Exit.EVICTED);
+    const i = this.#closing.head !== -1 ? this.#closing.head
+      : this.#failed.head !== -1 ? this.#failed.head
+      : this.#handshake.head !== -1 ? this.#handshake.head
+      : this.#active.head;
+    if (i !== -1) this.#finish(i, Exit.EVICTED);
   }
 
-  #finish(c: Connection, how: Exit): void {
-    this.#queue(c.list).remove(c);
+  /** Connection `i` leaves the table: unlinked, counted, shown to the observer, cleared, its index freed. */
+  #finish(i: number, how: Exit): void {
+    const c = this.#aux.point(i);
+    const st = this.#store;
+    this.#queue(c.list).remove(i);
     const b = c.hash & this.#mask;
-    let p = this.#buckets[b] ?? null;
-    if (p === c) this.#buckets[b] = c.hashNext;
+    const next = st.hashNext(i);
+    let p = (this.#buckets[b] as number) - 1;
+    if (p === i) this.#buckets[b] = next + 1;
     else {
-      while (p !== null && p.hashNext !== c) p = p.hashNext;
-      if (p !== null) p.hashNext = c.hashNext;
+      while (p !== -1 && st.hashNext(p) !== i) p = st.hashNext(p);
+      if (p !== -1) st.setHashNext(p, next);
     }
     this.#size--;
     const k = this.#counters;
@@ -471,7 +491,8 @@ export class FlowTable {
     else if (how === Exit.EVICTED) k.evicted++;
     this.#observer?.onClose(c);
     c.clear();
-    this.#pool.push(c);
+    st.setHashNext(i, this.#free);
+    this.#free = i;
   }
 }
 
