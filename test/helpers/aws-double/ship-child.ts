@@ -2,7 +2,7 @@
  * A stand-alone shipping agent for restart and memory tests: runs startShipping()
  * against the AWS double, prints JSON lines on stdout ({"type":"mem",...} every
  * 100 ms, {"type":"exit",...} after a SIGTERM flush). Configured by environment:
- * LBTA_TEST_ENDPOINT, LBTA_TEST_LOG_DIR, LBTA_TEST_FLUSH_MS.
+ * LBTA_TEST_ENDPOINT, LBTA_TEST_LOG_DIR, LBTA_TEST_FLUSH_MS, LBTA_TEST_REQUEST_TIMEOUT_MS.
  */
 import { startShipping } from '../../../agent/ship/shipping.js';
 import { SILENT_LOGGER, ZERO_COUNTERS } from '../../../agent/ship/shipping-types.js';
@@ -11,6 +11,7 @@ import { fakeCredentials } from './aws-double.js';
 const endpoint = process.env.LBTA_TEST_ENDPOINT ?? '';
 const logDir = process.env.LBTA_TEST_LOG_DIR ?? '';
 const flushMs = Number(process.env.LBTA_TEST_FLUSH_MS ?? 1000);
+const requestTimeoutMs = Number(process.env.LBTA_TEST_REQUEST_TIMEOUT_MS ?? 2000);
 
 const shipping = startShipping({
   config: {
@@ -21,7 +22,7 @@ const shipping = startShipping({
   logger: SILENT_LOGGER,
   statsSource: () => ({ counters: ZERO_COUNTERS }),
   context: { mode: 'aws', region: 'eu-west-1', instanceId: 'i-0123456789abcdef0', identity: undefined },
-  clientSettings: { endpoint, credentials: fakeCredentials(), requestTimeoutMs: 2_000, connectionTimeoutMs: 500 },
+  clientSettings: { endpoint, credentials: fakeCredentials(), requestTimeoutMs, connectionTimeoutMs: 500 },
   pollIntervalMs: 50,
   backoff: { baseMs: 20, capMs: 200 },
 });
