@@ -18,18 +18,30 @@ export const CHUNK_MASK = CHUNK_SLOTS - 1;
 
 /** The columns of CHUNK_SLOTS connections. */
 export class ConnChunk {
-  readonly eu32 = new Uint32Array(CHUNK_SLOTS * 2 * EU_STRIDE);
-  readonly ef64 = new Float64Array(CHUNK_SLOTS * 2 * EF_STRIDE);
-  readonly ei32 = new Int32Array(CHUNK_SLOTS * 2 * EI_STRIDE);
-  readonly cu32 = new Uint32Array(CHUNK_SLOTS * CU_STRIDE);
-  readonly cf64 = new Float64Array(CHUNK_SLOTS * CF_STRIDE);
-  readonly ci32 = new Int32Array(CHUNK_SLOTS * CI_STRIDE);
-  readonly hist = new Uint8Array(CHUNK_SLOTS * HIST_STRIDE);
+  readonly eu32: Uint32Array;
+  readonly ef64: Float64Array;
+  readonly ei32: Int32Array;
+  readonly cu32: Uint32Array;
+  readonly cf64: Float64Array;
+  readonly ci32: Int32Array;
+  readonly hist: Uint8Array;
+  readonly #slots: number;
   #v6: Uint8Array | undefined;
+
+  constructor(slots: number = CHUNK_SLOTS) {
+    this.#slots = slots;
+    this.eu32 = new Uint32Array(slots * 2 * EU_STRIDE);
+    this.ef64 = new Float64Array(slots * 2 * EF_STRIDE);
+    this.ei32 = new Int32Array(slots * 2 * EI_STRIDE);
+    this.cu32 = new Uint32Array(slots * CU_STRIDE);
+    this.cf64 = new Float64Array(slots * CF_STRIDE);
+    this.ci32 = new Int32Array(slots * CI_STRIDE);
+    this.hist = new Uint8Array(slots * HIST_STRIDE);
+  }
 
   /** IPv6 address bytes, allocated on the chunk's first IPv6 connection (IPv4-only hosts never pay). */
   get v6(): Uint8Array {
-    this.#v6 ??= new Uint8Array(CHUNK_SLOTS * V6_STRIDE);
+    this.#v6 ??= new Uint8Array(this.#slots * V6_STRIDE);
     return this.#v6;
   }
 
@@ -46,6 +58,9 @@ export class ConnChunk {
     if (this.#v6 !== undefined) this.#v6.fill(0, slot * V6_STRIDE, (slot + 1) * V6_STRIDE);
   }
 }
+
+/** What a Connection view points at before its first point(): no slots, so an empty table costs nothing. */
+export const NO_CHUNK = new ConnChunk(0);
 
 /**
  * All chunks of one table, addressed by connection index, with the intrusive links

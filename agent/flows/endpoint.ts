@@ -1,4 +1,4 @@
-import { EF, EF_STRIDE, EI, EI_STRIDE, EU, EU_STRIDE } from './conn-columns.js';
+import { EF, EF_STRIDE, EI, EI_STRIDE, EP, EU, EU_STRIDE } from './conn-columns.js';
 import type { EndpointState } from './conn-state.js';
 import type { ConnChunk } from './conn-store.js';
 
@@ -23,11 +23,11 @@ export class Endpoint {
   }
 
   /** Zeek endpoint state (EndpointState). */
-  get state(): EndpointState { return this.#i[this.#e * EI_STRIDE + EI.STATE] as EndpointState; }
-  set state(v: EndpointState) { this.#i[this.#e * EI_STRIDE + EI.STATE] = v; }
+  get state(): EndpointState { return this.#get(EP.STATE) as EndpointState; }
+  set state(v: EndpointState) { this.#put(EP.STATE, v); }
   /** History letters already written for this side (bit per letter). */
-  get historyBits(): number { return this.#i[this.#e * EI_STRIDE + EI.HISTORY_BITS] as number; }
-  set historyBits(v: number) { this.#i[this.#e * EI_STRIDE + EI.HISTORY_BITS] = v; }
+  get historyBits(): number { return this.#get(EP.HISTORY_BITS); }
+  set historyBits(v: number) { this.#put(EP.HISTORY_BITS, v); }
   /** Sequence number of this side's SYN (or first segment), valid when seqInit. */
   get isn(): number { return this.#u[this.#e * EU_STRIDE + EU.ISN] as number; }
   set isn(v: number) { this.#u[this.#e * EU_STRIDE + EU.ISN] = v; }
@@ -40,9 +40,9 @@ export class Endpoint {
   /** Last acknowledgement number this side sent, valid when ackInit. */
   get lastAck(): number { return this.#u[this.#e * EU_STRIDE + EU.LAST_ACK] as number; }
   set lastAck(v: number) { this.#u[this.#e * EU_STRIDE + EU.LAST_ACK] = v; }
-  get seqInit(): boolean { return ((this.#i[this.#e * EI_STRIDE + EI.FLAGS] as number) & SEQ_INIT) !== 0; }
+  get seqInit(): boolean { return (this.#get(EP.FLAGS) & SEQ_INIT) !== 0; }
   set seqInit(v: boolean) { this.#flag(SEQ_INIT, v); }
-  get ackInit(): boolean { return ((this.#i[this.#e * EI_STRIDE + EI.FLAGS] as number) & ACK_INIT) !== 0; }
+  get ackInit(): boolean { return (this.#get(EP.FLAGS) & ACK_INIT) !== 0; }
   set ackInit(v: boolean) { this.#flag(ACK_INIT, v); }
   get lastAckMicros(): number { return this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] as number; }
   set lastAckMicros(v: number) { this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] = v; }
@@ -62,13 +62,20 @@ export class Endpoint {
   get syns(): number { return this.#i[this.#e * EI_STRIDE + EI.SYNS] as number; }
   set syns(v: number) { this.#i[this.#e * EI_STRIDE + EI.SYNS] = v; }
   /** SegmentKind of this side's previous analysed segment (keep-alive and probe ACKs). */
-  get lastKind(): number { return this.#i[this.#e * EI_STRIDE + EI.LAST_KIND] as number; }
-  set lastKind(v: number) { this.#i[this.#e * EI_STRIDE + EI.LAST_KIND] = v; }
+  get lastKind(): number { return this.#get(EP.LAST_KIND); }
+  set lastKind(v: number) { this.#put(EP.LAST_KIND, v); }
 
+  #get(f: readonly [number, number]): number {
+    return ((this.#i[this.#e * EI_STRIDE + EI.PACK] as number) >>> f[0]) & ((1 << f[1]) - 1);
+  }
+  #put(f: readonly [number, number], v: number): void {
+    const k = this.#e * EI_STRIDE + EI.PACK;
+    const mask = ((1 << f[1]) - 1) << f[0];
+    this.#i[k] = ((this.#i[k] as number) & ~mask) | ((v << f[0]) & mask);
+  }
   #flag(bit: number, on: boolean): void {
-    const k = this.#e * EI_STRIDE + EI.FLAGS;
-    const f = this.#i[k] as number;
-    this.#i[k] = on ? f | bit : f & ~bit;
+    const f = this.#get(EP.FLAGS);
+    this.#put(EP.FLAGS, on ? f | bit : f & ~bit);
   }
 
   /** After the store cleared the slot: the fields whose empty value is not 0. */

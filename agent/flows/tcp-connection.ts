@@ -1,7 +1,7 @@
 import { formatIp4, formatIp6, IpVersion } from '../decode/packet-view.js';
 import { connState, EndpointState, type ConnState } from './conn-state.js';
-import { CB, CF, CF_STRIDE, CI, CI_LIST_SHIFT, CI_STRIDE, CU, CU_STRIDE, EF, EF_STRIDE, EI, EI_STRIDE, HIST_STRIDE, V6_STRIDE } from './conn-columns.js';
-import { CHUNK_MASK, type ConnChunk, type ConnStore } from './conn-store.js';
+import { CB, CF, CF_STRIDE, CI, CI_LIST_SHIFT, CI_STRIDE, CU, CU_STRIDE, EF, EF_STRIDE, EI, EI_STRIDE, EP, HIST_STRIDE, V6_STRIDE } from './conn-columns.js';
+import { CHUNK_MASK, NO_CHUNK, type ConnChunk, type ConnStore } from './conn-store.js';
 import { Endpoint } from './endpoint.js';
 
 export { Endpoint } from './endpoint.js';
@@ -64,7 +64,7 @@ export class Connection implements TcpConnection {
 
   constructor(store: ConnStore) {
     this.#s = store;
-    this.#c = store.chunkOf(0);
+    this.#c = NO_CHUNK;
   }
 
   /** Point this view at connection `index` (making its chunk if needed). */
@@ -81,7 +81,9 @@ export class Connection implements TcpConnection {
   get resp(): Endpoint { return this.#resp.point(this.#c, this.#slot * 2 + 1); }
 
   // Direct reads (no cursor), safe to call from observers in the middle of an update.
-  #ei(side: number, field: number): number { return this.#c.ei32[(this.#slot * 2 + side) * EI_STRIDE + field] as number; }
+  #state(side: number): EndpointState {
+    return (((this.#c.ei32[(this.#slot * 2 + side) * EI_STRIDE + EI.PACK] as number) >>> EP.STATE[0]) & ((1 << EP.STATE[1]) - 1)) as EndpointState;
+  }
   #bytes(side: number): number { return this.#c.ef64[(this.#slot * 2 + side) * EF_STRIDE + EF.BYTES] as number; }
   #ci(field: number): number { return this.#c.ci32[this.#slot * CI_STRIDE + field] as number; }
   #bit(bit: number): boolean { return ((this.#c.ci32[this.#slot * CI_STRIDE + CI.BITS] as number) & bit) !== 0; }
@@ -148,17 +150,28 @@ export class Connection implements TcpConnection {
   get lastSeenMicros(): number { return this.#c.cf64[this.#slot * CF_STRIDE + CF.LAST_SEEN] as number; }
   set lastSeenMicros(v: number) { this.#c.cf64[this.#slot * CF_STRIDE + CF.LAST_SEEN] = v; }
   /** Time of the responder's latest SYN-ACK (0: none), for the handshake RTT. */
-  get synAckMicros(): number { return this.#c.cf64[this.#slot * CF_STRIDE + CF.SYNACK_AT] as number; }
-  set synAckMicros(v: number) { this.#c.cf64[this.#slot * CF_STRIDE + CF.SYNACK_AT] = v; }
+  get synAckMicros(): number { return this.#time(CU.SYNACK_AT); }
+  set synAckMicros(v: number) { this.#setTime(CU.SYNACK_AT, v); }
   /** Time of the latest SYN without ACK (0: none): tshark's ts_mru_syn. */
-  get mruSynMicros(): number { return this.#c.cf64[this.#slot * CF_STRIDE + CF.MRU_SYN_AT] as number; }
-  set mruSynMicros(v: number) { this.#c.cf64[this.#slot * CF_STRIDE + CF.MRU_SYN_AT] = v; }
+  get mruSynMicros(): number { return this.#time(CU.MRU_SYN_AT); }
+  set mruSynMicros(v: number) { this.#setTime(CU.MRU_SYN_AT, v); }
   /**
    * SYN to the first segment with ACK and without SYN (0: not known): tshark's
    * ts_first_rtt, its out-of-order threshold for this connection.
    */
-  get firstRttMicros(): number { return this.#c.cf64[this.#slot * CF_STRIDE + CF.FIRST_RTT] as number; }
-  set firstRttMicros(v: number) { this.#c.cf64[this.#slot * CF_STRIDE + CF.FIRST_RTT] = v; }
+  get firstRttMicros(): number { return this.#c.cu32[this.#slot * CU_STRIDE + CU.FIRST_RTT] as number; }
+  set firstRttMicros(v: number) { this.#c.cu32[this.#slot * CU_STRIDE + CU.FIRST_RTT] = Math.min(Math.max(0, v), 0xffffffff); }
+
+  /** A handshake time kept as µs after firstSeen + 1 in 32 bits (0: none). */
+  #time(field: number): number {
+    const d = this.#c.cu32[this.#slot * CU_STRIDE + field] as number;
+    return d === 0 ? 0 : this.firstSeenMicros + d - 1;
+  }
+  #setTime(field: number, micros: number): void {
+    const d = micros - this.firstSeenMicros + 1;
+    // Out of range (before the first packet, or over 71 minutes after it): not kept.
+    this.#c.cu32[this.#slot * CU_STRIDE + field] = micros > 0 && d >= 1 && d <= 0xffffffff ? d : 0;
+  }
 
   /** The originator's IPv6 address (a fresh view: allocates, not for the hot path). */
   get origIp6(): Uint8Array {
@@ -195,8 +208,8 @@ export class Connection implements TcpConnection {
   get bytesResp(): number { return this.#bytes(1); }
 
   get state(): ConnState {
-    const os = this.#ei(0, EI.STATE) as EndpointState;
-    const rs = this.#ei(1, EI.STATE) as EndpointState;
+    const os = this.#state(0);
+    const rs = this.#state(1);
     // Only RSTOS0 looks at the history: skip building the string otherwise.
     const needsHistory = os === EndpointState.RESET && rs !== EndpointState.RESET;
     return connState(os, rs, this.#bytes(0), this.#bytes(1), needsHistory ? this.history : '');
