@@ -81,8 +81,10 @@ export function parseClientHelloRecord(buf: Uint8Array, off: number, length: num
   const end = boundedEnd(buf, off, length);
   const fragEnd = Math.min(end, off + 5 + hdr.value.length);
   const r = parseClientHelloBody(buf, off + 5, fragEnd - (off + 5));
+  // The unit is the record: a hello shorter than a record not yet whole (more
+  // handshake messages follow in it) must not claim bytes that are not there.
+  if (r.status === 'ok' && fragEnd < off + 5 + hdr.value.length) return incomplete('record_spans_segments');
   if (r.status === 'ok') return ok(r.value, 5 + hdr.value.length);
-  if (r.status === 'incomplete' && fragEnd < off + 5 + hdr.value.length) return r;
   return r;
 }
 
