@@ -1,0 +1,98 @@
+/**
+ * Hostile TCP through the flow table (issue 7): sequence numbers that wrap,
+ * overlapping and out-of-window segments, and a table held at its bound by churn.
+ * Nothing throws, figures stay right, and every bound holds.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { TcpConversation } from '../../helpers/packet-builder.js';
+import { Harness } from './flow-harness.js';
+
+const LB = '10.0.1.50';
+const TARGET = '10.0.2.100';
+
+describe('Sequence numbers that wrap and segments that overlap or fall outside the window', () => {
+  it('a connection whose sequence numbers wrap past 2^32 counts its bytes exactly, with no retransmission', () => {
+    // Prepare: both ISNs a few bytes below 2^32
+    const h = new Harness();
+    const c = new TcpConversation(LB, TARGET, 43210, 8080, { c: 0xffffff00, s: 0xfffffff0 });
+    // Act: 3 x 200 bytes from the client (crossing 2^32), 2 x 100 back, then a clean close
+    h.feed([...c.handshake(), c.seg(true, 'PA', 'a'.repeat(200)), c.seg(true, 'PA', 'b'.repeat(200)), c.seg(true, 'PA', 'c'.repeat(200)),
+      c.seg(false, 'PA', 'd'.repeat(100)), c.seg(false, 'PA', 'e'.repeat(100)), c.seg(true, 'FA'), c.seg(false, 'FA'), c.seg(true, 'A')]);
+    h.finish();
+    // Assess
+    const [closed] = h.closed;
+    assert.equal(closed?.state, 'SF');
+    assert.equal(closed?.bytesOrig, 600);
+    assert.equal(closed?.bytesResp, 200);
+    assert.equal(h.table.snapshot().retransmissions, 0);
+  });
+
+  it('overlapping segments count each byte of sequence space once and are retransmissions, not new data', () => {
+    const h = new Harness();
+    const c = new TcpConversation(LB, TARGET, 43211, 8080);
+    h.feed(c.handshake());
+    const base = c.cseq;
+    // Act: [0,100), then [50,150) overlapping, then [0,150) again with other bytes, then [150,200)
+    h.feed(c.seg(true, 'PA', 'x'.repeat(100)), 10);
+    h.feed(c.seg(true, 'PA', 'y'.repeat(100), { seq: (base + 50) >>> 0 }), 10);
+    h.feed(c.seg(true, 'PA', 'z'.repeat(150), { seq: base }), 10);
+    c.cseq = (base + 150) >>> 0;
+    h.feed(c.seg(true, 'PA', 'w'.repeat(50)), 10);
+    h.finish();
+    // Assess
+    assert.equal(h.closed[0]?.bytesOrig, 200, 'sequence space [0, 200)');
+    assert.ok(h.table.snapshot().retransmissions >= 1, 'the repeated [0,150) is a retransmission');
+  });
+
+  it('a segment 2^31 away (out of any window) neither inflates the byte count nor breaks the connection', () => {
+    const h = new Harness();
+    const c = new TcpConversation(LB, TARGET, 43212, 8080);
+    h.feed([...c.handshake(), c.seg(true, 'PA', 'a'.repeat(100))]);
+    // Act: a forged segment far outside the window, then normal traffic
+    h.feed(c.seg(true, 'PA', 'evil', { seq: (c.cseq + 0x80000000) >>> 0 }));
+    h.feed(c.seg(true, 'PA', 'b'.repeat(100), { seq: c.cseq - 4 }));
+    h.feed([c.seg(false, 'A'), c.seg(true, 'FA'), c.seg(false, 'FA'), c.seg(true, 'A')]);
+    h.finish();
+    // Assess: far less than the 2 GiB the forged sequence number would claim
+    const bytes = h.closed[0]?.bytesOrig ?? -1;
+    assert.ok(bytes >= 200 && bytes < 1000, `bytes_orig ${bytes}`);
+    assert.equal(h.closed[0]?.state, 'SF');
+  });
+
+  it('an out-of-window RST still ends the connection once, as one reset', () => {
+    const h = new Harness();
+    const c = new TcpConversation(LB, TARGET, 43213, 8080);
+    h.feed([...c.handshake(), c.seg(true, 'PA', 'GET'), c.seg(false, 'RA', '', { seq: (c.sseq + 0x40000000) >>> 0 }), c.seg(false, 'RA')]);
+    h.finish();
+    assert.equal(h.sink.events.length, 1);
+    assert.equal(h.table.snapshot().resets_by_target, 1);
+  });
+});
+
+describe('A table held at its bound by churn', () => {
+  it('5,000 interleaved connections through a 50-slot table: never more than 50, every one counted once', () => {
+    // Prepare
+    const max = 50;
+    const h = new Harness({ maxConnections: max });
+    let peak = 0;
+    // Act: 100 at a time open, send, then close, in waves that overlap the previous wave
+    const convs: TcpConversation[] = [];
+    for (let i = 0; i < 5_000; i++) convs.push(new TcpConversation(`198.18.${(i >> 8) & 255}.${i & 255}`, TARGET, 30000 + (i % 30000), 8080));
+    for (let w = 0; w < 50; w++) {
+      const wave = convs.slice(w * 100, w * 100 + 100);
+      for (const c of wave) { h.feed(c.seg(true, 'S'), 0.01); peak = Math.max(peak, h.table.size); }
+      for (const c of wave) { h.feed([c.seg(false, 'SA'), c.seg(true, 'A'), c.seg(true, 'PA', 'GET')], 0.01); peak = Math.max(peak, h.table.size); }
+      for (const c of wave) { h.feed([c.seg(true, 'FA'), c.seg(false, 'FA')], 0.01); peak = Math.max(peak, h.table.size); }
+    }
+    h.finish();
+    // Assess
+    const s = h.table.snapshot();
+    assert.ok(peak <= max, `peak size ${peak}`);
+    assert.equal(s.connections_tracked_peak, max);
+    assert.ok(s.connections_evicted > 0);
+    const left = Object.values(s.by_state).reduce((a, b) => a + b, 0);
+    assert.equal(left, s.connections_opened, 'every connection that entered the table left it once, with a final state');
+    assert.equal(s.connections_tracked, 0);
+  });
+});
