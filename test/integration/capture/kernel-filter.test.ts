@@ -14,7 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { buildBpfFilter } from '../../../agent/capture/bpf-filter.js';
 import { LinkType } from '../../../agent/capture/packet-source.js';
+import { sampleHash4 } from '../../../agent/flows/flow-hash.js';
 import { generateLbTraffic } from '../../helpers/lb-traffic.js';
+import { parseIp, TcpConversation } from '../../helpers/packet-builder.js';
+import { PcapWriter } from '../../helpers/pcap-writer.js';
 
 const MAIN = fileURLToPath(new URL('../../../agent/main.js', import.meta.url));
 const PACKETS = 100_000;
@@ -37,8 +40,8 @@ function tcpdump(args: string[]): void {
 }
 
 /** The final JSON summary and the logged events (ids removed: they are unique per run). */
-function analyse(file: string, sample: number, name: string): Run {
-  const logs = join(dir, `logs-${name}`);
+function analyse(file: string, sample: number, name: string, base = dir): Run {
+  const logs = join(base, `logs-${name}`);
   const r = spawnSync(process.execPath, [MAIN, '--read', file, '-s', String(sample), '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off'],
     { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 26 });
   assert.equal(r.status, 0, `analyzer on ${file}: ${r.stderr.slice(-500)}`);
@@ -140,3 +143,72 @@ describe('Kernel filter against the unfiltered pipeline on LB-like traffic', { t
     assert.ok(Number(get(filtered, 'tcp_errors.retransmissions')) > 0, 'some sampled flow retransmits');
   });
 });
+
+describe('Handshakes of unsampled flows, whose final ACK the filter drops', { timeout: 120_000 }, () => {
+  const LB = '198.18.45.11';
+  const TARGET = '198.18.45.10';
+  let hdir = '';
+  const results = new Map<string, Run>();
+
+  /** A client port on 8080 whose flow -s 10 samples (true) or not (false). */
+  const port = (() => {
+    let next = 30000;
+    return (sampled: boolean): number => {
+      for (;;) {
+        const p = next++;
+        if ((sampleHash4(parseIp(LB).readUInt32BE(0), parseIp(TARGET).readUInt32BE(0), p, 8080) % 10 === 0) === sampled) return p;
+      }
+    };
+  })();
+
+  before(() => {
+    if (!HAVE_TCPDUMP) return;
+    hdir = mkdtempSync(join(tmpdir(), 'lbta-kfh-'));
+    const file = join(hdir, 'handshakes.pcap');
+    const w = new PcapWriter(file);
+    let t = 1_771_147_815_000_000;
+    const at = (dt: number, f: Buffer) => { t += dt; w.write(t, f); };
+    // Unsampled, idle 10 s after its handshake, then a request: not abandoned.
+    const idle = new TcpConversation(LB, TARGET, port(false), 8080);
+    for (const f of idle.handshake()) at(1000, f);
+    // Unsampled, the target retries its SYN-ACK and the client stays silent: abandoned.
+    const retried = new TcpConversation(LB, TARGET, port(false), 8080);
+    at(1000, retried.seg(true, 'S'));
+    const synAck = retried.seg(false, 'SA');
+    at(1000, synAck);
+    at(1_000_000, synAck);
+    // Sampled, one SYN-ACK and silence: abandoned (every packet of the flow is captured).
+    const sampled = new TcpConversation(LB, TARGET, port(true), 8080);
+    at(1000, sampled.seg(true, 'S'));
+    at(1000, sampled.seg(false, 'SA'));
+    at(10_000_000, idle.seg(true, 'PA', 'GET / HTTP/1.1\r\nHost: t\r\n\r\n'));
+    at(1000, idle.seg(false, 'PA', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+    at(1000, idle.seg(true, 'A'));
+    at(1000, idle.seg(true, 'FA'));
+    at(1000, idle.seg(false, 'FA'));
+    at(1000, idle.seg(true, 'A'));
+    w.close();
+    const out = join(hdir, 'handshakes-filtered.pcap');
+    tcpdump(['-r', file, '-w', out, buildBpfFilter({ sample: 10 })]);
+    results.set('whole', analyse(file, 10, 'hs-whole', hdir));
+    results.set('filtered', analyse(out, 10, 'hs-filtered', hdir));
+  });
+  after(() => { if (hdir !== '') rmSync(hdir, { recursive: true, force: true }); });
+
+  it('an idle unsampled connection is not abandoned; a retried SYN-ACK or a sampled silent one is, with the filter and without', (t) => {
+    if (!HAVE_TCPDUMP) { t.skip('tcpdump (libpcap) is not installed: scripts/setup.sh --test installs it'); return; }
+    // Prepare
+    const whole = results.get('whole') as Run;
+    const filtered = results.get('filtered') as Run;
+    const reasons = (r: Run) => r.events.map((e) => { const j = JSON.parse(e) as Json; return `${String(j['reason'])} ${String(j['src_port'])} ${String(j['history'])}`; });
+    // Act
+    const got = reasons(filtered);
+    // Assess
+    assert.equal(got.length, 2, got.join('; '));
+    assert.ok(got.every((r) => r.startsWith('handshake_abandoned ')), got.join('; '));
+    assert.deepEqual(filtered.events, whole.events);
+    assert.deepEqual(get(filtered.summary, 'connections.by_state'), get(whole.summary, 'connections.by_state'));
+    assert.equal(get(filtered.summary, 'tcp_errors.handshake_abandoned'), 2);
+  });
+});
+
