@@ -3,6 +3,7 @@
  * connection's `app` slot) and the facts they are given about it.
  */
 import type { HttpStream } from './http/http-stream.js';
+import { latin1 } from './http/http-parser.js';
 import type { ProxyHeader } from './proxy-protocol/proxy-parser.js';
 import type { TlsStream } from './tls/tls-stream.js';
 
@@ -40,19 +41,87 @@ export const IndicatorBit = {
   PROXY_V1: 16, PROXY_V2: 32, TCP_HEALTH_CHECK: 64, DIRECT_CLIENT: 128, GENEVE: 256,
 } as const;
 
-export type PendingRequest = {
-  method: string;
-  path: string;
+/** Path and trace id bytes kept in a record up to this size; longer ones become strings at once. */
+const PENDING_INLINE_BYTES = 512;
+/** Released records kept for reuse (the rest are left to the collector). */
+const PENDING_POOL_MAX = 1024;
+
+/**
+ * A request awaiting its response. Records are reused (see PendingPool) and keep
+ * the path and trace id as bytes: most are answered without either being read,
+ * and a string is made only when an event or a timeout reports one.
+ */
+export class PendingRequest {
+  method = '';
   /** First and last byte timestamps of the request (µs). */
-  firstTs: number;
-  lastTs: number;
-  clientIp: string;
-  traceId: string | undefined;
+  firstTs = 0;
+  lastTs = 0;
+  clientIp = '';
   /** ELB health checker version when this is a health check. */
-  hc: 'v1' | 'v2' | undefined;
+  hc: 'v1' | 'v2' | undefined = undefined;
   /** A health check already reported as timed out. */
-  timedOut: boolean;
-};
+  timedOut = false;
+  #bytes: Uint8Array | undefined;
+  #pathLen = 0;
+  /** -1: no trace id. */
+  #traceLen = -1;
+  #path: string | undefined;
+  #traceId: string | undefined;
+
+  /** Fill the record; path and trace id (traceStart < 0: none) are copied out of `buf`. */
+  set(method: string, buf: Uint8Array, pathStart: number, pathEnd: number, traceStart: number, traceEnd: number,
+    firstTs: number, lastTs: number, clientIp: string, hc: 'v1' | 'v2' | undefined): void {
+    this.method = method;
+    this.firstTs = firstTs;
+    this.lastTs = lastTs;
+    this.clientIp = clientIp;
+    this.hc = hc;
+    this.timedOut = false;
+    const pathLen = pathEnd - pathStart;
+    const traceLen = traceStart < 0 ? -1 : traceEnd - traceStart;
+    this.#path = undefined;
+    this.#traceId = undefined;
+    if (pathLen + Math.max(0, traceLen) > PENDING_INLINE_BYTES) {
+      this.#path = latin1(buf, pathStart, pathEnd);
+      this.#traceId = traceLen < 0 ? undefined : latin1(buf, traceStart, traceEnd);
+      this.#pathLen = -1;
+      this.#traceLen = -1;
+      return;
+    }
+    const bytes = (this.#bytes ??= new Uint8Array(PENDING_INLINE_BYTES));
+    for (let i = 0; i < pathLen; i++) bytes[i] = buf[pathStart + i] ?? 0;
+    for (let i = 0; i < traceLen; i++) bytes[pathLen + i] = buf[traceStart + i] ?? 0;
+    this.#pathLen = pathLen;
+    this.#traceLen = traceLen;
+  }
+
+  /** Request target as parsed (no query string unless configured). */
+  get path(): string {
+    if (this.#path === undefined) this.#path = this.#bytes === undefined || this.#pathLen <= 0 ? '' : latin1(this.#bytes, 0, this.#pathLen);
+    return this.#path;
+  }
+
+  get traceId(): string | undefined {
+    if (this.#traceId === undefined && this.#traceLen >= 0 && this.#bytes !== undefined) {
+      this.#traceId = latin1(this.#bytes, this.#pathLen, this.#pathLen + this.#traceLen);
+    }
+    return this.#traceId;
+  }
+}
+
+/** Released PendingRequest records, reused so that a request costs no allocation. */
+export class PendingPool {
+  readonly #free: PendingRequest[] = [];
+
+  take(): PendingRequest {
+    return this.#free.pop() ?? new PendingRequest();
+  }
+
+  /** The record must no longer be referenced by the caller. */
+  release(r: PendingRequest): void {
+    if (this.#free.length < PENDING_POOL_MAX) this.#free.push(r);
+  }
+}
 
 export class ConnectionState {
   readonly facts: ConnFacts;

@@ -11,7 +11,7 @@ import { IpProto, type PacketView } from '../decode/packet-view.js';
 import { analyzeForwardedFor, ALB_MAX_XFF_ENTRIES, canonicalIp, plainIpv4 } from './client-ip/forwarded-for.js';
 import { SpaceSaving } from './client-ip/space-saving.js';
 import { bump, ClassifyCounters, LbIndicator, toSnapshot, type ClassifySnapshot } from './classify-stats.js';
-import { ConnEnd, ConnectionState, IndicatorBit, Phase, type ConnFacts, type PendingRequest } from './connection-state.js';
+import { ConnEnd, ConnectionState, IndicatorBit, PendingPool, Phase, type ConnFacts, type PendingRequest } from './connection-state.js';
 import { GENEVE_UDP_PORT, parseGeneve, type GeneveHeader } from './geneve/geneve-parser.js';
 import {
   compileMatcher, DEFAULT_HEALTH_CHECK_TIMEOUT_SEC, HealthCheckFailReason, healthCheckerVersionOf,
@@ -99,6 +99,10 @@ export class TrafficClassifier {
   /** The 'length' framing handed back to HttpStream, which applies it at once: one object, reused. */
   readonly #bodyLength: { kind: 'length'; length: number } = { kind: 'length', length: 0 };
   readonly #ipv4Text = new Map<number, string>();
+  readonly #pendingPool = new PendingPool();
+  /** Out-parameters of the byte scanners (plain IPv4 value; trace Root start and end). */
+  readonly #ipv4Out = new Int32Array(1);
+  readonly #rootOut = new Int32Array(2);
 
   constructor(opts: ClassifierOptions) {
     this.#sink = opts.sink;
@@ -408,7 +412,8 @@ export class TrafficClassifier {
     if (hc === 'v2') cs.indicators |= IndicatorBit.HEALTH_CHECKER_V2;
     if (hc === 'v1') cs.indicators |= IndicatorBit.HEALTH_CHECKER_V1;
     const method = scannedMethod(h);
-    const path = latin1(b, h.pathStart, h.pathEnd);
+    // The path as a string only when an event here needs it; the pending record keeps its bytes.
+    let path: string | undefined;
 
     let clientIp: string | undefined;
     if (h.xffFields > 0) {
@@ -416,11 +421,10 @@ export class TrafficClassifier {
       let entries = 1;
       let containsOwn = false;
       let repeated: string | undefined;
-      const v4 = h.xffFields === 1 ? plainIpv4(b, h.xffRanges[0] ?? 0, h.xffRanges[1] ?? 0) : -1;
-      if (v4 >= 0) {
+      if (h.xffFields === 1 && plainIpv4(b, h.xffRanges[0] ?? 0, h.xffRanges[1] ?? 0, this.#ipv4Out)) {
         // One plain IPv4 entry (the usual case behind one ALB): what analyzeForwardedFor
         // would conclude, without splitting strings.
-        const ip = this.#ipv4(v4, b, h.xffRanges[0] ?? 0, h.xffRanges[1] ?? 0);
+        const ip = this.#ipv4(this.#ipv4Out[0] ?? 0, b, h.xffRanges[0] ?? 0, h.xffRanges[1] ?? 0);
         containsOwn = ip === own;
         if (!containsOwn && !this.#isTrusted(ip)) clientIp = ip;
       } else {
@@ -432,28 +436,23 @@ export class TrafficClassifier {
       }
       if (containsOwn) {
         this.#loop('own_address_in_xff', firstTs, cs, `This instance's address ${own} is already in X-Forwarded-For (${entries} entries): the request came back to us`,
-          { xff_entries: entries, method, path, address: own }, clientIp);
+          { xff_entries: entries, method, path: (path ??= latin1(b, h.pathStart, h.pathEnd)), address: own }, clientIp);
       } else if (repeated !== undefined) {
         this.#loop('repeated_address_in_xff', firstTs, cs, `Address ${repeated} appears twice in X-Forwarded-For (${entries} entries)`,
-          { xff_entries: entries, method, path, address: repeated }, clientIp);
+          { xff_entries: entries, method, path: (path ??= latin1(b, h.pathStart, h.pathEnd)), address: repeated }, clientIp);
       } else if (entries > ALB_MAX_XFF_ENTRIES) {
         this.#loop('xff_too_long', firstTs, cs, `X-Forwarded-For has ${entries} entries (an ALB answers 463 above ${ALB_MAX_XFF_ENTRIES})`,
-          { xff_entries: entries, method, path }, clientIp);
+          { xff_entries: entries, method, path: (path ??= latin1(b, h.pathStart, h.pathEnd)) }, clientIp);
       }
     }
-    let traceId: string | undefined;
-    if (h.traceStart >= 0) {
-      traceId = latin1(b, h.traceStart, h.traceEnd);
-      const packed = findTraceRoot(b, h.traceStart, h.traceEnd);
-      if (packed >= 0) {
-        const rs = Math.floor(packed / 65536);
-        const re = rs + (packed % 65536);
-        const n = this.#traces.observeBytes(b, rs, re, firstTs);
-        if (n > 0) {
-          const root = latin1(b, rs, re);
-          this.#loop('repeated_trace_id', firstTs, cs, `X-Amzn-Trace-Id ${root} arrived ${n} times within seconds: the request is going round`,
-            { trace_id: traceId, root, count: n, method, path }, clientIp);
-        }
+    if (h.traceStart >= 0 && findTraceRoot(b, h.traceStart, h.traceEnd, this.#rootOut)) {
+      const rs = this.#rootOut[0] ?? 0;
+      const re = this.#rootOut[1] ?? 0;
+      const n = this.#traces.observeBytes(b, rs, re, firstTs);
+      if (n > 0) {
+        const root = latin1(b, rs, re);
+        this.#loop('repeated_trace_id', firstTs, cs, `X-Amzn-Trace-Id ${root} arrived ${n} times within seconds: the request is going round`,
+          { trace_id: latin1(b, h.traceStart, h.traceEnd), root, count: n, method, path: (path ??= latin1(b, h.pathStart, h.pathEnd)) }, clientIp);
       }
     }
     clientIp ??= this.#connectionClient(cs);
@@ -466,10 +465,13 @@ export class TrafficClassifier {
       cs.clientCounted = true;
     }
     if (cs.pending.length >= this.#maxPending) {
-      cs.pending.shift();
+      const dropped = cs.pending.shift();
+      if (dropped !== undefined) this.#pendingPool.release(dropped);
       this.#c.unansweredRequests++;
     }
-    cs.pending.push({ method, path, firstTs, lastTs, clientIp, traceId, hc, timedOut: false });
+    const rec = this.#pendingPool.take();
+    rec.set(method, b, h.pathStart, h.pathEnd, h.traceStart, h.traceEnd, firstTs, lastTs, clientIp, hc);
+    cs.pending.push(rec);
     if (hc !== undefined) this.#hcPending.add(cs);
   }
 
@@ -486,13 +488,15 @@ export class TrafficClassifier {
     const req = cs.pending.shift();
     if (req === undefined) this.#c.orphanResponses++;
     else this.#onResponse(cs, req, status, firstTs);
+    const method = req?.method;
+    if (req !== undefined) this.#pendingPool.release(req);
     if (status === 101) {
       this.#c.upgrades++;
       cs.req?.setOpaque();
       return OPAQUE;
     }
-    if (req?.method === 'CONNECT' && status >= 200 && status < 300) { cs.req?.setOpaque(); return OPAQUE; }
-    if (!responseHasBody(req?.method, status)) return NO_BODY;
+    if (method === 'CONNECT' && status >= 200 && status < 300) { cs.req?.setOpaque(); return OPAQUE; }
+    if (!responseHasBody(method, status)) return NO_BODY;
     if (res.chunked) return CHUNKED;
     if (res.contentLength >= 0) return this.#length(res.contentLength);
     if (res.contentLength === -2) return RESYNC;
@@ -569,6 +573,7 @@ export class TrafficClassifier {
         { method: req.method, path: req.path, waited_ms: waitedMs, connection_age_ms: idleMs, trace_id: req.traceId ?? null,
           hint: 'target keep-alive timeout shorter than the load balancer idle timeout' });
     }
+    for (const req of cs.pending) this.#pendingPool.release(req);
     cs.pending.length = 0;
   }
 

@@ -118,11 +118,11 @@ export function analyzeForwardedFor(value: string, isTrusted: TrustTest, ownAddr
 }
 
 /**
- * The IPv4 address at buf[start, end) as a number when the bytes are exactly a
- * dotted quad as net.isIP accepts it (decimal octets 0-255, no leading zeros), else -1.
- * Such text is already canonical: it is the common single-entry X-Forwarded-For.
+ * True when buf[start, end) is exactly a dotted quad as net.isIP accepts it (decimal
+ * octets 0-255, no leading zeros); the address is then out[0] (as a signed 32-bit
+ * number). Such text is already canonical: it is the common single-entry X-Forwarded-For.
  */
-export function plainIpv4(buf: Uint8Array, start: number, end: number): number {
+export function plainIpv4(buf: Uint8Array, start: number, end: number, out: Int32Array): boolean {
   let value = 0;
   let octets = 0;
   let p = start;
@@ -136,13 +136,15 @@ export function plainIpv4(buf: Uint8Array, start: number, end: number): number {
       p++;
     }
     const digits = p - s;
-    if (digits === 0 || n > 255 || (digits > 1 && buf[s] === 0x30)) return -1;
-    value = value * 256 + n;
+    if (digits === 0 || n > 255 || (digits > 1 && buf[s] === 0x30)) return false;
+    value = (value << 8) | n;
     octets++;
     if (octets < 4) {
-      if (p >= end || buf[p] !== 0x2e) return -1;
+      if (p >= end || buf[p] !== 0x2e) return false;
       p++;
     }
   }
-  return p === end ? value : -1;
+  if (p !== end) return false;
+  out[0] = value;
+  return true;
 }

@@ -36,10 +36,10 @@ function isJsSpace(c: number): boolean {
 
 /**
  * traceRoot() on the bytes buf[start, end) without making a string: the same
- * leftmost match as its regular expression. Returns rootStart * 65536 + rootLength
- * (rootLength is 1..64), or -1 when there is no Root.
+ * leftmost match as its regular expression. True when there is a Root; its bytes
+ * are then buf[out[0], out[1]) (1 to 64 of them).
  */
-export function findTraceRoot(buf: Uint8Array, start: number, end: number): number {
+export function findTraceRoot(buf: Uint8Array, start: number, end: number, out: Int32Array): boolean {
   let p = start;
   for (;;) {
     let q = p;
@@ -52,11 +52,11 @@ export function findTraceRoot(buf: Uint8Array, start: number, end: number): numb
         if (c === 0x3b || isJsSpace(c)) break;
         re++;
       }
-      if (re > rs) return rs * 65536 + (re - rs);
+      if (re > rs) { out[0] = rs; out[1] = re; return true; }
     }
     // Next candidate: just after the next ';'.
     while (p < end && buf[p] !== 0x3b) p++;
-    if (p >= end) return -1;
+    if (p >= end) return false;
     p++;
   }
 }
@@ -72,7 +72,7 @@ export class TraceRepeatDetector {
   readonly #len = new Uint8Array(TRACE_TABLE_MAX);
   readonly #hash = new Int32Array(TRACE_TABLE_MAX);
   readonly #first = new Float64Array(TRACE_TABLE_MAX);
-  readonly #count = new Float64Array(TRACE_TABLE_MAX);
+  readonly #count = new Int32Array(TRACE_TABLE_MAX);
   readonly #reported = new Uint8Array(TRACE_TABLE_MAX);
   readonly #prev = new Int32Array(TRACE_TABLE_MAX);
   readonly #next = new Int32Array(TRACE_TABLE_MAX);

@@ -77,10 +77,11 @@ test('the Root found in the bytes is the one the regular expression finds, for e
   for (const value of values) {
     const buf = Buffer.from(`pre${value}post`.slice(3, -4), 'latin1');
     // Act
-    const packed = findTraceRoot(buf, 0, buf.length);
+    const out = new Int32Array(2);
+    const found = findTraceRoot(buf, 0, buf.length, out);
     // Assess
     const expected = traceRoot(value);
-    const got = packed < 0 ? undefined : buf.toString('latin1', Math.floor(packed / 65536), Math.floor(packed / 65536) + (packed % 65536));
+    const got = found ? buf.toString('latin1', out[0], out[1]) : undefined;
     assert.equal(got, expected, JSON.stringify(value));
   }
 });
