@@ -17,6 +17,8 @@ if [ "$want_test" = 1 ]; then
   # The container test: a Docker engine (dockerd, started by the test) and debootstrap
   # for the offline base image (no registry is reachable to pull node:24-bookworm-slim).
   pkgs+=(docker.io debootstrap)
+  # The wall-clock-jump test (test/integration/faults/log-clock) runs the agent under libfaketime.
+  pkgs+=(faketime)
 fi
 
 missing=()
