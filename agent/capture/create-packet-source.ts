@@ -10,6 +10,7 @@ import { FileSource } from './file-source.js';
 import { assertInterfaceExists, defaultRouteInterface, interfaceNames } from './interfaces.js';
 import { CaptureError, CaptureErrorCode, LinkType, type PacketSource } from './packet-source.js';
 import { PcapLiveSource } from './pcap-live-source.js';
+import { ResilientLiveSource } from './resilient-source.js';
 
 export const CaptureEngine = { PCAP: 'pcap', CAP: 'cap' } as const;
 export type CaptureEngine = (typeof CaptureEngine)[keyof typeof CaptureEngine];
@@ -72,13 +73,14 @@ export function createPacketSource(opts: PacketSourceOptions): PacketSource {
   }
   const interfaceName = resolveInterface(opts.interface);
   const filter = buildBpfFilter({ linkType: liveLinkType(interfaceName), userFilter, sample: opts.sample ?? 1 });
-  if ((opts.engine ?? CaptureEngine.PCAP) === CaptureEngine.CAP) {
-    return new CapLiveSource({ interfaceName, filter, bufferSizeMb: opts.bufferSizeMb ?? undefined });
-  }
-  return new PcapLiveSource({
-    interfaceName, filter,
-    snaplen: opts.snaplen ?? undefined,
-    bufferSizeMb: opts.bufferSizeMb ?? undefined,
-    bufferTimeoutMs: opts.bufferTimeoutMs ?? undefined,
-  });
+  // A fresh session per (re)open: the interface may go down or be re-created while we run.
+  const open = (opts.engine ?? CaptureEngine.PCAP) === CaptureEngine.CAP
+    ? (): PacketSource => new CapLiveSource({ interfaceName, filter, bufferSizeMb: opts.bufferSizeMb ?? undefined })
+    : (): PacketSource => new PcapLiveSource({
+      interfaceName, filter,
+      snaplen: opts.snaplen ?? undefined,
+      bufferSizeMb: opts.bufferSizeMb ?? undefined,
+      bufferTimeoutMs: opts.bufferTimeoutMs ?? undefined,
+    });
+  return new ResilientLiveSource({ interfaceName, open });
 }

@@ -78,6 +78,20 @@ export type InterfaceInfo = Readonly<{
   addresses: readonly string[];
 }>;
 
+/** What the capture needs to know about a link: does it exist, is it up, which ifindex. */
+export type LinkState = Readonly<{ exists: boolean; up: boolean; ifindex: number }>;
+
+/**
+ * The link's state from sysfs (two small reads: cheap enough for a few times a second).
+ * The ifindex tells a deleted and re-created interface from the same one.
+ */
+export function readLinkState(name: string): LinkState {
+  const ifindex = parseInt(readOrEmpty(`${SYS_CLASS_NET}/${name}/ifindex`).trim(), 10);
+  if (!Number.isInteger(ifindex)) return { exists: false, up: false, ifindex: -1 };
+  const flags = parseInt(readOrEmpty(`${SYS_CLASS_NET}/${name}/flags`).trim() || '0', 16);
+  return { exists: true, up: (flags & IFF_UP) !== 0, ifindex };
+}
+
 /** Interface names of this network namespace, sorted. */
 export function interfaceNames(): string[] {
   try {

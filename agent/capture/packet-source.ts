@@ -46,13 +46,31 @@ export interface PacketSource {
   readonly done: Promise<void>;
   /** Stop capturing and release the handle. Idempotent. */
   stop(): void;
+  /** Live sources that survive interface loss: whether capture is running or interrupted. */
+  health?(): CaptureHealth;
 }
+
+/** State of a live capture that recovers from interface loss (see ResilientLiveSource). */
+export type CaptureHealth = Readonly<{
+  /** 'interrupted' while the interface is down or gone and capture waits to resume. */
+  state: 'capturing' | 'interrupted';
+  /** Why the current interruption started (GapReason), or null while capturing. */
+  reason: string | null;
+  /** Wall-clock ms when the current interruption started, or null. */
+  sinceMs: number | null;
+  /** Interruptions that ended (capture resumed) so far. */
+  gaps: number;
+  /** Their total duration, ms. */
+  gapMsTotal: number;
+}>;
 
 export const CaptureErrorCode = {
   NO_SUCH_INTERFACE: 'NO_SUCH_INTERFACE',
   NO_PERMISSION: 'NO_PERMISSION',
   BAD_FILE: 'BAD_FILE',
   BAD_FILTER: 'BAD_FILTER',
+  /** The interface went down or away during capture: recoverable, capture resumes when it is back. */
+  INTERFACE_LOST: 'INTERFACE_LOST',
   OTHER: 'OTHER',
 } as const;
 export type CaptureErrorCode = (typeof CaptureErrorCode)[keyof typeof CaptureErrorCode];

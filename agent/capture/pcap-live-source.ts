@@ -111,20 +111,36 @@ export class PcapLiveSource implements PacketSource {
       this.#completion.resolve();
     } else if (r === -1 && !this.#stopped) {
       // The binding does not expose pcap_geterr(); on Linux this is the interface going away.
-      this.#session = undefined;
-      this.#completion.reject(new CaptureError(CaptureErrorCode.OTHER,
+      // The session is kept: only a dispatch returning -2 releases it (see reap()).
+      this.#completion.reject(new CaptureError(CaptureErrorCode.INTERFACE_LOST,
         `capture on "${this.name}" failed: the interface went down or was removed`));
-    } else if (r === -1) {
-      this.#session = undefined;
-      this.#completion.resolve();
     }
+  }
+
+  /**
+   * After stop(): try again to release the libpcap handle (socket and kernel ring).
+   * node_pcap frees it only inside a dispatch that returns -2, which needs a packet in
+   * the ring: after an interface came back up that happens with the first packet. A
+   * handle whose interface was deleted never gets one (dispatch keeps returning -1).
+   * Returns true once nothing is held.
+   */
+  reap(): boolean {
+    if (!this.#stopped) return false;
+    const session = this.#session;
+    if (!session) return true;
+    if (session.dispatch(this.#buf, this.#header) === -2) this.#session = undefined;
+    return this.#session === undefined;
   }
 
   stats(): CaptureStats | undefined {
     const session = this.#session;
     if (!session || this.#stopped) return this.#lastStats;
-    const s = session.stats();
-    this.#lastStats = { received: s.ps_recv, dropped: s.ps_drop, ifDropped: s.ps_ifdrop };
+    try {
+      const s = session.stats();
+      this.#lastStats = { received: s.ps_recv, dropped: s.ps_drop, ifDropped: s.ps_ifdrop };
+    } catch {
+      // pcap_stats() fails once the interface is gone: the last figures stand.
+    }
     return this.#lastStats;
   }
 

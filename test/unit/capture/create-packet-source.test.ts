@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CapLiveSource } from '../../../agent/capture/cap-live-source.js';
 import { createPacketSource, liveLinkType, resolveInterface } from '../../../agent/capture/create-packet-source.js';
 import { FileSource } from '../../../agent/capture/file-source.js';
 import { defaultRouteInterface } from '../../../agent/capture/interfaces.js';
 import { CaptureError, CaptureErrorCode, LinkType } from '../../../agent/capture/packet-source.js';
-import { DEFAULT_SNAPLEN, PcapLiveSource } from '../../../agent/capture/pcap-live-source.js';
+import { DEFAULT_SNAPLEN } from '../../../agent/capture/pcap-live-source.js';
+import { ResilientLiveSource } from '../../../agent/capture/resilient-source.js';
 
 describe('createPacketSource', () => {
-  it('chooses the file source for readFile, otherwise pcap, or cap when asked', () => {
+  it('chooses the file source for readFile, otherwise pcap, or cap when asked; live ones resume after interface loss', () => {
     // Act
     const file = createPacketSource({ readFile: '/tmp/x.pcap', interface: 'lo' });
     const pcap = createPacketSource({ interface: 'lo' });
@@ -16,10 +16,11 @@ describe('createPacketSource', () => {
     // Assess: nothing is opened before start().
     assert.ok(file instanceof FileSource);
     assert.equal(file.name, '/tmp/x.pcap');
-    assert.ok(pcap instanceof PcapLiveSource);
+    assert.ok(pcap instanceof ResilientLiveSource);
     assert.equal(pcap.engine, 'pcap');
     assert.equal(pcap.name, 'lo');
-    assert.ok(cap instanceof CapLiveSource);
+    assert.ok(cap instanceof ResilientLiveSource);
+    assert.equal(cap.engine, 'cap');
     assert.equal(cap.stats(), undefined);
   });
 

@@ -1,0 +1,297 @@
+/**
+ * A live capture that outlives its interface: when the interface goes down, is
+ * deleted and re-created, or the capture stalls, the gap is reported and a fresh
+ * libpcap session is opened as soon as the interface is back (checked every 250 ms),
+ * without restarting the process.
+ *
+ * Why a watchdog and not only the session's error: after POLLERR libuv stops
+ * polling the capture fd for good (uv_poll reports UV_EBADF once), and libpcap
+ * 1.10 answers an interface taken down with 0 packets, not an error; so a session
+ * whose interface went down and up again would wait forever while the kernel keeps
+ * filling its ring. Three checks catch every case:
+ * - the session's `done` rejects (interface deleted: libpcap returns -1);
+ * - the link's sysfs state: gone, not IFF_UP, or another ifindex (re-created);
+ * - a stall: the kernel counted packets (ps_recv) for a second and none arrived.
+ */
+import { CaptureError, CaptureErrorCode, type CaptureHealth, type CaptureStats, type PacketHandler, type PacketSource } from './packet-source.js';
+import { readLinkState, type LinkState } from './interfaces.js';
+import { Completion } from './completion.js';
+
+export const GapReason = {
+  /** The interface exists but is administratively down. */
+  INTERFACE_DOWN: 'interface_down',
+  /** The interface disappeared (possibly re-created with a new ifindex). */
+  INTERFACE_REMOVED: 'interface_removed',
+  /** Packets reached the kernel ring but not the analyzer (a down/up faster than a check). */
+  CAPTURE_STALLED: 'capture_stalled',
+  /** The session failed for another reason while the interface looked fine. */
+  CAPTURE_ERROR: 'capture_error',
+} as const;
+export type GapReason = (typeof GapReason)[keyof typeof GapReason];
+
+/** One interruption of capture, reported when capture has resumed. */
+export type CaptureGap = Readonly<{
+  reason: GapReason;
+  interfaceName: string;
+  /** Wall-clock ms. */
+  startMs: number;
+  endMs: number;
+  durationMs: number;
+}>;
+
+/** A session whose handle is not yet released (node_pcap frees it only inside a dispatch). */
+export interface Reapable {
+  /** True once the handle is released. */
+  reap(): boolean;
+}
+
+/** Told when capture stops (the interface went) and when it resumes (with the whole gap). */
+export type GapListener = Readonly<{
+  onGapStart?: (reason: GapReason, startMs: number) => void;
+  onGapEnd?: (gap: CaptureGap) => void;
+}>;
+
+export type ResilientOptions = Readonly<{
+  interfaceName: string;
+  /** Builds a fresh, unstarted session on the interface (called once per (re)open). */
+  open: () => PacketSource;
+  /** @default 250 */
+  checkIntervalMs?: number;
+  /** Test seam; defaults to sysfs. */
+  linkState?: (name: string) => LinkState;
+  /** Test seam: wall clock in ms. */
+  now?: () => number;
+  /**
+   * Handles of deleted interfaces that can never be released (each holds a socket and
+   * its kernel ring, 64 MB by default). Past this many, capture fails so the restart
+   * policy reclaims them. @default 4
+   */
+  maxLeakedHandles?: number;
+}>;
+
+/** Consecutive checks with kernel packets but no delivery before a stall is declared (~1 s). */
+const STALL_CHECKS = 4;
+/** Checks a stopped session is given to release its handle before it counts as leaked (~30 s). */
+const REAP_CHECKS = 120;
+
+const ZERO_STATS: CaptureStats = Object.freeze({ received: 0, dropped: 0, ifDropped: 0 });
+
+export class ResilientLiveSource implements PacketSource {
+  readonly name: string;
+  readonly #open: () => PacketSource;
+  readonly #intervalMs: number;
+  readonly #linkState: (name: string) => LinkState;
+  readonly #now: () => number;
+  #listener: GapListener = {};
+  readonly #maxLeaked: number;
+  readonly #completion = new Completion();
+  readonly done: Promise<void> = this.#completion.promise;
+
+  #inner: PacketSource;
+  #handler: PacketHandler | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #ifindex = -1;
+  /** Counters of finished sessions: stats() stays cumulative across re-opens. */
+  #base: CaptureStats = ZERO_STATS;
+  #delivered = 0;
+  #lastDelivered = 0;
+  #lastReceived = 0;
+  #lastProgressMs = 0;
+  #stallChecks = 0;
+  /** Current interruption, if any. */
+  #gapReason: GapReason | undefined;
+  #gapStartMs = 0;
+  #gaps = 0;
+  #gapMsTotal = 0;
+  /** Stopped sessions waiting for their handle to be released, with checks left. */
+  readonly #reaping: Array<{ source: Reapable; checksLeft: number }> = [];
+  #leaked = 0;
+
+  constructor(opts: ResilientOptions) {
+    this.name = opts.interfaceName;
+    this.#open = opts.open;
+    this.#intervalMs = opts.checkIntervalMs ?? 250;
+    this.#linkState = opts.linkState ?? readLinkState;
+    this.#now = opts.now ?? Date.now;
+    this.#maxLeaked = opts.maxLeakedHandles ?? 4;
+    this.#inner = this.#open();
+  }
+
+  /** Where gaps are reported (the composition root wires events and metrics here). */
+  listen(listener: GapListener): void {
+    this.#listener = listener;
+  }
+
+  get engine(): string {
+    return this.#inner.engine;
+  }
+
+  get linkType(): number {
+    return this.#inner.linkType;
+  }
+
+  /** Handles of removed interfaces that could not be released (see maxLeakedHandles). */
+  get leakedHandles(): number {
+    return this.#leaked;
+  }
+
+  /** The first open's errors (no interface, no permission) are thrown as before: nothing to resume. */
+  start(onPacket: PacketHandler): void {
+    if (this.#handler) throw new CaptureError(CaptureErrorCode.OTHER, `capture on "${this.name}" already started`);
+    // One closure for every session: counts deliveries for the stall check.
+    this.#handler = (buf, capLen, wireLen, tsMicros) => {
+      this.#delivered++;
+      onPacket(buf, capLen, wireLen, tsMicros);
+    };
+    this.#inner.start(this.#handler);
+    this.#ifindex = this.#linkState(this.name).ifindex;
+    this.#lastProgressMs = this.#now();
+    this.#watch(this.#inner);
+    this.#timer = setInterval(() => this.check(), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  stats(): CaptureStats | undefined {
+    const s = this.#inner.stats();
+    if (s === undefined) return this.#base === ZERO_STATS ? undefined : this.#base;
+    if (this.#gapReason !== undefined) return this.#base;
+    return { received: this.#base.received + s.received, dropped: this.#base.dropped + s.dropped, ifDropped: this.#base.ifDropped + s.ifDropped };
+  }
+
+  health(): CaptureHealth {
+    const interrupted = this.#gapReason !== undefined;
+    return {
+      state: interrupted ? 'interrupted' : 'capturing',
+      reason: this.#gapReason ?? null,
+      sinceMs: interrupted ? this.#gapStartMs : null,
+      gaps: this.#gaps,
+      gapMsTotal: this.#gapMsTotal,
+    };
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#gapReason === undefined) this.#inner.stop();
+    this.#completion.resolve();
+  }
+
+  /** One watchdog round; public so tests can drive it without waiting. */
+  check(): void {
+    if (this.#stopped) return;
+    this.#reap();
+    const now = this.#now();
+    if (this.#gapReason !== undefined) {
+      this.#tryResume(now);
+      return;
+    }
+    const link = this.#linkState(this.name);
+    if (!link.exists || link.ifindex !== this.#ifindex) { this.#beginGap(GapReason.INTERFACE_REMOVED, now); return; }
+    if (!link.up) { this.#beginGap(GapReason.INTERFACE_DOWN, now); return; }
+    // Stall: the kernel queued packets for us, none arrived, for STALL_CHECKS rounds in a row.
+    const s = this.#inner.stats();
+    const received = s?.received ?? 0;
+    if (this.#delivered !== this.#lastDelivered) {
+      this.#lastDelivered = this.#delivered;
+      this.#lastProgressMs = now;
+      this.#stallChecks = 0;
+    } else if (s !== undefined && received > this.#lastReceived) {
+      if (++this.#stallChecks >= STALL_CHECKS) {
+        this.#lastReceived = received;
+        this.#beginGap(GapReason.CAPTURE_STALLED, this.#lastProgressMs);
+        this.#tryResume(now);
+        return;
+      }
+    }
+    this.#lastReceived = received;
+  }
+
+  #watch(session: PacketSource): void {
+    session.done.catch((err: unknown) => {
+      if (this.#stopped || session !== this.#inner || this.#gapReason !== undefined) return;
+      if (err instanceof CaptureError && err.code !== CaptureErrorCode.INTERFACE_LOST && err.code !== CaptureErrorCode.OTHER) {
+        this.#fail(err);
+        return;
+      }
+      const link = this.#linkState(this.name);
+      const reason = !link.exists || link.ifindex !== this.#ifindex ? GapReason.INTERFACE_REMOVED
+        : !link.up ? GapReason.INTERFACE_DOWN : GapReason.CAPTURE_ERROR;
+      this.#beginGap(reason, this.#now());
+    });
+  }
+
+  #beginGap(reason: GapReason, startMs: number): void {
+    this.#gapReason = reason;
+    this.#gapStartMs = startMs;
+    const old = this.#inner;
+    const s = old.stats();
+    if (s !== undefined) {
+      this.#base = { received: this.#base.received + s.received, dropped: this.#base.dropped + s.dropped, ifDropped: this.#base.ifDropped + s.ifDropped };
+    }
+    old.stop();
+    if (isReapable(old) && !old.reap()) this.#reaping.push({ source: old, checksLeft: REAP_CHECKS });
+    this.#listener.onGapStart?.(reason, startMs);
+  }
+
+  #tryResume(now: number): void {
+    const link = this.#linkState(this.name);
+    if (!link.exists || !link.up) return;
+    const next = this.#open();
+    try {
+      next.start(this.#handler as PacketHandler);
+    } catch (err) {
+      // Permission taken away is not going to heal by waiting; anything else is tried again.
+      if (err instanceof CaptureError && err.code === CaptureErrorCode.NO_PERMISSION) this.#fail(err);
+      else if (isReapable(next)) next.reap();
+      return;
+    }
+    this.#inner = next;
+    this.#ifindex = link.ifindex;
+    this.#lastDelivered = this.#delivered;
+    this.#lastReceived = 0;
+    this.#stallChecks = 0;
+    this.#lastProgressMs = now;
+    this.#watch(next);
+    const gap: CaptureGap = {
+      reason: this.#gapReason ?? GapReason.CAPTURE_ERROR,
+      interfaceName: this.name,
+      startMs: this.#gapStartMs,
+      endMs: now,
+      durationMs: Math.max(0, now - this.#gapStartMs),
+    };
+    this.#gapReason = undefined;
+    this.#gaps++;
+    this.#gapMsTotal += gap.durationMs;
+    this.#listener.onGapEnd?.(gap);
+  }
+
+  #reap(): void {
+    for (let i = this.#reaping.length - 1; i >= 0; i--) {
+      const r = this.#reaping[i];
+      if (r === undefined) continue;
+      if (r.source.reap()) { this.#reaping.splice(i, 1); continue; }
+      if (--r.checksLeft > 0) continue;
+      this.#reaping.splice(i, 1);
+      this.#leaked++;
+      if (this.#leaked > this.#maxLeaked) {
+        this.#fail(new CaptureError(CaptureErrorCode.OTHER,
+          `capture on "${this.name}": ${this.#leaked} capture handles of removed interfaces cannot be released by the pcap binding; exiting so a restart reclaims their kernel memory`));
+        return;
+      }
+    }
+  }
+
+  #fail(err: Error): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#inner.stop();
+    this.#completion.reject(err);
+  }
+}
+
+function isReapable(s: PacketSource): s is PacketSource & Reapable {
+  return typeof (s as Partial<Reapable>).reap === 'function';
+}

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Completion } from '../../../agent/capture/completion.js';
+import type { LinkState } from '../../../agent/capture/interfaces.js';
+import { CaptureError, CaptureErrorCode, type CaptureStats, type PacketHandler, type PacketSource } from '../../../agent/capture/packet-source.js';
+import { GapReason, ResilientLiveSource, type CaptureGap } from '../../../agent/capture/resilient-source.js';
+
+/** A session double: counts, delivers on demand, fails on demand, releases its handle when told. */
+class FakeSession implements PacketSource {
+  readonly engine = 'pcap';
+  readonly name = 'eth9';
+  readonly linkType = 1;
+  readonly #completion = new Completion();
+  readonly done = this.#completion.promise;
+  handler: PacketHandler | undefined;
+  received = 0;
+  stopped = false;
+  releasable = true;
+  startError: Error | undefined;
+  start(onPacket: PacketHandler): void {
+    if (this.startError) throw this.startError;
+    this.handler = onPacket;
+  }
+  stats(): CaptureStats { return { received: this.received, dropped: 1, ifDropped: 0 }; }
+  stop(): void { this.stopped = true; this.#completion.resolve(); }
+  reap(): boolean { return this.releasable; }
+  deliver(n: number): void {
+    const b = Buffer.alloc(60);
+    for (let i = 0; i < n; i++) { this.received++; this.handler?.(b, 60, 60, 1); }
+  }
+  fail(err: Error): void { this.#completion.reject(err); }
+}
+
+type Rig = { src: ResilientLiveSource; sessions: FakeSession[]; link: { state: LinkState }; clock: { ms: number }; gaps: CaptureGap[]; starts: string[]; packets: () => number };
+
+function rig(opts: { maxLeakedHandles?: number; prepare?: (s: FakeSession, i: number) => void } = {}): Rig {
+  const sessions: FakeSession[] = [];
+  const link = { state: { exists: true, up: true, ifindex: 7 } as LinkState };
+  const clock = { ms: 1_000_000 };
+  const gaps: CaptureGap[] = [];
+  const starts: string[] = [];
+  let packets = 0;
+  const src = new ResilientLiveSource({
+    interfaceName: 'eth9',
+    open: () => { const s = new FakeSession(); opts.prepare?.(s, sessions.length); sessions.push(s); return s; },
+    checkIntervalMs: 60_000, // driven by hand through check()
+    linkState: () => link.state,
+    now: () => clock.ms,
+    ...(opts.maxLeakedHandles !== undefined ? { maxLeakedHandles: opts.maxLeakedHandles } : {}),
+  });
+  src.listen({ onGapStart: (r) => starts.push(r), onGapEnd: (g) => gaps.push(g) });
+  src.start(() => { packets++; });
+  return { src, sessions, link, clock, gaps, starts, packets: () => packets };
+}
+
+describe('ResilientLiveSource', () => {
+  it('waits while the interface is down, reopens when it is up, and reports the gap with its duration', () => {
+    // Prepare
+    const r = rig();
+    r.sessions[0]?.deliver(5);
+    // Act: down for 1.5 s (several checks), then up.
+    r.link.state = { exists: true, up: false, ifindex: 7 };
+    r.src.check();
+    r.clock.ms += 1000;
+    r.src.check();
+    const during = r.src.health();
+    r.clock.ms += 500;
+    r.link.state = { exists: true, up: true, ifindex: 7 };
+    r.src.check();
+    r.sessions[1]?.deliver(3);
+    // Assess
+    assert.deepEqual(r.starts, [GapReason.INTERFACE_DOWN]);
+    assert.equal(during.state, 'interrupted');
+    assert.equal(during.reason, 'interface_down');
+    assert.equal(r.sessions.length, 2, 'one fresh session, opened once the interface was up');
+    assert.equal(r.sessions[0]?.stopped, true);
+    assert.equal(r.gaps.length, 1);
+    assert.equal(r.gaps[0]?.durationMs, 1500);
+    assert.equal(r.gaps[0]?.reason, 'interface_down');
+    assert.equal(r.packets(), 8, 'packets before and after reach the same handler');
+    assert.deepEqual(r.src.stats(), { received: 8, dropped: 2, ifDropped: 0 }, 'kernel counters stay cumulative');
+    assert.deepEqual(r.src.health(), { state: 'capturing', reason: null, sinceMs: null, gaps: 1, gapMsTotal: 1500 });
+  });
+
+  it('tells a deleted and re-created interface (new ifindex) from a down one', () => {
+    // Prepare
+    const r = rig();
+    // Act: gone, then back under the same name with another ifindex.
+    r.link.state = { exists: false, up: false, ifindex: -1 };
+    r.src.check();
+    r.clock.ms += 800;
+    r.link.state = { exists: true, up: true, ifindex: 12 };
+    r.src.check();
+    // Assess
+    assert.deepEqual(r.gaps.map((g) => [g.reason, g.durationMs]), [['interface_removed', 800]]);
+    // And a re-creation between two checks is seen through the ifindex alone.
+    r.link.state = { exists: true, up: true, ifindex: 13 };
+    r.src.check();
+    assert.deepEqual(r.starts, ['interface_removed', 'interface_removed']);
+  });
+
+  it('reopens a session whose packets reach the kernel but not the analyzer (a flap between two checks)', () => {
+    // Prepare
+    const r = rig();
+    r.sessions[0]?.deliver(2);
+    r.src.check();
+    // Act: the kernel keeps counting, nothing is delivered, four checks in a row.
+    for (let i = 0; i < 4; i++) {
+      (r.sessions[0] as FakeSession).received += 10;
+      r.clock.ms += 250;
+      r.src.check();
+    }
+    // Assess
+    assert.deepEqual(r.starts, ['capture_stalled']);
+    assert.equal(r.sessions.length, 2);
+    assert.equal(r.gaps[0]?.reason, 'capture_stalled');
+    assert.equal(r.gaps[0]?.durationMs, 1000, 'measured from the last check that saw progress');
+  });
+
+  it('an idle interface is not a stall', () => {
+    // Prepare
+    const r = rig();
+    // Act
+    for (let i = 0; i < 10; i++) r.src.check();
+    // Assess
+    assert.deepEqual(r.starts, []);
+    assert.equal(r.sessions.length, 1);
+  });
+
+  it('a session that fails with INTERFACE_LOST starts a gap at once', async () => {
+    // Prepare
+    const r = rig();
+    r.link.state = { exists: false, up: false, ifindex: -1 };
+    // Act
+    r.sessions[0]?.fail(new CaptureError(CaptureErrorCode.INTERFACE_LOST, 'gone'));
+    await new Promise((res) => setImmediate(res));
+    // Assess
+    assert.deepEqual(r.starts, ['interface_removed']);
+    assert.equal(r.src.health().state, 'interrupted');
+  });
+
+  it('keeps trying while reopening fails, but gives up on a permission error', async () => {
+    // Prepare: the first reopen fails as if the interface were not up yet, the second without permission.
+    const r = rig({
+      prepare: (s, i) => {
+        if (i === 1) s.startError = new CaptureError(CaptureErrorCode.OTHER, 'the interface is down');
+        if (i === 2) s.startError = new CaptureError(CaptureErrorCode.NO_PERMISSION, 'permission denied');
+      },
+    });
+    r.link.state = { exists: true, up: false, ifindex: 7 };
+    r.src.check();
+    r.link.state = { exists: true, up: true, ifindex: 7 };
+    // Act
+    r.src.check();
+    const afterFirst = r.src.health().state;
+    r.src.check();
+    const outcome = await r.src.done.then(() => 'resolved', (e: unknown) => (e as CaptureError).code);
+    // Assess
+    assert.equal(afterFirst, 'interrupted');
+    assert.equal(outcome, CaptureErrorCode.NO_PERMISSION);
+  });
+
+  it('fails once more handles of removed interfaces are stuck than allowed, so a restart reclaims them', async () => {
+    // Prepare: sessions whose handle can never be released (their interface was deleted).
+    const r = rig({ maxLeakedHandles: 1, prepare: (s) => { s.releasable = false; } });
+    // Act: two removals; each stuck handle is given 120 checks.
+    for (let k = 0; k < 2; k++) {
+      r.link.state = { exists: false, up: false, ifindex: -1 };
+      r.src.check();
+      r.link.state = { exists: true, up: true, ifindex: 20 + k };
+      r.src.check();
+    }
+    for (let i = 0; i < 130; i++) r.src.check();
+    const outcome = await r.src.done.then(() => 'resolved', (e: unknown) => (e as Error).message);
+    // Assess
+    assert.equal(r.src.leakedHandles, 2);
+    assert.match(outcome, /2 capture handles of removed interfaces cannot be released/);
+  });
+});
