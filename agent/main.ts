@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createPacketSource } from './capture/create-packet-source.js';
 import { defaultRouteInterface, localAddresses } from './capture/interfaces.js';
 import { CaptureError, type CaptureStats, type PacketSource } from './capture/packet-source.js';
+import { ResilientLiveSource } from './capture/resilient-source.js';
 import type { FullConfig } from './config/config.js';
 import { ConfigError, helpText, parseConfig } from './config/parse.js';
 import type { AwsContext } from './enrich/enrichment.js';
@@ -88,6 +89,7 @@ function statsFor(pipeline: Pipeline, source: PacketSource): () => StatsSnapshot
         healthChecksFailed: c.healthChecks.http.failed + c.healthChecks.tcp.failed,
         loops: Object.values(c.loops).reduce((a, b) => a + b, 0),
         captureDrops: cap === undefined ? 0 : cap.dropped + cap.ifDropped,
+        captureGaps: source.health?.().gaps ?? 0,
       },
       responseTime: classifier.drainResponseTimes(),
       byTarget,
@@ -220,6 +222,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
     }
     const cap = source.stats();
     const lastMicros = pipeline.lastPacketMicros;
+    const ch = source.health?.();
     writeHealthFile(localLog.dir, {
       updated_at: new Date().toISOString(),
       pid: process.pid,
@@ -229,11 +232,38 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
         last_packet_at: lastMicros > 0 ? new Date(lastMicros / 1000).toISOString() : null,
         packets: pipeline.decodeStats.packets,
         drops: cap === undefined ? 0 : cap.dropped + cap.ifDropped,
+        // Degraded while the interface is down or gone: the process waits and resumes by itself.
+        degraded: ch?.state === 'interrupted',
+        interrupted_reason: ch?.reason ?? null,
+        interrupted_since: ch?.sinceMs != null ? new Date(ch.sinceMs).toISOString() : null,
+        gaps: ch?.gaps ?? 0,
       },
       shipping: { enabled, pending, last_success_at: lastSuccess, last_error: lastError },
     });
   };
   void health();
+  // Interface down, deleted and re-created, or a stalled session: capture resumes without a
+  // restart; each gap is a CAPTURE_LOSS event with its duration and the CaptureGaps metric.
+  if (source instanceof ResilientLiveSource) {
+    source.listen({
+      onGapStart: (reason) => {
+        logger.warn({ interface: source.name, reason }, 'capture interrupted; resuming when the interface is back');
+        void health();
+      },
+      onGapEnd: (gap) => {
+        logger.info({ interface: gap.interfaceName, reason: gap.reason, gapMs: gap.durationMs }, 'capture resumed');
+        localLog.emit(events.create(EventType.CAPTURE_LOSS, gap.reason,
+          `Capture on ${gap.interfaceName} interrupted for ${(gap.durationMs / 1000).toFixed(1)} s (${gap.reason}); traffic in that time was not analysed`,
+          gap.endMs * 1000, {
+            interface: gap.interfaceName,
+            gap_ms: gap.durationMs,
+            gap_started_at: new Date(gap.startMs).toISOString(),
+            gap_ended_at: new Date(gap.endMs).toISOString(),
+          }));
+        void health();
+      },
+    });
+  }
 
   const timers: NodeJS.Timeout[] = [
     setInterval(() => {

@@ -26,6 +26,8 @@ export const MetricName = {
   LoopsDetected: 'LoopsDetected',
   /** Packets dropped by the kernel or interface (ps_drop + ps_ifdrop). Count. */
   CaptureDrops: 'CaptureDrops',
+  /** Capture interruptions (interface down, deleted and re-created) that ended; each is a CAPTURE_LOSS event with its duration. Count. */
+  CaptureGaps: 'CaptureGaps',
   /** Events written locally but not yet acknowledged by CloudWatch Logs. Count (gauge). */
   EventsPending: 'EventsPending',
   /** Events CloudWatch Logs will never accept (too old, too new); kept locally. Count. */

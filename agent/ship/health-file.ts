@@ -11,7 +11,15 @@ export const HEALTH_FILE = 'health.json';
 export type HealthState = Readonly<{
   updated_at: string;
   pid: number;
-  capture: Readonly<{ running: boolean; source: string; last_packet_at: string | null; packets: number; drops: number }>;
+  capture: Readonly<{
+    running: boolean; source: string; last_packet_at: string | null; packets: number; drops: number;
+    /** True while the interface is down or gone and capture waits to resume (still running). */
+    degraded?: boolean;
+    interrupted_reason?: string | null;
+    interrupted_since?: string | null;
+    /** Interruptions capture has recovered from. */
+    gaps?: number;
+  }>;
   shipping: Readonly<{ enabled: boolean; pending: number; last_success_at: string | null; last_error: string | null }>;
 }>;
 
