@@ -22,8 +22,11 @@ export const START_CURSOR: Cursor = Object.freeze({ file: '', offset: 0, lastId:
 
 /**
  * Reads and writes the cursor file. A write goes to a temporary file that is synced
- * and renamed over the old one, so a crash leaves either the old or the new cursor,
- * never a torn one.
+ * and renamed over the old one, so a crash (SIGKILL at any point, power loss) leaves
+ * either the old or the new cursor, never a torn one; a temporary file left behind
+ * is simply overwritten by the next save. The offset is always just after a newline
+ * (the end of an acknowledged line); the reader moves a cursor that is not back to
+ * the start of its line.
  */
 export class CursorStore {
   readonly #path: string;
@@ -61,6 +64,17 @@ export class CursorStore {
       await fh.close();
     }
     await rename(tmp, this.#path);
+    // The rename itself survives a power loss only once the directory is synced; a kill needs nothing more.
+    try {
+      const d = await open(dirname(this.#path), 'r');
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    } catch {
+      /* some file systems refuse to sync a directory: the cursor is still consistent, only possibly older */
+    }
   }
 }
 

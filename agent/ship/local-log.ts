@@ -15,9 +15,12 @@
  * - lines are buffered and written at least every second, when 256 KiB are
  *   waiting, and on shutdown; a write is whole lines, in slices of at most 1 MiB;
  * - when the disk refuses (full, read-only, directory gone), analysis goes on and
- *   events wait in memory up to `maxPendingBytes` (default 8 MiB, about 16,000
- *   typical events: bytes, not events, because one event with a 64 KB header
- *   field must not cost the same as one reset); writing is retried every second;
+ *   events wait in memory up to `maxPendingBytes` (default 8 MiB, about 14,000
+ *   events of ~600 bytes: bytes, not events, because memory is what must stay
+ *   bounded and one event with a long field must not count as one reset; the
+ *   event limiter's 50 per second per type and reason (events/event-limiter.ts)
+ *   makes that more than 4 minutes of a storm of one kind at its cap, hours of
+ *   ordinary error rates); writing is retried every second;
  *   beyond the bound events are counted as lost, a warning is logged at most once
  *   per interval, and once writing works again one event reports how many were lost;
  * - a line left half-written (a crash, SIGKILL or a partial write on a full disk)
@@ -196,6 +199,8 @@ export class LocalLog implements EventSink {
    */
   start(): void {
     this.#closeTornTail();
+    // Reported first, so the report sits right after the torn line it is about.
+    if (this.#torn > 0) this.#queueLossReports();
     const today = logFileName(this.#now());
     if (this.#floor > today) {
       this.#logger?.warn({ file: this.#floor, today },

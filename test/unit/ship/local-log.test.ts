@@ -211,7 +211,7 @@ describe('local event log', () => {
     assert.equal(log.stats().torn_lines, 1);
     assert.deepEqual(reports, [['torn', 1]]);
     const today = readFileSync(join(dir, logFileName(now)), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { reason: string });
-    assert.deepEqual(today.map((e) => e.reason), ['reset_by_target', 'local_log_torn']);
+    assert.deepEqual(today.map((e) => e.reason), ['local_log_torn', 'reset_by_target']);
     rmSync(dir, { recursive: true });
   });
 
