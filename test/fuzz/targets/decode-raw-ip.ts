@@ -1,0 +1,5 @@
+/** decode() of RAW frames (see decode-common.ts for the input format and invariants). */
+import { LinkType } from '../../../agent/capture/packet-source.js';
+import { decodeTarget, IP_DICTIONARY } from './decode-common.js';
+
+export const target = decodeTarget('decode-raw-ip', LinkType.RAW, IP_DICTIONARY);
