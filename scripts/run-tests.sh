@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run --silent build
-if [ $# -eq 0 ]; then set -- dist/test/unit dist/test/integration dist/test/system dist/test/container; fi
+if [ $# -eq 0 ]; then set -- dist/test/unit dist/test/integration dist/test/system dist/test/container dist/test/fuzz; fi
 existing=()
 for p in "$@"; do [ -e "$p" ] && existing+=("$p"); done
 exec node --test --test-reporter=spec --test-timeout=600000 "${existing[@]}"
