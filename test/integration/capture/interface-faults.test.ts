@@ -129,3 +129,13 @@ describe('capture survives its interface going down and being re-created (pcap e
     assert.equal(afterResume?.['gaps'], 2);
   });
 });
+
+describe('capture-interface faults with the cap engine', () => {
+  it('resumes after interface loss', (t) => {
+    // cap 0.2.1's poll callback asserts `status == 0` (src/binding.cc): the UV_EBADF libuv
+    // reports once the interface goes down or away aborts the process inside the addon, before
+    // any JavaScript runs. Only a restart (docker/systemd policy) brings a cap capture back;
+    // the default pcap engine resumes by itself (above).
+    t.skip('cap 0.2.1 aborts in native code on interface loss (assert in its poll callback); only --engine pcap resumes without a restart');
+  });
+});
