@@ -48,6 +48,11 @@ export type FlowSnapshot = Readonly<{
    * the rate limit (see events/event-limiter.ts); each window's are in one summary event.
    */
   events_suppressed: number;
+  /**
+   * Segments over 1 GiB (more than any TCP window) from where their sender is: forged or
+   * stale; not counted as data nor shown to the classifiers.
+   */
+  out_of_window_segments: number;
   /** Segments analysed per segment (sampled flows), for rates. */
   segments_analysed: number;
   tcp_packets: number;
@@ -61,6 +66,7 @@ export class FlowCounters {
   opened = 0;
   closed = 0;
   eventsSuppressed = 0;
+  outOfWindow = 0;
   trackedPeak = 0;
   evicted = 0;
   expired = 0;
@@ -140,6 +146,7 @@ export class FlowCounters {
       keep_alives: this.keepAlives,
       handshake_rtt_us: Object.freeze({ count: this.rttCount, sum: this.rttSum, min: this.rttMin, max: this.rttMax }),
       events_suppressed: this.eventsSuppressed,
+      out_of_window_segments: this.outOfWindow,
       segments_analysed: this.segmentsAnalysed,
       tcp_packets: this.tcpPackets,
       udp_packets: this.udpPackets,

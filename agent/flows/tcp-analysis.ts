@@ -19,6 +19,8 @@ export const SegmentKind = {
   ZERO_WINDOW_PROBE: 7,
   ZERO_WINDOW_PROBE_ACK: 8,
   DUPLICATE_ACK: 9,
+  /** Over 1 GiB from the sender's next sequence number: forged or another incarnation (tcp-table.ts). */
+  OUT_OF_WINDOW: 10,
 } as const;
 export type SegmentKind = (typeof SegmentKind)[keyof typeof SegmentKind];
 

@@ -249,6 +249,23 @@ export class FlowTable {
     const fin = (flags & FIN) !== 0;
     const rst = (flags & RST) !== 0;
     const len = v.payloadLen;
+    // No TCP window exceeds 1 GiB (65535 << 14): data that far from where its sender is was
+    // forged or belongs to another incarnation. It is counted and left out (sequence space,
+    // bytes, classifiers, and it does not keep the connection alive), unless the sender
+    // continues exactly from it (a real jump).
+    if (s.seqInit && !syn && !rst && (len > 0 || fin)) {
+      const dist = (v.seq - s.nextSeq) | 0;
+      if (dist >= 0x40000000 || dist <= -0x40000000) {
+        if (s.lastKind === SegmentKind.OUT_OF_WINDOW && v.seq === s.lastSeq) s.nextSeq = v.seq;
+        else {
+          this.#counters.outOfWindow++;
+          s.lastSeq = (v.seq + len + (fin ? 1 : 0)) >>> 0;
+          s.lastKind = SegmentKind.OUT_OF_WINDOW;
+          return;
+        }
+      }
+    }
+
     if (now > c.lastSeenMicros) c.lastSeenMicros = now;
 
     // tshark's initial RTT (its out-of-order threshold): latest SYN to the first ACK without SYN.

@@ -45,19 +45,38 @@ describe('Sequence numbers that wrap and segments that overlap or fall outside t
     assert.ok(h.table.snapshot().retransmissions >= 1, 'the repeated [0,150) is a retransmission');
   });
 
-  it('a segment 2^31 away (out of any window) neither inflates the byte count nor breaks the connection', () => {
+  it('a segment 2^31 away (out of any window) is counted as such, not as data, and the connection goes on', () => {
     const h = new Harness();
     const c = new TcpConversation(LB, TARGET, 43212, 8080);
     h.feed([...c.handshake(), c.seg(true, 'PA', 'a'.repeat(100))]);
     // Act: a forged segment far outside the window, then normal traffic
     h.feed(c.seg(true, 'PA', 'evil', { seq: (c.cseq + 0x80000000) >>> 0 }));
-    h.feed(c.seg(true, 'PA', 'b'.repeat(100), { seq: c.cseq - 4 }));
+    c.cseq = (c.cseq - 4) >>> 0; // the builder advanced past the forged bytes: the sender did not
+    h.feed(c.seg(true, 'PA', 'b'.repeat(100)));
     h.feed([c.seg(false, 'A'), c.seg(true, 'FA'), c.seg(false, 'FA'), c.seg(true, 'A')]);
     h.finish();
-    // Assess: far less than the 2 GiB the forged sequence number would claim
-    const bytes = h.closed[0]?.bytesOrig ?? -1;
-    assert.ok(bytes >= 200 && bytes < 1000, `bytes_orig ${bytes}`);
+    // Assess: the forged segment is neither data nor a gap
+    assert.equal(h.closed[0]?.bytesOrig, 200);
     assert.equal(h.closed[0]?.state, 'SF');
+    assert.equal(h.table.snapshot().out_of_window_segments, 1);
+    assert.equal(h.table.snapshot().retransmissions, 0);
+  });
+
+  it('out-of-window data is not shown to the classifiers; a sender that really jumps and goes on from there is followed', () => {
+    // Prepare: a hook that records what reaches classifiers
+    const seen: string[] = [];
+    const h = new Harness({ observer: { onSegment: (_c, _o, v) => { seen.push(Buffer.from(v.buf.subarray(v.payloadOffset, v.payloadOffset + v.payloadLen)).toString()); }, onClose: () => undefined } });
+    const c = new TcpConversation(LB, TARGET, 43214, 8080);
+    h.feed([...c.handshake(), c.seg(true, 'PA', 'one')]);
+    // Act: a forged segment, then a real jump continued by the sender
+    h.feed(c.seg(true, 'PA', 'forged', { seq: (c.cseq + 0x50000000) >>> 0 }));
+    const jump = (c.cseq + 0x60000000) >>> 0;
+    h.feed(c.seg(true, 'PA', 'jump1', { seq: jump }));
+    h.feed(c.seg(true, 'PA', 'jump2', { seq: (jump + 5) >>> 0 }));
+    h.finish();
+    // Assess
+    assert.deepEqual(seen, ['one', 'jump2']);
+    assert.equal(h.table.snapshot().out_of_window_segments, 2);
   });
 
   it('an out-of-window RST still ends the connection once, as one reset', () => {
