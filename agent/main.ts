@@ -55,7 +55,7 @@ function fail(code: number, message: string): never {
 }
 
 /** The cumulative counters CloudWatch metrics are made from; response times are drained per call. */
-function statsFor(pipeline: Pipeline, source: PacketSource): () => StatsSnapshot {
+function statsFor(pipeline: Pipeline, source: PacketSource, localLog: LocalLog): () => StatsSnapshot {
   const classifier = pipeline.classify.classifier;
   return () => {
     const s = pipeline.snapshot(0);
@@ -90,6 +90,7 @@ function statsFor(pipeline: Pipeline, source: PacketSource): () => StatsSnapshot
         loops: Object.values(c.loops).reduce((a, b) => a + b, 0),
         captureDrops: cap === undefined ? 0 : cap.dropped + cap.ifDropped,
         captureGaps: source.health?.().gaps ?? 0,
+        localLogLost: localLog.stats().lost + localLog.stats().torn_lines,
       },
       responseTime: classifier.drainResponseTimes(),
       byTarget,
@@ -201,7 +202,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
 
   if (context.mode === 'aws') {
     const { startShipping } = await import('./ship/shipping.js');
-    shipping = startShipping({ config, logger, statsSource: statsFor(pipeline, source), context });
+    shipping = startShipping({ config, logger, statsSource: statsFor(pipeline, source, localLog), context });
   }
   let captureFailed = false;
   let lastSent = -1;

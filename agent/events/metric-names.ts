@@ -28,6 +28,8 @@ export const MetricName = {
   CaptureDrops: 'CaptureDrops',
   /** Capture interruptions (interface down, deleted and re-created) that ended; each is a CAPTURE_LOSS event with its duration. Count. */
   CaptureGaps: 'CaptureGaps',
+  /** Events lost before reaching the local log: the disk refused writes while its memory buffer was full, or a line torn by a crash. Count. */
+  LocalLogEventsLost: 'LocalLogEventsLost',
   /** Events written locally but not yet acknowledged by CloudWatch Logs. Count (gauge). */
   EventsPending: 'EventsPending',
   /** Events CloudWatch Logs will never accept (too old, too new); kept locally. Count. */

@@ -20,6 +20,7 @@ const COUNTER_METRICS: ReadonlyArray<readonly [keyof StatsCounters, MetricName]>
   ['loops', MetricName.LoopsDetected],
   ['captureDrops', MetricName.CaptureDrops],
   ['captureGaps', MetricName.CaptureGaps],
+  ['localLogLost', MetricName.LocalLogEventsLost],
 ];
 
 /** What the Logs shipper contributes to each interval. */

@@ -50,6 +50,8 @@ export type StatsCounters = Readonly<{
   captureDrops: number;
   /** Capture interruptions recovered from (interface down or re-created). */
   captureGaps: number;
+  /** Events that never reached the local log (memory buffer full while the disk refused, or torn by a crash). */
+  localLogLost: number;
 }>;
 
 /** Figures for one load balancer / target group pair, as far as they are known. */
@@ -79,5 +81,5 @@ export type StatsSource = () => StatsSnapshot;
 export const ZERO_COUNTERS: StatsCounters = Object.freeze({
   requests: 0, http4xx: 0, http5xx: 0, resetsByTarget: 0, resetsByPeer: 0, refused: 0, unanswered: 0,
   retransmissions: 0, zeroWindows: 0, healthChecksOk: 0, healthChecksFailed: 0, loops: 0, captureDrops: 0,
-  captureGaps: 0,
+  captureGaps: 0, localLogLost: 0,
 });
