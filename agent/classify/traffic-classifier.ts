@@ -376,7 +376,7 @@ export class TrafficClassifier {
 
   #requestHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing {
     const h = this.#reqScan;
-    if (!scanRequestHead(buf, off, len, this.#keepQuery, partial, h)) {
+    if (!scanRequestHead(buf, off, len, this.#keepQuery, partial, h, true)) {
       if (h.status === ScanStatus.MALFORMED) this.#malformedHead(h.reason);
       return RESYNC;
     }
@@ -477,7 +477,7 @@ export class TrafficClassifier {
 
   #responseHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number): Framing {
     const res = this.#resScan;
-    if (!scanResponseHead(buf, off, len, partial, res)) {
+    if (!scanResponseHead(buf, off, len, partial, res, true)) {
       if (res.status === ScanStatus.MALFORMED) this.#malformedHead(res.reason);
       return RESYNC;
     }

@@ -177,7 +177,7 @@ abstract class HeadScan {
   contentLength = -1;
   chunked = false;
   connectionClose = false;
-  /** Number of lines (start line and fields) found by the split. */
+  /** Number of lines (start line and fields) found by the split; -1 when the caller delimited the head. */
   lines = 0;
   headEnd = 0;
 }
@@ -390,8 +390,16 @@ function fail(s: HeadScan, status: ScanStatus, reason: string): false {
 }
 
 /** The checks common to both heads before the start line; false (with status set) when not usable. */
-function headStatus(buf: Uint8Array, off: number, end: number, partial: boolean, s: HeadScan): boolean {
+function headStatus(buf: Uint8Array, off: number, end: number, partial: boolean, whole: boolean, s: HeadScan): boolean {
   if (end <= off) return fail(s, ScanStatus.INCOMPLETE, 'empty');
+  if (whole && !partial) {
+    // The caller delimited the head with findHeadEnd: the split would find exactly this end.
+    if (end - off > MAX_HEAD_BYTES) return fail(s, ScanStatus.MALFORMED, 'head_too_large');
+    s.headEnd = end;
+    s.partial = false;
+    s.lines = -1;
+    return true;
+  }
   if (!splitHead(buf, off, end, partial, s)) {
     return end - off >= MAX_HEAD_BYTES ? fail(s, ScanStatus.MALFORMED, 'head_too_large') : fail(s, ScanStatus.INCOMPLETE, 'no_blank_line_yet');
   }
@@ -402,9 +410,9 @@ function headStatus(buf: Uint8Array, off: number, end: number, partial: boolean,
 
 /** End (exclusive, without CR) of the line starting at `start`; its LF is at the returned value's lineLf. */
 let lineLf = 0;
-function lineEndAt(buf: Uint8Array, start: number): number {
+function lineEndAt(buf: Uint8Array, start: number, end: number): number {
   let i = start;
-  while (buf[i] !== LF) i++;
+  while (i < end && buf[i] !== LF) i++;
   lineLf = i;
   return i > start && buf[i - 1] === CR ? i - 1 : i;
 }
@@ -418,12 +426,15 @@ type FieldSink<S extends HeadScan> = (s: S, id: Hdr, buf: Uint8Array, vs: number
  */
 function walkFields<S extends HeadScan>(buf: Uint8Array, firstLf: number, s: S, sink: FieldSink<S>): boolean {
   let ls = firstLf + 1;
-  for (let li = 1; li < s.lines; li++) {
+  const end = s.headEnd;
+  while (ls < end) {
     const first = buf[ls];
+    // The blank line that ends a complete head.
+    if (first === LF || (first === CR && buf[ls + 1] === LF)) break;
     // Obsolete line folding (RFC 9112 5.2): continuation of the previous field, ignored.
     if (first === SP || first === HT) {
       let e = ls;
-      while (buf[e] !== LF) e++;
+      while (e < end && buf[e] !== LF) e++;
       ls = e + 1;
       continue;
     }
@@ -484,15 +495,17 @@ function responseField(res: ResponseHeadScan, id: Hdr, b: Uint8Array, vs: number
 /**
  * Scan a request head at buf[off, off+length) into `s` without making strings.
  * Returns true when s.status is OK. The same verdicts as parseRequestHead.
+ * `whole`: the range is exactly one head ending with its blank line, as
+ * findHeadEnd delimits it (HttpStream's complete heads), so it is not split again.
  */
-export function scanRequestHead(buf: Uint8Array, off: number, length: number, keepQuery: boolean, partial: boolean, s: RequestHeadScan): boolean {
+export function scanRequestHead(buf: Uint8Array, off: number, length: number, keepQuery: boolean, partial: boolean, s: RequestHeadScan, whole = false): boolean {
   s.reset(buf);
   if (badOffset(buf, off)) return fail(s, ScanStatus.MALFORMED, 'bad_offset');
   const end = boundedEnd(buf, off, length);
   if (end > off && !looksLikeRequestStart(buf, off, end - off)) return fail(s, ScanStatus.MALFORMED, 'bad_method');
-  if (!headStatus(buf, off, end, partial, s)) return false;
+  if (!headStatus(buf, off, end, partial, whole, s)) return false;
   const rlStart = off;
-  const rlEnd = lineEndAt(buf, off);
+  const rlEnd = lineEndAt(buf, off, s.headEnd);
   const firstLf = lineLf;
   // METHOD SP request-target SP HTTP-version
   let sp1 = -1;
@@ -525,14 +538,14 @@ export function scanRequestHead(buf: Uint8Array, off: number, length: number, ke
  * Scan a response head at buf[off, off+length) into `s` without making strings.
  * Returns true when s.status is OK. The same verdicts as parseResponseHead.
  */
-export function scanResponseHead(buf: Uint8Array, off: number, length: number, partial: boolean, s: ResponseHeadScan): boolean {
+export function scanResponseHead(buf: Uint8Array, off: number, length: number, partial: boolean, s: ResponseHeadScan, whole = false): boolean {
   s.reset(buf);
   if (badOffset(buf, off)) return fail(s, ScanStatus.MALFORMED, 'bad_offset');
   const end = boundedEnd(buf, off, length);
   if (end > off && !looksLikeResponseStart(buf, off, end - off)) return fail(s, ScanStatus.MALFORMED, 'bad_status_line');
-  if (!headStatus(buf, off, end, partial, s)) return false;
+  if (!headStatus(buf, off, end, partial, whole, s)) return false;
   const slStart = off;
-  const slEnd = lineEndAt(buf, off);
+  const slEnd = lineEndAt(buf, off, s.headEnd);
   const firstLf = lineLf;
   // HTTP-version SP 3DIGIT SP [reason]  (the reason phrase may be empty, the SP before it is often missing)
   if (slEnd - slStart < 12) return fail(s, ScanStatus.MALFORMED, 'bad_status_line');

@@ -25,7 +25,8 @@ export const UNTIL_CLOSE: Framing = Object.freeze({ kind: 'close' });
 export interface HttpStreamHandler {
   /**
    * A message head at buf[off, off+len). `partial` when the capture lost the rest
-   * of it. `firstTs`/`lastTs`: timestamps of its first and last bytes.
+   * of it; otherwise the range ends exactly after the head's blank line (as
+   * findHeadEnd delimits it). `firstTs`/`lastTs`: timestamps of its first and last bytes.
    */
   onHead(buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing;
   /** Bytes that cannot start a message where one must start, or a head over the size bound. */

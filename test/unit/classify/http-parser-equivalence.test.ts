@@ -5,7 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRequestHead, parseResponseHead } from '../../../agent/classify/http/http-parser.js';
+import {
+  findHeadEnd, parseRequestHead, parseResponseHead, RequestHeadScan, requestHeadOf, ResponseHeadScan, responseHeadOf,
+  scanRequestHead, scanResponseHead, ScanStatus,
+} from '../../../agent/classify/http/http-parser.js';
 import * as reference from './reference-http-parser.js';
 import { rng } from './bytes.js';
 
@@ -45,10 +48,27 @@ function mutate(base: Buffer, r: () => number): Buffer {
   return out;
 }
 
+/** What the classifier sees: HttpStream's complete heads, delimited by findHeadEnd and scanned as whole. */
+function wholeHeads(buf: Buffer, off: number, he: number, keepQuery: boolean): [unknown, unknown] {
+  const q = new RequestHeadScan();
+  const req = scanRequestHead(buf, off, he - off, keepQuery, false, q, true)
+    ? { status: 'ok', value: requestHeadOf(q), length: q.length } : { status: q.status === ScanStatus.INCOMPLETE ? 'incomplete' : 'malformed', reason: q.reason };
+  const a = new ResponseHeadScan();
+  const res = scanResponseHead(buf, off, he - off, false, a, true)
+    ? { status: 'ok', value: responseHeadOf(a), length: a.length } : { status: a.status === ScanStatus.INCOMPLETE ? 'incomplete' : 'malformed', reason: a.reason };
+  return [req, res];
+}
+
 function compare(buf: Buffer, off: number, len: number, r: () => number, label: string): void {
   const opts = { keepQuery: r() < 0.3, partial: r() < 0.3 };
   assert.deepEqual(parseRequestHead(buf, off, len, opts), reference.parseRequestHead(buf, off, len, opts), `request ${label} ${JSON.stringify(opts)}`);
   assert.deepEqual(parseResponseHead(buf, off, len, opts), reference.parseResponseHead(buf, off, len, opts), `response ${label} ${JSON.stringify(opts)}`);
+  const he = findHeadEnd(buf, off, Math.min(buf.length, off + len));
+  if (he > off) {
+    const [req, res] = wholeHeads(buf, off, he, opts.keepQuery);
+    assert.deepEqual(req, reference.parseRequestHead(buf, off, he - off, { keepQuery: opts.keepQuery }), `whole request ${label}`);
+    assert.deepEqual(res, reference.parseResponseHead(buf, off, he - off), `whole response ${label}`);
+  }
 }
 
 test('the scanner and the reference parser agree on every head, every truncation and thousands of mutations', () => {
