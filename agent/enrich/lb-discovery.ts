@@ -16,7 +16,7 @@ import {
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ELBV2_MAX_LB_ARNS_PER_CALL, ELBV2_MAX_PAGE_SIZE } from '../ship/aws-limits.js';
-import { classifyAwsError, errorName, ErrorKind, failureFields, fullJitterDelay, LogOnce } from '../ship/cloudwatch-retry.js';
+import { classifyAwsError, errorName, ErrorKind, failureFields, fullJitterDelay, LogOnce, withDeadline } from '../ship/cloudwatch-retry.js';
 import type { ShipLogger } from '../ship/shipping-types.js';
 import { eniDescriptionFor, loadBalancerDimension, loadBalancerTypeFromArn, targetGroupDimension } from './arn.js';
 import type { InstanceIdentity } from './imds.js';
@@ -47,6 +47,12 @@ export type LbDiscoveryOptions = Readonly<{
   minOnDemandGapMs?: number;
   /** Describe* calls in flight at once. */
   concurrency?: number;
+  /**
+   * A whole refresh must end within this (default 120 s): the SDK's timeouts are per
+   * phase, and a server trickling bytes would otherwise hold the refresh, and with it
+   * every later one, forever.
+   */
+  refreshDeadlineMs?: number;
   now?: () => number;
 }>;
 
@@ -165,7 +171,7 @@ export class LbDiscovery {
     this.#status.refreshes++;
     this.#degraded = false;
     try {
-      const picture = await this.discover();
+      const picture = await withDeadline(this.#o.refreshDeadlineMs ?? 120_000, undefined, (signal) => this.discover(signal));
       this.#index = new LbIndex(picture);
       this.#status.lastSuccessAt = picture.takenAt;
       if (this.#failStreak > 0) {
@@ -200,7 +206,8 @@ export class LbDiscovery {
   }
 
   /** Builds a fresh picture from the APIs. Throws when the ELBv2 part fails. */
-  async discover(): Promise<LbPicture> {
+  async discover(signal?: AbortSignal): Promise<LbPicture> {
+    const opts = signal === undefined ? {} : { abortSignal: signal };
     const { elbv2 } = this.#o.clients;
     const { instanceId } = this.#o.identity;
     const addresses = new Set(this.#o.identity.addresses);
@@ -208,7 +215,7 @@ export class LbDiscovery {
     const groups: TargetGroup[] = [];
     let marker: string | undefined;
     do {
-      const page = await elbv2.send(new DescribeTargetGroupsCommand({ PageSize: ELBV2_MAX_PAGE_SIZE, Marker: marker }));
+      const page = await elbv2.send(new DescribeTargetGroupsCommand({ PageSize: ELBV2_MAX_PAGE_SIZE, Marker: marker }), opts);
       groups.push(...(page.TargetGroups ?? []));
       marker = page.NextMarker;
     } while (marker);
@@ -216,7 +223,7 @@ export class LbDiscovery {
     const candidates = groups.filter((g) => g.TargetType !== 'lambda' && g.TargetType !== 'alb');
     const mine: Array<{ group: TargetGroup; targets: TargetHealthDescription[] }> = [];
     await this.#each(candidates, async (group) => {
-      const out = await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: group.TargetGroupArn }));
+      const out = await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: group.TargetGroupArn }), opts);
       const targets = (out.TargetHealthDescriptions ?? []).filter((d) => {
         const id = d.Target?.Id;
         return id !== undefined && (group.TargetType === 'ip' ? addresses.has(id) : id === instanceId);
@@ -226,23 +233,23 @@ export class LbDiscovery {
 
     const attributes = new Map<string, Map<string, string>>();
     await this.#each(mine, async ({ group }) => {
-      const out = await elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: group.TargetGroupArn }));
+      const out = await elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: group.TargetGroupArn }), opts);
       attributes.set(group.TargetGroupArn ?? '', new Map((out.Attributes ?? []).map((a) => [a.Key ?? '', a.Value ?? ''])));
     });
 
     const lbArns = [...new Set(mine.flatMap((m) => m.group.LoadBalancerArns ?? []))];
     const lbs = new Map<string, LoadBalancer>();
     for (let i = 0; i < lbArns.length; i += ELBV2_MAX_LB_ARNS_PER_CALL) {
-      const out = await elbv2.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: lbArns.slice(i, i + ELBV2_MAX_LB_ARNS_PER_CALL) }));
+      const out = await elbv2.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: lbArns.slice(i, i + ELBV2_MAX_LB_ARNS_PER_CALL) }), opts);
       for (const lb of out.LoadBalancers ?? []) if (lb.LoadBalancerArn) lbs.set(lb.LoadBalancerArn, lb);
     }
 
-    const classic = await this.#optional('classic', () => this.#discoverClassic(instanceId), [] as ClassicLbInfo[]);
+    const classic = await this.#optional('classic', () => this.#discoverClassic(instanceId, opts), [] as ClassicLbInfo[]);
     const dimensions = [
       ...lbArns.map((a) => loadBalancerDimension(a)).filter((d): d is string => d !== undefined),
       ...classic.map((c) => c.name),
     ];
-    const nodes = await this.#optional('ec2', () => this.#nodeAddresses(dimensions), new Map<string, string[]>());
+    const nodes = await this.#optional('ec2', () => this.#nodeAddresses(dimensions, opts), new Map<string, string[]>());
 
     const lbInfo = (arn: string): LoadBalancerInfo => {
       const dim = loadBalancerDimension(arn) ?? arn;
@@ -276,13 +283,13 @@ export class LbDiscovery {
     return { takenAt: this.#now(), instanceId, targetGroups, classic: classicWithNodes };
   }
 
-  async #discoverClassic(instanceId: string): Promise<ClassicLbInfo[]> {
+  async #discoverClassic(instanceId: string, opts: { abortSignal?: AbortSignal }): Promise<ClassicLbInfo[]> {
     const elb = this.#o.clients.elb;
     if (elb === undefined) return [];
     const mine: LoadBalancerDescription[] = [];
     let marker: string | undefined;
     do {
-      const page = await elb.send(new DescribeClassicLoadBalancersCommand({ Marker: marker }));
+      const page = await elb.send(new DescribeClassicLoadBalancersCommand({ Marker: marker }), opts);
       for (const d of page.LoadBalancerDescriptions ?? []) {
         if ((d.Instances ?? []).some((i) => i.InstanceId === instanceId)) mine.push(d);
       }
@@ -291,7 +298,7 @@ export class LbDiscovery {
     const out: ClassicLbInfo[] = [];
     for (const d of mine) {
       const name = d.LoadBalancerName ?? '';
-      const health = await elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: name, Instances: [{ InstanceId: instanceId }] }));
+      const health = await elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: name, Instances: [{ InstanceId: instanceId }] }), opts);
       const state = health.InstanceStates?.[0];
       const hc = parseClassicHealthTarget(d.HealthCheck?.Target);
       out.push({
@@ -312,7 +319,7 @@ export class LbDiscovery {
   }
 
   /** Load balancer node addresses by dimension value, from the ELB-owned ENIs. */
-  async #nodeAddresses(dimensions: readonly string[]): Promise<Map<string, string[]>> {
+  async #nodeAddresses(dimensions: readonly string[], opts: { abortSignal?: AbortSignal }): Promise<Map<string, string[]>> {
     const ec2 = this.#o.clients.ec2;
     const out = new Map<string, string[]>();
     if (ec2 === undefined || dimensions.length === 0) return out;
@@ -321,7 +328,7 @@ export class LbDiscovery {
     do {
       const page = await ec2.send(new DescribeNetworkInterfacesCommand({
         Filters: [{ Name: 'description', Values: [...byDescription.keys()] }], NextToken: token,
-      }));
+      }), opts);
       for (const eni of page.NetworkInterfaces ?? []) {
         const dim = byDescription.get(eni.Description ?? '');
         if (dim === undefined) continue;

@@ -28,6 +28,14 @@ export type ClientSettings = Readonly<{
 export const DEFAULT_CONNECTION_TIMEOUT_MS = 3_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 
+/**
+ * Whole-call deadline (see withDeadline): connect plus twice the request timeout, 33 s
+ * by default. A healthy call takes well under a second.
+ */
+export function callDeadlineMs(s: Partial<ClientSettings>): number {
+  return (s.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS) + 2 * (s.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+}
+
 /** The SDK options every client of ship/ and enrich/ gets (region, endpoint, credentials, timeouts). */
 export function commonClientOptions(s: ClientSettings) {
   return {

@@ -15,7 +15,7 @@ import {
   LOGS_WINDOW_SAFETY_MS,
 } from './aws-limits.js';
 import { acceptWindow, buildBatch, PUT_LOG_EVENTS_LIMITS, type BatchLimits, type PreparedBatch } from './cloudwatch-batch.js';
-import { classifyAwsError, DEFAULT_BACKOFF, errorName, ErrorKind, failureFields, fullJitterDelay, LogOnce, sleep, type Backoff } from './cloudwatch-retry.js';
+import { classifyAwsError, DEFAULT_BACKOFF, errorName, ErrorKind, failureFields, fullJitterDelay, LogOnce, sleep, withDeadline, type Backoff } from './cloudwatch-retry.js';
 import { CURSOR_FILE_NAME, CursorStore, type Cursor } from './cursor.js';
 import { countLinesAfter, LogReader, type LogReaderOptions } from './log-reader.js';
 import type { ShipLogger } from './shipping-types.js';
@@ -36,6 +36,8 @@ export type LogsShipperOptions = Readonly<{
   errorLogIntervalMs?: number;
   limits?: BatchLimits;
   reader?: LogReaderOptions;
+  /** Whole-call deadline of each CloudWatch call (default 33 s; see withDeadline). */
+  callDeadlineMs?: number;
   now?: () => number;
 }>;
 
@@ -93,6 +95,13 @@ export class CloudWatchLogsShipper {
   readonly #status: LogsShipperStatus;
   #loop: Promise<void> | undefined;
   #draining = false;
+  /**
+   * Counts reads of the local log; flush() remembers the count when it starts, and only a
+   * read that began after that can say "caught up" (a read already under way when the
+   * last lines were written would miss them).
+   */
+  #reads = 0;
+  #drainFromRead = 0;
   #caughtUp: (() => void) | undefined;
   #wake: (() => void) | undefined;
 
@@ -141,6 +150,7 @@ export class CloudWatchLogsShipper {
   async flush(budgetMs: number): Promise<{ caughtUp: boolean }> {
     this.start();
     this.#draining = true;
+    this.#drainFromRead = this.#reads + 1;
     const caughtUp = new Promise<boolean>((resolve) => {
       this.#caughtUp = () => resolve(true);
     });
@@ -176,7 +186,9 @@ export class CloudWatchLogsShipper {
         const now = this.#now();
         const window = acceptWindow(now, this.#maxAgeMs(), LOGS_MAX_EVENT_FUTURE_MS, LOGS_WINDOW_SAFETY_MS);
         let batch: PreparedBatch | undefined;
+        let readNo = 0;
         try {
+          readNo = ++this.#reads;
           batch = await buildBatch(reader, window, now, this.#o.limits ?? PUT_LOG_EVENTS_LIMITS);
           readFailures = 0;
         } catch (err) {
@@ -190,7 +202,7 @@ export class CloudWatchLogsShipper {
           continue;
         }
         if (batch === undefined) {
-          if (this.#draining) this.#caughtUp?.();
+          if (this.#draining && readNo >= this.#drainFromRead) this.#caughtUp?.();
           await this.#idle(signal);
           continue;
         }
@@ -220,6 +232,10 @@ export class CloudWatchLogsShipper {
     }
   }
 
+  #deadlineMs(): number {
+    return this.#o.callDeadlineMs ?? 33_000;
+  }
+
   #maxAgeMs(): number {
     return Math.min(LOGS_MAX_EVENT_AGE_MS, this.#retentionDays * 24 * 60 * 60 * 1000);
   }
@@ -241,10 +257,10 @@ export class CloudWatchLogsShipper {
     const { logGroup, logStream } = this.#o;
     for (let attempt = 0; ; attempt++) {
       try {
-        const out = await this.#o.client.send(
+        const out = await withDeadline(this.#deadlineMs(), signal, (abortSignal) => this.#o.client.send(
           new PutLogEventsCommand({ logGroupName: logGroup, logStreamName: logStream, logEvents: batch.events }),
-          { abortSignal: signal },
-        );
+          { abortSignal },
+        ));
         this.#status.eventsSent += batch.events.length;
         this.#status.batchesSent++;
         this.#recovered();
@@ -345,13 +361,14 @@ export class CloudWatchLogsShipper {
    * failures are retried with backoff; false only when stopped first.
    */
   async #ensureResources(signal: AbortSignal): Promise<boolean> {
-    const { client, logGroup, logStream, logger } = this.#o;
-    const opts = { abortSignal: signal };
+    const { logGroup, logStream, logger } = this.#o;
+    const client = this.#o.client;
+    const call = <T>(fn: (abortSignal: AbortSignal) => Promise<T>): Promise<T> => withDeadline(this.#deadlineMs(), signal, fn);
     for (let attempt = 0; ; attempt++) {
       try {
-        const created = await ignoreExists(() => client.send(new CreateLogGroupCommand({ logGroupName: logGroup }), opts));
+        const created = await ignoreExists(() => call((abortSignal) => client.send(new CreateLogGroupCommand({ logGroupName: logGroup }), { abortSignal })));
         try {
-          await client.send(new PutRetentionPolicyCommand({ logGroupName: logGroup, retentionInDays: this.#retentionDays }), opts);
+          await call((abortSignal) => client.send(new PutRetentionPolicyCommand({ logGroupName: logGroup, retentionInDays: this.#retentionDays }), { abortSignal }));
         } catch (err) {
           if (signal.aborted) return false;
           // Not fatal: the group may be managed (and its retention set) by the CDK stack.
@@ -359,7 +376,7 @@ export class CloudWatchLogsShipper {
             logger.warn({ err: errorName(err), logGroup }, 'could not set the log group retention; continuing');
           } else throw err;
         }
-        await ignoreExists(() => client.send(new CreateLogStreamCommand({ logGroupName: logGroup, logStreamName: logStream }), opts));
+        await ignoreExists(() => call((abortSignal) => client.send(new CreateLogStreamCommand({ logGroupName: logGroup, logStreamName: logStream }), { abortSignal })));
         if (created) logger.info({ logGroup, retentionDays: this.#retentionDays }, 'created CloudWatch log group');
         if (this.#status.degradedSince !== undefined) this.#recovered();
         return true;

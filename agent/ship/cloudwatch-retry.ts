@@ -54,6 +54,44 @@ export function classifyAwsError(err: unknown): ErrorKind {
   return ErrorKind.Transient;
 }
 
+/** A call that outlived its whole-call deadline (named and coded like the SDK's own timeouts). */
+export class CallDeadlineError extends Error {
+  override readonly name = 'TimeoutError';
+  readonly code = 'ETIMEDOUT';
+
+  constructor(ms: number) {
+    super(`the call did not complete within its ${ms} ms deadline`);
+  }
+}
+
+/**
+ * Runs one SDK call (or a group of them) with a whole-call deadline. The SDK's timeouts
+ * are per phase (connect, until headers, socket inactivity): a server that trickles a
+ * byte now and then trips none of them. `stop` (shutdown) aborts too and its abort is
+ * passed through unchanged. One controller per call, listeners removed afterwards: no
+ * AbortSignal.any on the long-lived stop signal.
+ */
+export async function withDeadline<T>(ms: number, stop: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onStop = (): void => ac.abort();
+  if (stop?.aborted) ac.abort();
+  stop?.addEventListener('abort', onStop, { once: true });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort();
+  }, ms);
+  try {
+    return await call(ac.signal);
+  } catch (err) {
+    if (timedOut && !stop?.aborted) throw new CallDeadlineError(ms);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    stop?.removeEventListener('abort', onStop);
+  }
+}
+
 export type Backoff = Readonly<{ baseMs: number; capMs: number }>;
 
 /** Defaults for shipping: first retry within 200 ms, never more than 30 s apart. */

@@ -1,7 +1,7 @@
 import { PutMetricDataCommand, StandardUnit, type CloudWatchClient, type Dimension, type MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { DimensionName, MetricName } from '../events/metric-names.js';
 import { METRICS_MAX_ABS_VALUE, METRICS_MAX_PER_CALL, METRICS_MAX_REQUEST_BYTES } from './aws-limits.js';
-import { classifyAwsError, ErrorKind, failureFields, LogOnce } from './cloudwatch-retry.js';
+import { classifyAwsError, ErrorKind, failureFields, LogOnce, withDeadline } from './cloudwatch-retry.js';
 import { ZERO_COUNTERS, type ShipLogger, type StatSet, type StatsCounters, type StatsSource } from './shipping-types.js';
 
 /** Counter → metric name; the catalogue lives in events/metric-names.ts. */
@@ -51,6 +51,8 @@ export type MetricsPublisherOptions = Readonly<{
   logger: ShipLogger;
   maxAttempts?: number;
   maxQueuedIntervals?: number;
+  /** Whole-call deadline of each PutMetricData, SDK retries included (default 60 s; see withDeadline). */
+  callDeadlineMs?: number;
   now?: () => number;
 }>;
 
@@ -224,7 +226,8 @@ export class MetricsPublisher {
       const chunk = takeChunk(item.data, item.sent);
       this.#status.calls++;
       try {
-        await this.#o.client.send(new PutMetricDataCommand({ Namespace: this.#o.namespace, MetricData: chunk }));
+        await withDeadline(this.#o.callDeadlineMs ?? 60_000, undefined, (abortSignal) =>
+          this.#o.client.send(new PutMetricDataCommand({ Namespace: this.#o.namespace, MetricData: chunk }), { abortSignal }));
         item.sent += chunk.length;
         this.#status.datumsSent += chunk.length;
       } catch (err) {

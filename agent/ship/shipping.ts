@@ -1,7 +1,7 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { AwsContext } from '../enrich/enrichment.js';
-import { createLogsClient, createMetricsClient, type ClientSettings } from './cloudwatch-clients.js';
+import { callDeadlineMs, createLogsClient, createMetricsClient, type ClientSettings } from './cloudwatch-clients.js';
 import { CloudWatchLogsShipper, type LogsShipperStatus } from './cloudwatch-logs.js';
 import { MetricsPublisher, type MetricsStatus } from './metrics.js';
 import type { CloudConfig, ShipLogger, StatsSource } from './shipping-types.js';
@@ -75,6 +75,7 @@ export function startShipping(o: StartShippingOptions): Shipping {
     logStream: o.config.logStream ?? ctx.instanceId,
     retentionDays: o.config.cloudwatchRetentionDays,
     logger: o.logger,
+    callDeadlineMs: callDeadlineMs(settings),
     ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
     ...(o.backoff !== undefined ? { backoff: o.backoff } : {}),
   });
@@ -84,6 +85,8 @@ export function startShipping(o: StartShippingOptions): Shipping {
     instanceId: ctx.instanceId,
     intervalMs: o.config.metricsIntervalSec * 1000,
     statsSource: o.statsSource,
+    // Three SDK attempts, each within the per-call deadline.
+    callDeadlineMs: 3 * callDeadlineMs(settings),
     shipping: async () => ({ eventsPending: await logs.pending(), eventsRejectedTotal: logs.status().rejectedTotal }),
     logger: o.logger,
   });

@@ -31,15 +31,16 @@ export type ServiceName = 'logs' | 'metrics' | 'query' | 'imds';
  * - close-after-headers: status line and headers (with Content-Length) are sent, then FIN
  * - stall-after-headers: headers are sent, then nothing, the connection stays open
  * - reset: the connection is reset (RST) after the request was read
+ * - trickle: headers, then the body one byte every `delayMs` (default 100 ms): never idle, never done in time
  */
 export type FaultKind =
   | 'throttle' | 'server-error' | 'slow' | 'drop'
   | 'malformed-json' | 'truncated' | 'html' | 'wrong-content-type' | 'empty'
-  | 'close-after-request' | 'close-after-headers' | 'stall-after-headers' | 'reset';
+  | 'close-after-request' | 'close-after-headers' | 'stall-after-headers' | 'reset' | 'trickle';
 
 export const ALL_FAULT_KINDS: readonly FaultKind[] = [
   'throttle', 'server-error', 'slow', 'drop', 'malformed-json', 'truncated', 'html', 'wrong-content-type', 'empty',
-  'close-after-request', 'close-after-headers', 'stall-after-headers', 'reset',
+  'close-after-request', 'close-after-headers', 'stall-after-headers', 'reset', 'trickle',
 ];
 
 /**
@@ -48,7 +49,7 @@ export const ALL_FAULT_KINDS: readonly FaultKind[] = [
  * "sent, answer lost" cases where a client may resend one batch (the id rule).
  */
 const PROCESSED_BY_DEFAULT: ReadonlySet<FaultKind> = new Set([
-  'slow', 'truncated', 'wrong-content-type', 'close-after-headers', 'stall-after-headers',
+  'slow', 'truncated', 'wrong-content-type', 'close-after-headers', 'stall-after-headers', 'trickle',
 ]);
 
 export type Fault = {
@@ -168,6 +169,14 @@ export class AwsDouble {
       fault.times--;
       this.#note(`${service}:${op}:${fault.kind}`);
       if (fault.kind === 'slow') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
+      if (fault.kind === 'trickle') {
+        // Headers at once, then the real answer a byte at a time, padded so it outlasts any deadline.
+        const processed = fault.processed ?? PROCESSED_BY_DEFAULT.has(fault.kind);
+        const real = processed ? this.#answer(service, op, url, req, body, raw) : undefined;
+        if (real !== undefined) this.#note(`${service}:${op}:processed`);
+        this.#trickle(res, real ?? { status: 200, headers: { 'content-type': CONTENT_TYPES[service] }, body: SAMPLE_BODIES[service] }, fault.delayMs ?? 100);
+        return;
+      }
       const processed = fault.processed ?? PROCESSED_BY_DEFAULT.has(fault.kind);
       const real = processed ? this.#answer(service, op, url, req, body, raw) : undefined;
       if (real !== undefined) this.#note(`${service}:${op}:processed`);
@@ -229,6 +238,8 @@ export class AwsDouble {
         res.writeHead(200, { 'content-length': 0 });
         res.end();
         return;
+      case 'trickle': // answered in #handle
+        return;
       case 'close-after-headers':
       case 'stall-after-headers':
         res.writeHead(normal.status, { ...normal.headers, 'content-length': Buffer.byteLength(normal.body) });
@@ -236,6 +247,23 @@ export class AwsDouble {
         if (fault.kind === 'close-after-headers') setImmediate(() => socket.end());
         return;
     }
+  }
+
+  #trickle(res: ServerResponse, a: ServiceAnswer, everyMs: number): void {
+    const body = Buffer.from(a.body.padEnd(4096, ' '));
+    res.writeHead(a.status, { ...a.headers, 'content-length': body.length });
+    res.flushHeaders();
+    let i = 0;
+    const timer = setInterval(() => {
+      if (res.destroyed || i >= body.length) {
+        clearInterval(timer);
+        if (!res.destroyed) res.end();
+        return;
+      }
+      res.write(body.subarray(i, i + 1));
+      i++;
+    }, everyMs);
+    res.on('close', () => clearInterval(timer));
   }
 
   #faultAnswer(service: ServiceName, body: string, kind: 'throttle' | 'server-error'): ServiceAnswer {

@@ -52,7 +52,7 @@ describe('load balancer discovery and IMDS when the APIs answer badly (real SDK 
   function discovery(logger: ShipLogger): LbDiscovery {
     return new LbDiscovery({
       clients: createDiscoveryClients({ region: 'eu-west-1', endpoint: double.endpoint, credentials: fakeCredentials(), requestTimeoutMs: 300, connectionTimeoutMs: 300 }),
-      identity: { instanceId: ME, addresses: ['10.0.2.100'] }, intervalMs: 60_000, logger,
+      identity: { instanceId: ME, addresses: ['10.0.2.100'] }, intervalMs: 60_000, logger, refreshDeadlineMs: 2_000,
     });
   }
 
@@ -64,7 +64,7 @@ describe('load balancer discovery and IMDS when the APIs answer badly (real SDK 
         const d = discovery(logger);
         assert.equal(await d.refresh(), true);
         const before = d.picture;
-        double.inject({ service: 'query', op, kind, times: 1_000_000, delayMs: 600 });
+        double.inject({ service: 'query', op, kind, times: 1_000_000, delayMs: kind === 'trickle' ? 100 : 600 });
         // Act
         const started = Date.now();
         const r1 = await d.refresh();
@@ -96,7 +96,7 @@ describe('load balancer discovery and IMDS when the APIs answer badly (real SDK 
     // Act
     for (const kind of ALL_FAULT_KINDS) {
       double.faults.length = 0;
-      double.inject({ service: 'query', op: 'DescribeTargetGroups', kind, times: 1_000_000, delayMs: 600 });
+      double.inject({ service: 'query', op: 'DescribeTargetGroups', kind, times: 1_000_000, delayMs: kind === 'trickle' ? 100 : 600 });
       assert.equal(await d.refresh(), false, kind);
       // Assess
       assert.equal(d.attribute(8080, undefined)?.lb.name, 'shop', `picture kept after ${kind}`);
@@ -114,7 +114,7 @@ describe('load balancer discovery and IMDS when the APIs answer badly (real SDK 
       // Act: the fault on the token, then on the instance id.
       for (const op of ['/latest/api/token', '/latest/meta-data/instance-id']) {
         double.faults.length = 0;
-        double.inject({ service: 'imds', op, kind, times: 1_000_000, delayMs: 600 });
+        double.inject({ service: 'imds', op, kind, times: 1_000_000, delayMs: kind === 'trickle' ? 100 : 600 });
         const started = Date.now();
         results.push(await fetchInstanceIdentity({ endpoint: double.endpoint, timeoutMs: 300 }));
         slowest = Math.max(slowest, Date.now() - started);

@@ -23,6 +23,8 @@ const STREAM = 'i-0123456789abcdef0';
 const BATCH = 50;
 /** Short timeouts so that slow and stalled answers fail in a fraction of a second. */
 const TIMEOUT_MS = 300;
+/** Whole-call deadline (a trickling answer trips no per-phase timeout). */
+const DEADLINE_MS = 800;
 
 type Line = { level: string; obj: Record<string, unknown>; msg: string | undefined };
 function recordingLogger(): ShipLogger & { lines: Line[] } {
@@ -48,6 +50,7 @@ const CASES: readonly Case[] = [
   { label: 'a connection closed after the headers', fault: { kind: 'close-after-headers' }, failure: 'connection-lost' },
   { label: 'headers and then silence (hung connection)', fault: { kind: 'stall-after-headers' }, failure: 'timeout' },
   { label: 'a connection reset', fault: { kind: 'reset' }, failure: 'connection-lost' },
+  { label: 'an answer trickling a byte every 100 ms (never idle, never done)', fault: { kind: 'trickle', delayMs: 100 }, failure: 'timeout' },
 ];
 
 /** Ids in order of first arrival, and how many arrivals were repeats. */
@@ -93,7 +96,7 @@ describe('CloudWatch Logs shipping when CloudWatch answers badly (real SDK clien
       region: 'eu-west-1', endpoint: double.endpoint, credentials: fakeCredentials(), requestTimeoutMs: TIMEOUT_MS, connectionTimeoutMs: TIMEOUT_MS,
     });
     return new CloudWatchLogsShipper({
-      client, logDir: dir, logGroup: '/lbta/test', logStream: STREAM, logger, errorLogIntervalMs,
+      client, logDir: dir, logGroup: '/lbta/test', logStream: STREAM, logger, errorLogIntervalMs, callDeadlineMs: DEADLINE_MS,
       pollIntervalMs: 20, backoff: { baseMs: 20, capMs: 100 }, limits: { ...PUT_LOG_EVENTS_LIMITS, maxEvents: BATCH },
     });
   }
@@ -114,9 +117,9 @@ describe('CloudWatch Logs shipping when CloudWatch answers badly (real SDK clien
       shipper.nudge();
       const hitKey = `logs:PutLogEvents:${c.fault.kind}`;
 
-      // Act 1: the fault lasts for four attempts.
+      // Act 1: the fault lasts for four attempts (the fourth has failed once the fifth starts).
       const failedAt = Date.now();
-      await waitFor(() => double.count(hitKey) >= 4, 10_000, 'four failed attempts');
+      await waitFor(() => double.count(hitKey) >= 5, 10_000, 'four failed attempts');
       const during = shipper.status();
       const pendingDuring = await shipper.pending();
       const failureLines = logger.lines.filter((l) => l.msg?.startsWith('PutLogEvents failed'));

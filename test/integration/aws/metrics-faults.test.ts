@@ -26,7 +26,7 @@ function recordingLogger(): ShipLogger & { lines: Line[] } {
 const SDK_ACCEPTS: ReadonlySet<FaultKind> = new Set(['empty', 'wrong-content-type']);
 const KINDS: readonly FaultKind[] = [
   'throttle', 'server-error', 'slow', 'drop', 'malformed-json', 'truncated', 'html', 'wrong-content-type', 'empty',
-  'close-after-request', 'close-after-headers', 'stall-after-headers', 'reset',
+  'close-after-request', 'close-after-headers', 'stall-after-headers', 'reset', 'trickle',
 ];
 
 describe('CloudWatch metrics when CloudWatch answers badly (real SDK client, local double)', () => {
@@ -47,10 +47,10 @@ describe('CloudWatch metrics when CloudWatch answers badly (real SDK client, loc
       let requests = 0;
       const p = new MetricsPublisher({
         client: createMetricsClient({ region: 'eu-west-1', endpoint: double.endpoint, credentials: fakeCredentials(), requestTimeoutMs: 300, connectionTimeoutMs: 300 }),
-        namespace: 'LBTrafficAnalyzer', instanceId: 'i-0123456789abcdef0', intervalMs: 60_000, logger,
+        namespace: 'LBTrafficAnalyzer', instanceId: 'i-0123456789abcdef0', intervalMs: 60_000, logger, callDeadlineMs: 1_500,
         statsSource: () => ({ counters: { ...ZERO_COUNTERS, requests: (requests += 10) } }),
       });
-      double.inject({ service: 'metrics', op: 'PutMetricData', kind, times: 1_000_000, delayMs: 600 });
+      double.inject({ service: 'metrics', op: 'PutMetricData', kind, times: 1_000_000, delayMs: kind === 'trickle' ? 100 : 600 });
       // Act: one interval while failing, one after.
       const started = Date.now();
       await p.tick();
