@@ -9,14 +9,20 @@
 import { TcpConversation, TcpOpt } from './packet-builder.js';
 import { PcapWriter } from './pcap-writer.js';
 
+export type LbTrafficOptions = Readonly<{
+  /** Address family of the LB nodes and the target (IPv6: a dual-stack ALB's nodes). @default 4 */
+  family?: 4 | 6;
+}>;
+
 /** LB-like traffic: the same mix the product meets behind an ALB. Deterministic. */
-export function generateLbTraffic(path: string, packets: number): number {
+export function generateLbTraffic(path: string, packets: number, opts: LbTrafficOptions = {}): number {
   const w = new PcapWriter(path);
   let t = 1_771_147_815_000_000;
   let seed = 42;
   const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
-  const lbNodes = ['198.18.60.11', '198.18.60.12', '198.18.60.13'];
-  const target = '198.18.61.10';
+  const v6 = opts.family === 6;
+  const lbNodes = v6 ? ['2001:db8:60::11', '2001:db8:60::12', '2001:db8:60::13'] : ['198.18.60.11', '198.18.60.12', '198.18.60.13'];
+  const target = v6 ? '2001:db8:61::10' : '198.18.61.10';
   const body = 'x'.repeat(1200);
   const emit = (f: Buffer) => { t += 50; w.write(t, f); };
   // 300 keep-alive connections from the LB nodes, used round-robin.

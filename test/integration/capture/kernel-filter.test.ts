@@ -212,3 +212,40 @@ describe('Handshakes of unsampled flows, whose final ACK the filter drops', { ti
   });
 });
 
+describe('Kernel filter on IPv6 LB-like traffic (TCP at ip6[40], the hash over eight address words)', { timeout: 120_000 }, () => {
+  let vdir = '';
+  const got = new Map<string, Run>();
+
+  before(() => {
+    if (!HAVE_TCPDUMP) return;
+    vdir = mkdtempSync(join(tmpdir(), 'lbta-kf6-'));
+    const file = join(vdir, 'in6.pcap');
+    generateLbTraffic(file, 30_000, { family: 6 });
+    const out = join(vdir, 'filtered6.pcap');
+    tcpdump(['-r', file, '-w', out, buildBpfFilter({ sample: 10 })]);
+    got.set('whole-1', analyse(file, 1, 'v6-whole-1', vdir));
+    got.set('whole-10', analyse(file, 10, 'v6-whole-10', vdir));
+    got.set('filtered-10', analyse(out, 10, 'v6-filtered-10', vdir));
+  });
+  after(() => { if (vdir !== '') rmSync(vdir, { recursive: true, force: true }); });
+
+  it('at -s 10 the filtered capture gives the same summary and events as the whole one, and the exact counts of -s 1', (t) => {
+    if (!HAVE_TCPDUMP) { t.skip('tcpdump (libpcap) is not installed: scripts/setup.sh --test installs it'); return; }
+    // Prepare
+    const exact = (got.get('whole-1') as Run).summary;
+    const whole = got.get('whole-10') as Run;
+    const filtered = got.get('filtered-10') as Run;
+    const sampledFigures = (get(filtered.summary, 'sampled.figures') as string[]).map((f) => `tcp_errors.${f}`);
+    // Act
+    const sameSample = differences(whole.summary, filtered.summary, RUN_FIELDS);
+    const againstAll = differences(exact, filtered.summary, [...RUN_FIELDS, 'sampled', ...sampledFigures]);
+    // Assess
+    assert.deepEqual(sameSample, []);
+    assert.deepEqual(filtered.events, whole.events);
+    assert.deepEqual(againstAll, []);
+    const packets = Number(get(filtered.summary, 'totals.ipv6'));
+    assert.ok(packets > 0 && packets < 30_000 * 0.75, `IPv6 packets thinned (${packets})`);
+    assert.ok(Number(get(filtered.summary, 'tcp_errors.refused')) > 0 && Number(get(filtered.summary, 'http_errors.status_classes.5xx')) > 0);
+  });
+});
+
