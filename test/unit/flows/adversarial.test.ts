@@ -115,3 +115,28 @@ describe('A table held at its bound by churn', () => {
     assert.equal(s.connections_tracked, 0);
   });
 });
+
+describe('Connection slots are reused clean', () => {
+  it('a connection that takes a freed slot starts with no history, no classifier state and no links to the old one', () => {
+    // Prepare: a 1-slot table; the first connection gets classifier state and a long history
+    const apps: unknown[] = [];
+    const h = new Harness({
+      maxConnections: 1,
+      observer: { onSegment: (c) => { apps.push(c.app); c.app ??= { mark: c.origPort }; }, onClose: () => undefined },
+    });
+    const a = new TcpConversation(LB, TARGET, 43300, 8080);
+    h.feed([...a.handshake(), a.seg(true, 'PA', 'x'), a.seg(false, 'PA', 'y'), a.seg(true, 'FA')]);
+    // Act: a second connection evicts it and takes its slot
+    const b = new TcpConversation(LB, TARGET, 43301, 8080);
+    h.feed([b.seg(true, 'S'), b.seg(false, 'SA'), b.seg(true, 'A'), b.seg(true, 'PA', 'z')]);
+    let history = '';
+    let port = 0;
+    h.table.forEach((c) => { history = c.history; port = c.origPort; });
+    // Assess
+    assert.equal(h.table.size, 1);
+    assert.equal(port, 43301);
+    assert.equal(history, 'ShAD');
+    assert.deepEqual(apps, [undefined, { mark: 43300 }, undefined], 'the new connection saw no state of the old one');
+    assert.equal(h.table.snapshot().connections_evicted, 1);
+  });
+});
