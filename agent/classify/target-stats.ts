@@ -52,12 +52,17 @@ export class ByTarget {
   readonly #map = new Map<string, TargetCounters>();
   /** Counts for pairs beyond the bound (never expected). */
   overflow = 0;
+  /** The last pair asked for: every request asks, and behind one LB it is nearly always the same pair. */
+  #lastLb: string | undefined;
+  #lastTg: string | undefined;
+  #last: TargetCounters | undefined;
 
   /** Counters for a binding with a CloudWatch dimension, or undefined when unknown. */
   of(binding: LbBinding | undefined): TargetCounters | undefined {
     const lb = binding?.lb.dimension;
     if (lb === undefined) return undefined;
     const tg = binding?.targetGroup?.dimension;
+    if (this.#last !== undefined && lb === this.#lastLb && tg === this.#lastTg) return this.#last;
     const key = `${lb}|${tg ?? ''}`;
     let c = this.#map.get(key);
     if (c === undefined) {
@@ -68,6 +73,9 @@ export class ByTarget {
       c = { loadBalancer: lb, targetGroup: tg, requests: 0, http4xx: 0, http5xx: 0, healthChecksOk: 0, healthChecksFailed: 0, responseTime: new IntervalStat() };
       this.#map.set(key, c);
     }
+    this.#lastLb = lb;
+    this.#lastTg = tg;
+    this.#last = c;
     return c;
   }
 

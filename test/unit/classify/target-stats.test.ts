@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IntervalStat } from '../../../agent/classify/target-stats.js';
+import { ByTarget, IntervalStat } from '../../../agent/classify/target-stats.js';
 import { TrafficClassifier } from '../../../agent/classify/traffic-classifier.js';
 import { ConnEnd, type ConnFacts } from '../../../agent/classify/connection-state.js';
 import { staticLbKnowledge } from '../../../agent/classify/lb-knowledge.js';
@@ -50,4 +50,21 @@ test('requests, status classes and response times are kept per load balancer and
   const all = c.drainResponseTimes();
   assert.equal(all?.count, 2);
   assert.equal(c.drainResponseTimes(), undefined);
+});
+
+test('alternating load balancers and target groups each keep their own counters', () => {
+  // Prepare
+  const t = new ByTarget();
+  const a = { lb: { type: 'ALB' as const, dimension: 'app/a/1' }, targetGroup: { name: 'x', dimension: 'targetgroup/x/1' } };
+  const b = { lb: { type: 'ALB' as const, dimension: 'app/a/1' }, targetGroup: { name: 'y', dimension: 'targetgroup/y/2' } };
+  const none = { lb: { type: 'NLB' as const, dimension: 'net/n/3' } };
+  // Act
+  for (const binding of [a, a, b, a, none, b, { ...a }]) {
+    const c = t.of(binding);
+    if (c !== undefined) c.requests++;
+  }
+  // Assess
+  const got = [...t.values()].map((c) => [c.loadBalancer, c.targetGroup, c.requests]);
+  assert.deepEqual(got, [['app/a/1', 'targetgroup/x/1', 4], ['app/a/1', 'targetgroup/y/2', 2], ['net/n/3', undefined, 1]]);
+  assert.equal(t.of(undefined), undefined);
 });
