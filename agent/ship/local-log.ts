@@ -11,7 +11,8 @@
  *   newest one in the directory (after a backwards jump it keeps appending to the
  *   newest file, so the reader, which only moves forward, still sees every line),
  *   and retention judges age by the earlier of the wall clock and the monotonic
- *   clock since start, so a forward jump does not delete a week of logs;
+ *   clock since start, so a forward jump does not delete a week of logs (a step
+ *   that persists for a day is taken as a correction and trusted from then on);
  * - lines are buffered and written at least every second, when 256 KiB are
  *   waiting, and on shutdown; a write is whole lines, in slices of at most 1 MiB;
  * - when the disk refuses (full, read-only, directory gone), analysis goes on and
@@ -48,6 +49,7 @@ const FLUSH_BYTES = 256 * 1024;
 const WRITE_SLICE_CHARS = 1024 * 1024;
 const FLUSH_INTERVAL_MS = 1000;
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 export const DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024;
 const DEFAULT_WARN_INTERVAL_MS = 60_000;
 
@@ -150,9 +152,11 @@ export class LocalLog implements EventSink {
   readonly #logger: LocalLogLogger | undefined;
   readonly #warnIntervalMs: number;
   readonly #lossEvent: LocalLogOptions['lossEvent'];
-  /** Wall and monotonic clocks at construction: retention trusts the earlier of the two. */
-  readonly #wallAtStart: number;
-  readonly #monoAtStart: number;
+  /** Wall and monotonic clocks at an anchor (start): retention trusts the earlier of wall and anchored time. */
+  #wallAtStart: number;
+  #monoAtStart: number;
+  /** Monotonic time since which the wall clock has disagreed with the anchored time by more than an hour. */
+  #divergedSince: number | undefined;
   #lines: string[] = [];
   /** Lines before this index are on disk (kept only inside one flush). */
   #head = 0;
@@ -253,7 +257,20 @@ export class LocalLog implements EventSink {
    */
   removeExpired(): number {
     const wall = this.#now();
-    const steady = this.#wallAtStart + (this.#mono() - this.#monoAtStart);
+    const mono = this.#mono();
+    let steady = this.#wallAtStart + (mono - this.#monoAtStart);
+    if (Math.abs(wall - steady) > HOUR_MS) {
+      // A step that lasts a day is a correction, not a glitch: trust the wall clock from now on.
+      this.#divergedSince ??= mono;
+      if (mono - this.#divergedSince >= DAY_MS) {
+        this.#wallAtStart = wall;
+        this.#monoAtStart = mono;
+        this.#divergedSince = undefined;
+        steady = wall;
+      }
+    } else {
+      this.#divergedSince = undefined;
+    }
     const cutoff = Math.min(wall, steady) - this.#retentionMs;
     const today = logFileName(Math.min(wall, steady));
     let removed = 0;
@@ -290,6 +307,7 @@ export class LocalLog implements EventSink {
   }
 
   #unreported(): number {
+    if (this.#lossEvent === undefined) return 0;
     return this.#lost - this.#lostReported + (this.#torn - this.#tornReported);
   }
 

@@ -265,4 +265,28 @@ describe('local event log', () => {
     rmSync(dir, { recursive: true });
   });
 
+  test('retention: a clock step that persists for a day is taken as a correction and trusted', () => {
+    // Prepare: the agent started with its clock 30 days behind; NTP then corrects it.
+    const dir = tmp();
+    const real = Date.UTC(2026, 1, 15, 12);
+    for (const d of [-20, -1]) writeFileSync(join(dir, logFileName(real + d * DAY)), '{}\n');
+    let wall = real - 30 * DAY;
+    let mono = 0;
+    const log = new LocalLog({ dir, retentionDays: 7, now: () => wall, monotonicNow: () => mono });
+    wall = real;
+    mono += 3_600_000;
+    // Act: hourly sweeps for a day after the correction.
+    const removed: number[] = [];
+    for (let h = 0; h < 26; h++) {
+      removed.push(log.removeExpired());
+      wall += 3_600_000;
+      mono += 3_600_000;
+    }
+    // Assess: nothing in the first day, then the 20-day-old file.
+    assert.equal(removed.slice(0, 24).reduce((a, b) => a + b, 0), 0);
+    assert.equal(removed.reduce((a, b) => a + b, 0), 1);
+    assert.deepEqual(readdirSync(dir), [logFileName(real - DAY)]);
+    log.close();
+    rmSync(dir, { recursive: true });
+  });
 });
