@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { jsonObjectAnswer, queryXmlAnswer, UnverifiedAnswerError } from '../../../../agent/ship/cloudwatch-answer-check.js';
-import { classifyAwsError, ErrorKind, failureKind, LogOnce } from '../../../../agent/ship/cloudwatch-retry.js';
+import { CallDeadlineError, classifyAwsError, ErrorKind, failureKind, LogOnce, withDeadline } from '../../../../agent/ship/cloudwatch-retry.js';
 
 describe('answer checks (a 2xx is trusted only when it is plainly the service\'s own)', () => {
   it('takes a JSON object under a JSON content type, or an empty body under one, for a PutLogEvents answer', () => {
@@ -81,5 +81,35 @@ describe('LogOnce.take (one line per kind per interval, with the held-back count
     // Assess
     assert.equal(once.take('a', 2), 0);
     assert.deepEqual(once.unreported(), {});
+  });
+});
+
+describe('withDeadline (a whole-call limit on top of the SDK\'s per-phase timeouts)', () => {
+  const hang = (signal: AbortSignal): Promise<never> =>
+    new Promise((_, reject) => signal.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' }))));
+
+  it('aborts a call that outlives the deadline and names it a timeout', async () => {
+    // Act
+    const started = Date.now();
+    const err = await withDeadline(50, undefined, hang).catch((e: unknown) => e);
+    // Assess
+    assert.ok(err instanceof CallDeadlineError);
+    assert.equal(failureKind(err), 'timeout');
+    assert.ok(Date.now() - started < 1_000);
+  });
+
+  it('passes a shutdown abort through unchanged, and leaves a quick call alone', async () => {
+    // Prepare
+    const stop = new AbortController();
+    // Act
+    const pending = withDeadline(10_000, stop.signal, hang).catch((e: unknown) => e);
+    stop.abort();
+    const err = (await pending) as Error;
+    const ok = await withDeadline(1_000, stop.signal, async () => 42).catch(() => 'aborted');
+    const fresh = await withDeadline(1_000, undefined, async () => 42);
+    // Assess
+    assert.equal(err.name, 'AbortError');
+    assert.equal(ok, 42, 'an already-stopped signal aborts the call\'s signal; a call that ignores it still returns');
+    assert.equal(fresh, 42);
   });
 });
