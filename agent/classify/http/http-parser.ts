@@ -577,14 +577,19 @@ const KNOWN_METHODS: ReadonlyArray<[string, Uint8Array]> = ['GET', 'POST', 'PUT'
 
 /** The request's method: a shared constant for the registered ones (no string made per request). */
 export function scannedMethod(s: RequestHeadScan): string {
-  const n = s.methodEnd - s.methodStart;
-  for (const [name, bytes] of KNOWN_METHODS) {
+  const b = s.buf;
+  const m = s.methodStart;
+  const n = s.methodEnd - m;
+  if (n === 3 && b[m] === 0x47 && b[m + 1] === 0x45 && b[m + 2] === 0x54) return 'GET';
+  for (let j = 0; j < KNOWN_METHODS.length; j++) {
+    const known = KNOWN_METHODS[j] as [string, Uint8Array];
+    const bytes = known[1];
     if (bytes.length !== n) continue;
     let k = 0;
-    while (k < n && s.buf[s.methodStart + k] === bytes[k]) k++;
-    if (k === n) return name;
+    while (k < n && b[m + k] === bytes[k]) k++;
+    if (k === n) return known[0];
   }
-  return latin1(s.buf, s.methodStart, s.methodEnd);
+  return latin1(b, m, s.methodEnd);
 }
 
 function optional(buf: Uint8Array, start: number, end: number): string | undefined {

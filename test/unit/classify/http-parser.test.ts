@@ -223,3 +223,14 @@ test('HEAD, 1xx, 204 and 304 responses have no body', () => {
   assert.equal(responseHasBody('GET', 200), true);
   assert.equal(responseHasBody(undefined, 500), true);
 });
+
+test('every method comes back as sent, registered or not', () => {
+  for (const method of ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE', 'GETX', 'GE', 'PROPFIND', 'M-SEARCH']) {
+    // Prepare
+    const buf = Buffer.from(`${method} /p HTTP/1.1\r\nHost: h\r\n\r\n`, 'latin1');
+    // Act
+    const r = parseRequestHead(buf, 0, buf.length);
+    // Assess
+    assert.equal(r.status === 'ok' && r.value.method, method);
+  }
+});
