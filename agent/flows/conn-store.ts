@@ -22,9 +22,13 @@ export class ConnChunk {
   readonly ef64: Float64Array;
   readonly ei32: Int32Array;
   readonly cu32: Uint32Array;
+  /** cu32 read as signed: the hash as a small integer (no heap number when it is read). */
+  readonly cu32i: Int32Array;
   readonly cf64: Float64Array;
   readonly ci32: Int32Array;
   readonly hist: Uint8Array;
+  /** Classifier state per slot (TcpConnection.app); made with the chunk, so it never grows. */
+  readonly apps: unknown[];
   readonly #slots: number;
   #v6: Uint8Array | undefined;
 
@@ -34,9 +38,11 @@ export class ConnChunk {
     this.ef64 = new Float64Array(slots * 2 * EF_STRIDE);
     this.ei32 = new Int32Array(slots * 2 * EI_STRIDE);
     this.cu32 = new Uint32Array(slots * CU_STRIDE);
+    this.cu32i = new Int32Array(this.cu32.buffer);
     this.cf64 = new Float64Array(slots * CF_STRIDE);
     this.ci32 = new Int32Array(slots * CI_STRIDE);
     this.hist = new Uint8Array(slots * HIST_STRIDE);
+    this.apps = new Array<unknown>(slots).fill(undefined);
   }
 
   /** IPv6 address bytes, allocated on the chunk's first IPv6 connection (IPv4-only hosts never pay). */
@@ -55,6 +61,7 @@ export class ConnChunk {
     this.cf64.fill(0, slot * CF_STRIDE, (slot + 1) * CF_STRIDE);
     this.ci32.fill(0, slot * CI_STRIDE, (slot + 1) * CI_STRIDE);
     this.hist.fill(0, slot * HIST_STRIDE, (slot + 1) * HIST_STRIDE);
+    this.apps[slot] = undefined;
     if (this.#v6 !== undefined) this.#v6.fill(0, slot * V6_STRIDE, (slot + 1) * V6_STRIDE);
   }
 }
@@ -68,15 +75,17 @@ export const NO_CHUNK = new ConnChunk(0);
  */
 export class ConnStore {
   readonly #chunks: ConnChunk[] = [];
-  /** Classifier state per connection index (TcpConnection.app); undefined for most. */
-  readonly apps: unknown[] = [];
 
   /** The chunk of a connection index; made when its first slot is. */
   chunkOf(index: number): ConnChunk {
     const i = index >>> CHUNK_SHIFT;
     while (this.#chunks.length <= i) this.#chunks.push(new ConnChunk());
-    while (this.apps.length <= index) this.apps.push(undefined);
     return this.#chunks[i] as ConnChunk;
+  }
+
+  /** The chunk of an existing connection index. */
+  chunkAt(index: number): ConnChunk {
+    return this.#chunks[index >>> CHUNK_SHIFT] as ConnChunk;
   }
 
   #ci(index: number): Int32Array {

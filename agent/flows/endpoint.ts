@@ -49,6 +49,9 @@ export class Endpoint {
   /** When nextSeq last advanced (tshark's nextseqtime): the out-of-order clock starts there. */
   get nextSeqMicros(): number { return this.#f[this.#e * EF_STRIDE + EF.NEXT_SEQ_MICROS] as number; }
   set nextSeqMicros(v: number) { this.#f[this.#e * EF_STRIDE + EF.NEXT_SEQ_MICROS] = v; }
+  /** nextSeqMicros and lastAckMicros from the packet itself: no double argument, no heap number per call. */
+  stampNextSeq(v: { readonly tsMicros: number }): void { this.#f[this.#e * EF_STRIDE + EF.NEXT_SEQ_MICROS] = v.tsMicros; }
+  stampAck(v: { readonly tsMicros: number }): void { this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] = v.tsMicros; }
   /** Payload bytes in sequence space (gaps included, retransmissions not counted twice). */
   get bytes(): number { return this.#f[this.#e * EF_STRIDE + EF.BYTES] as number; }
   set bytes(v: number) { this.#f[this.#e * EF_STRIDE + EF.BYTES] = v; }

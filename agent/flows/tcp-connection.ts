@@ -114,8 +114,8 @@ export class Connection implements TcpConnection {
   /** The list (ConnList) the connection is on. */
   get list(): ConnList { return ((this.#ci(CI.BITS) >>> CI_LIST_SHIFT) as ConnList); }
 
-  get app(): unknown { return this.#s.apps[this.index]; }
-  set app(v: unknown) { this.#s.apps[this.index] = v; }
+  get app(): unknown { return this.#c.apps[this.#slot]; }
+  set app(v: unknown) { this.#c.apps[this.#slot] = v; }
 
   /** Zeek-style history (allocates a string: for events, summaries and final states only). */
   get history(): string {
@@ -143,8 +143,12 @@ export class Connection implements TcpConnection {
   set origIp4(v: number) { this.#c.cu32[this.#slot * CU_STRIDE + CU.ORIG_IP4] = v; }
   get respIp4(): number { return this.#c.cu32[this.#slot * CU_STRIDE + CU.RESP_IP4] as number; }
   set respIp4(v: number) { this.#c.cu32[this.#slot * CU_STRIDE + CU.RESP_IP4] = v; }
-  get hash(): number { return this.#c.cu32[this.#slot * CU_STRIDE + CU.HASH] as number; }
-  set hash(v: number) { this.#c.cu32[this.#slot * CU_STRIDE + CU.HASH] = v; }
+  /** The table hash as a signed 32-bit integer. */
+  get hash(): number { return this.#c.cu32i[this.#slot * CU_STRIDE + CU.HASH] as number; }
+  set hash(v: number) { this.#c.cu32i[this.#slot * CU_STRIDE + CU.HASH] = v; }
+  /** The columns and slot this view points at, for the table's hot path (plain loads, no boxed numbers). */
+  get chunk(): ConnChunk { return this.#c; }
+  get slot(): number { return this.#slot; }
   get firstSeenMicros(): number { return this.#c.cf64[this.#slot * CF_STRIDE + CF.FIRST_SEEN] as number; }
   set firstSeenMicros(v: number) { this.#c.cf64[this.#slot * CF_STRIDE + CF.FIRST_SEEN] = v; }
   get lastSeenMicros(): number { return this.#c.cf64[this.#slot * CF_STRIDE + CF.LAST_SEEN] as number; }
@@ -218,7 +222,6 @@ export class Connection implements TcpConnection {
   /** Zero the connection's columns and classifier slot, before its index is reused. */
   clear(): void {
     this.#c.clear(this.#slot);
-    this.#s.apps[this.index] = undefined;
     this.orig.reset();
     this.resp.reset();
   }

@@ -11,7 +11,8 @@ import type { EventFactory } from '../events/event-factory.js';
 import { EventLimiter } from '../events/event-limiter.js';
 import { EndpointState } from './conn-state.js';
 import { ConnQueue } from './conn-list.js';
-import { ConnStore } from './conn-store.js';
+import { CHUNK_MASK, ConnStore } from './conn-store.js';
+import { CF, CF_STRIDE, CU, CU_STRIDE } from './conn-columns.js';
 import { FlowCounters, type FlowSnapshot } from './flow-stats.js';
 import { sampleHash4, sampleHash6, tableHash, tableHash6 } from './flow-hash.js';
 import { FLOW_DEFAULTS, positiveInt, seconds, type FlowTableOptions } from './flow-options.js';
@@ -69,6 +70,7 @@ export class FlowTable {
   /** A connection leaving the table or timing out (never the packet's, so #cur stays valid). */
   readonly #aux = new Connection(this.#store);
   #now = 0;
+  #limiterTicked = 0;
 
   constructor(opts: FlowTableOptions) {
     this.#sink = opts.sink;
@@ -113,7 +115,7 @@ export class FlowTable {
   /** Advance time without packets (live capture): expires idle connections, fires SYN timeouts. */
   tick(nowMicros: number): void {
     if (nowMicros > this.#now) this.#now = nowMicros;
-    this.#expire(this.#now);
+    this.#expire();
   }
 
   /** End of input or shutdown: time-outs due by `nowMicros` fire, every other connection leaves as it is. */
@@ -139,15 +141,16 @@ export class FlowTable {
   // ---------------------------------------------------------------- lookup
 
   #tcp(v: PacketView): void {
-    const now = v.tsMicros;
-    if (now > this.#now) this.#now = now;
-    this.#expire(this.#now);
+    // Time is read where it is used, never passed as an argument: a double argument to a call
+    // that is not inlined is a heap number, one allocation per packet (allocation sampling).
+    if (v.tsMicros > this.#now) this.#now = v.tsMicros;
+    this.#expire();
     this.#counters.tcpPackets++;
 
     const v4 = v.ipVersion === IpVersion.V4;
-    const hash = v4
+    const hash = (v4
       ? tableHash((v.src4 ^ v.dst4) | 0, (v.src4 + v.dst4) | 0, v.srcPort, v.dstPort)
-      : tableHash6(v.buf, v.src6Offset, v.dst6Offset, v.srcPort, v.dstPort);
+      : tableHash6(v.buf, v.src6Offset, v.dst6Offset, v.srcPort, v.dstPort)) | 0;
     const c = this.#cur;
     const store = this.#store;
     let i = (this.#buckets[hash & this.#mask] as number) - 1;
@@ -168,7 +171,7 @@ export class FlowTable {
       this.#create(c, v, hash);
       fromOrig = c.origPort === v.srcPort && (v4 ? c.origIp4 === v.src4 : c.eq6(v.buf, v.src6Offset, 0));
     }
-    this.#update(c, fromOrig, v, now);
+    this.#update(c, fromOrig, v);
   }
 
   /**
@@ -207,8 +210,10 @@ export class FlowTable {
     c.ipVersion = v.ipVersion;
     c.hash = hash;
     if (v.ipVersion === IpVersion.V4) {
-      c.origIp4 = senderIsOrig ? v.src4 : v.dst4;
-      c.respIp4 = senderIsOrig ? v.dst4 : v.src4;
+      // Written in place: an address above 2^31 passed to a setter would be a heap number.
+      const cu = c.chunk.cu32;
+      cu[c.slot * CU_STRIDE + CU.ORIG_IP4] = senderIsOrig ? v.src4 : v.dst4;
+      cu[c.slot * CU_STRIDE + CU.RESP_IP4] = senderIsOrig ? v.dst4 : v.src4;
       c.sampled = sampleHash4(v.src4, v.dst4, v.srcPort, v.dstPort) % this.#sample === 0;
     } else {
       c.setIp6(v.buf, senderIsOrig ? v.src6Offset : v.dst6Offset, senderIsOrig ? v.dst6Offset : v.src6Offset);
@@ -217,8 +222,9 @@ export class FlowTable {
     c.origPort = senderIsOrig ? v.srcPort : v.dstPort;
     c.respPort = senderIsOrig ? v.dstPort : v.srcPort;
     c.localIsOriginator = this.#originatorIsLocal(c);
-    c.firstSeenMicros = v.tsMicros;
-    c.lastSeenMicros = v.tsMicros;
+    const cf = c.chunk.cf64;
+    cf[c.slot * CF_STRIDE + CF.FIRST_SEEN] = v.tsMicros;
+    cf[c.slot * CF_STRIDE + CF.LAST_SEEN] = v.tsMicros;
 
     const b = hash & this.#mask;
     this.#store.setHashNext(index, (this.#buckets[b] as number) - 1);
@@ -240,7 +246,14 @@ export class FlowTable {
 
   // ---------------------------------------------------------------- per packet
 
-  #update(c: Connection, fromOrig: boolean, v: PacketView, now: number): void {
+  #update(c: Connection, fromOrig: boolean, v: PacketView): void {
+    const now = v.tsMicros;
+    // The connection's times, read and written in place (see #tcp on heap numbers).
+    const cf = c.chunk.cf64;
+    const cfAt = c.slot * CF_STRIDE;
+    const cu = c.chunk.cu32;
+    const cuAt = c.slot * CU_STRIDE;
+    const firstSeen = cf[cfAt + CF.FIRST_SEEN] as number;
     const s = fromOrig ? c.orig : c.resp;
     const r = fromOrig ? c.resp : c.orig;
     const flags = v.tcpFlags;
@@ -266,11 +279,16 @@ export class FlowTable {
       }
     }
 
-    if (now > c.lastSeenMicros) c.lastSeenMicros = now;
+    if (now > (cf[cfAt + CF.LAST_SEEN] as number)) cf[cfAt + CF.LAST_SEEN] = now;
 
     // tshark's initial RTT (its out-of-order threshold): latest SYN to the first ACK without SYN.
-    if (syn && !ack) c.mruSynMicros = now;
-    else if (ack && !syn && c.firstRttMicros === 0 && c.mruSynMicros > 0) c.firstRttMicros = now - c.mruSynMicros;
+    // Handshake times are µs after first-seen + 1 (0: none); see conn-columns.ts.
+    const sinceFirst = now - firstSeen + 1;
+    const timeFits = sinceFirst >= 1 && sinceFirst <= 0xffffffff;
+    if (syn && !ack) cu[cuAt + CU.MRU_SYN_AT] = timeFits ? sinceFirst : 0;
+    else if (ack && !syn && cu[cuAt + CU.FIRST_RTT] === 0 && (cu[cuAt + CU.MRU_SYN_AT] as number) > 0) {
+      cu[cuAt + CU.FIRST_RTT] = Math.min(Math.max(0, sinceFirst - (cu[cuAt + CU.MRU_SYN_AT] as number)), 0xffffffff);
+    }
 
     // Per-segment analysis (sampled flows only): before the sender's state moves.
     let kind: SegmentKind = SegmentKind.NORMAL;
@@ -285,14 +303,14 @@ export class FlowTable {
         s.seqInit = true;
         s.isn = v.seq;
         s.nextSeq = end;
-        s.nextSeqMicros = now;
+        s.stampNextSeq(v);
         s.bytes += len;
       } else if (seqLt(s.nextSeq, end)) {
         const adv = (end - s.nextSeq) >>> 0;
         // A jump of over 1 GiB is a bogus or resynchronised sequence number, not data.
         if (adv < 0x40000000) s.bytes += Math.max(0, adv - (syn ? 1 : 0) - (fin ? 1 : 0));
         s.nextSeq = end;
-        s.nextSeqMicros = now;
+        s.stampNextSeq(v);
       }
       s.lastSeq = v.seq;
     }
@@ -300,7 +318,7 @@ export class FlowTable {
       if (!s.ackInit || v.ack !== s.lastAck) s.dupAcks = 0;
       s.lastAck = v.ack;
       s.ackInit = true;
-      s.lastAckMicros = now;
+      s.stampAck(v);
     }
     s.lastKind = kind;
 
@@ -325,7 +343,7 @@ export class FlowTable {
         if (s.syns === 1) s.isn = v.seq;
         if (ack) {
           this.#letter(c, s, fromOrig, H_SYNACK);
-          if (!fromOrig) c.synAckMicros = now;
+          if (!fromOrig) cu[cuAt + CU.SYNACK_AT] = timeFits ? sinceFirst : 0;
           if (s.state === ES.INACTIVE || s.state === ES.SYN_SENT) {
             if (r.state === ES.SYN_SENT) r.state = ES.ESTABLISHED;
             s.state = ES.ESTABLISHED;
@@ -352,7 +370,8 @@ export class FlowTable {
       if (!syn && !c.handshakeDone && (!fromOrig || ack || len > 0)) {
         c.handshakeDone = true;
         // Handshake RTT: the responder's (last) SYN-ACK to the originator's ACK, as seen here.
-        if (c.sampled && fromOrig && ack && c.synAckMicros > 0) this.#counters.countHandshakeRtt(now - c.synAckMicros);
+        const synAck = cu[cuAt + CU.SYNACK_AT] as number;
+        if (c.sampled && fromOrig && ack && synAck > 0) this.#counters.countHandshakeRtt(sinceFirst - synAck);
       }
     }
 
@@ -458,21 +477,27 @@ export class FlowTable {
 
   // ---------------------------------------------------------------- expiry
 
-  #expire(now: number): void {
+  #expire(): void {
+    const now = this.#now;
     const st = this.#store;
-    for (let i = this.#handshake.head; i !== -1 && st.lastSeen(i) + this.#synTimeout <= now; i = this.#handshake.head) {
+    // lastSeen(i) is read in place (st.chunkAt): a returned double would be a heap number per packet.
+    for (let i = this.#handshake.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF_STRIDE + CF.LAST_SEEN] as number) + this.#synTimeout <= now; i = this.#handshake.head) {
       this.#onHandshakeTimeout(i, st.lastSeen(i) + this.#synTimeout);
     }
-    for (let i = this.#closing.head; i !== -1 && st.lastSeen(i) + this.#linger <= now; i = this.#closing.head) {
+    for (let i = this.#closing.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF_STRIDE + CF.LAST_SEEN] as number) + this.#linger <= now; i = this.#closing.head) {
       this.#finish(i, Exit.CLOSED);
     }
-    for (let i = this.#failed.head; i !== -1 && st.lastSeen(i) + this.#failedLinger <= now; i = this.#failed.head) {
+    for (let i = this.#failed.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF_STRIDE + CF.LAST_SEEN] as number) + this.#failedLinger <= now; i = this.#failed.head) {
       this.#finish(i, Exit.EXPIRED);
     }
-    for (let i = this.#active.head; i !== -1 && st.lastSeen(i) + this.#idle <= now; i = this.#active.head) {
+    for (let i = this.#active.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF_STRIDE + CF.LAST_SEEN] as number) + this.#idle <= now; i = this.#active.head) {
       this.#finish(i, Exit.EXPIRED);
     }
-    this.#limiter.tick(now);
+    // Summaries of suppressed events are due at most once per window: looked at every 100 ms.
+    if (now - this.#limiterTicked >= 100_000) {
+      this.#limiterTicked = now;
+      this.#limiter.tick(now);
+    }
   }
 
   /**
@@ -515,8 +540,13 @@ export class FlowTable {
 
 function match4(c: Connection, v: PacketView): 0 | 1 | 2 {
   if (c.ipVersion !== IpVersion.V4) return 0;
-  if (c.origIp4 === v.src4 && c.respIp4 === v.dst4 && c.origPort === v.srcPort && c.respPort === v.dstPort) return 1;
-  if (c.origIp4 === v.dst4 && c.respIp4 === v.src4 && c.origPort === v.dstPort && c.respPort === v.srcPort) return 2;
+  // Addresses read in place: through a getter, one above 2^31 would be a heap number per packet.
+  const cu = c.chunk.cu32;
+  const k = c.slot * CU_STRIDE;
+  const o = cu[k + CU.ORIG_IP4];
+  const r = cu[k + CU.RESP_IP4];
+  if (o === v.src4 && r === v.dst4 && c.origPort === v.srcPort && c.respPort === v.dstPort) return 1;
+  if (o === v.dst4 && r === v.src4 && c.origPort === v.dstPort && c.respPort === v.srcPort) return 2;
   return 0;
 }
 
