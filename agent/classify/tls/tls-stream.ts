@@ -4,6 +4,11 @@
  * many body bytes of each record it wants to see (the whole ClientHello, the two
  * bytes of an alert, nothing of application data), so the walk copies almost
  * nothing.
+ *
+ * A gap that loses the record boundaries (a segment never captured, or left in the
+ * kernel by the `-s N` filter, which passes only segments that start with a record
+ * header) does not end the walk: it resumes at the next segment that starts with a
+ * plausible record header, so a later alert is still seen.
  */
 import { parseTlsRecordHeader, TLS_RECORD_HEADER_LENGTH } from './tls-parser.js';
 
@@ -31,16 +36,25 @@ export class TlsStream {
   #bodyLen = 0;
   #truncated = false;
   #stopped = false;
+  /** Record boundaries were lost: wait for a segment that starts with a record header. */
+  #resync = false;
 
   constructor(handler: TlsStreamHandler) { this.#handler = handler; }
 
-  /** True once the walk lost record boundaries or was told to stop. */
+  /** True once the walk was told to stop or met bytes that are not TLS. */
   get stopped(): boolean { return this.#stopped; }
+  /** True while the walk waits for a segment that starts with a record header. */
+  get resyncing(): boolean { return this.#resync; }
   stop(): void { this.#stopped = true; }
 
   push(buf: Uint8Array, off: number, capLen: number, wireLen: number, ts: number): void {
     if (this.#stopped) return;
     const end = Math.min(buf.length, off + Math.max(0, capLen));
+    if (this.#resync) {
+      // Only a whole, valid record header at the segment's start resumes the walk.
+      if (end - off < TLS_RECORD_HEADER_LENGTH || parseTlsRecordHeader(buf, off, end - off).status !== 'ok') return;
+      this.#resync = false;
+    }
     let p = off;
     while (p < end && !this.#stopped) {
       if (this.#hdrLen < TLS_RECORD_HEADER_LENGTH) {
@@ -63,7 +77,14 @@ export class TlsStream {
 
   gap(n: number, ts: number): void {
     if (this.#stopped || n <= 0) return;
-    if (this.#hdrLen < TLS_RECORD_HEADER_LENGTH || n > this.#remaining) { this.#stopped = true; return; }
+    if (this.#resync) return;
+    if (this.#hdrLen < TLS_RECORD_HEADER_LENGTH || n > this.#remaining) {
+      // The boundaries are lost; a record cut by the gap is not reported.
+      this.#hdrLen = 0;
+      this.#remaining = 0;
+      this.#resync = true;
+      return;
+    }
     if (this.#bodyLen < this.#want) this.#truncated = true;
     this.#remaining -= n;
     if (this.#remaining === 0) this.#endRecord(ts);

@@ -365,6 +365,24 @@ test('TLS: a ClientHello counts HTTPS; a fatal alert from the target is a TLS_ER
   assert.equal(e?.['sni'], 'shop.example.com');
 });
 
+test('TLS: after a segment that was never seen (lost, or left in the kernel at -s N) the walk resumes at the next record header, so a later fatal alert still counts', () => {
+  // Prepare: the server's flight spans three segments; the middle one is not captured.
+  const { sink, c, s, cs } = setup();
+  c.onPayload(cs, true, s.seg(true, clientHelloRecord({ sni: 'gap.example' })));
+  const flight = Buffer.concat([tlsRecord(22, Buffer.alloc(3000, 2), 0x0303), tlsRecord(22, Buffer.alloc(500, 2), 0x0303)]);
+  // Act: the hole spans the boundary between the two records.
+  c.onPayload(cs, false, s.seg(false, flight.subarray(0, 1400)));
+  c.onPayload(cs, false, s.seg(false, flight.subarray(3300), { seqDelta: 1900 }));
+  c.onPayload(cs, false, s.seg(false, alertRecord(2, 42)));
+  c.onClose(cs, ConnEnd.FIN_BY_RESPONDER, true, s.ts);
+  // Assess: the bytes after the hole (the flight's tail) are skipped, the alert is read.
+  const [e] = sink.of('TLS_ERROR');
+  assert.equal(e?.reason, 'fatal_alert');
+  assert.equal(e?.['alert'], 'bad_certificate');
+  assert.equal(e?.['sent_by'], 'target');
+  assert.equal(c.snapshot().tls.malformed, 0);
+});
+
 test('TLS: a hello split over segments is reassembled; application data completes the handshake', () => {
   const { sink, c, s, cs } = setup();
   const hello = clientHelloRecord({ sni: 'split.example' });
