@@ -15,7 +15,7 @@
  *   that persists for a day is taken as a correction and trusted from then on);
  * - lines are buffered and written at least every second, when 256 KiB are
  *   waiting, and on shutdown; a write is whole lines, in slices of at most 1 MiB;
- * - when the disk refuses (full, read-only, directory gone), analysis goes on and
+ * - when the disk refuses (full, read-only, directory or file removed), analysis goes on and
  *   events wait in memory up to `maxPendingBytes` (default 8 MiB, about 14,000
  *   events of ~600 bytes: bytes, not events, because memory is what must stay
  *   bounded and one event with a long field must not count as one reset; the
@@ -439,7 +439,8 @@ export class LocalLog implements EventSink {
 
   #openFor(ms: number): void {
     const name = this.#nameFor(ms);
-    if (this.#fd >= 0 && name === this.#fileName) return;
+    // A file removed under us (rm -rf of the directory) would take every write and keep none: open again.
+    if (this.#fd >= 0 && name === this.#fileName && fstatSync(this.#fd).nlink > 0) return;
     this.#closeFd();
     if (this.#selfTorn && this.#selfTornFile !== name) {
       // The date changed since our own partial write: close that line where it is, or the reader would see a bare tail.

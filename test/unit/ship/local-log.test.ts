@@ -289,4 +289,27 @@ describe('local event log', () => {
     log.close();
     rmSync(dir, { recursive: true });
   });
+  test('a log file removed under the writer is noticed: events wait instead of vanishing into the deleted file', () => {
+    // Prepare: one event written, then the directory is removed (its file stays open in the writer).
+    const dir = tmp();
+    const now = Date.UTC(2026, 1, 15, 12);
+    const log = new LocalLog({ dir, retentionDays: 7, now: () => now });
+    log.emit(ev(1));
+    log.flush();
+    rmSync(dir, { recursive: true });
+    // Act
+    log.emit(ev(2));
+    log.flush();
+    const during = log.stats();
+    mkdirSync(dir);
+    log.flush();
+    log.close();
+    // Assess
+    assert.equal(during.failing, true);
+    assert.equal(during.pending, 1);
+    assert.match(during.last_error ?? '', /ENOENT/);
+    const lines = readFileSync(join(dir, logFileName(now)), 'utf8').trimEnd().split('\n');
+    assert.deepEqual(lines.map((l) => (JSON.parse(l) as { message: string }).message), ['Connection reset #2']);
+    rmSync(dir, { recursive: true });
+  });
 });
