@@ -89,7 +89,8 @@ describe('the agent binary while CloudWatch Logs answers with HTML error pages',
       const attempts = double.count('logs:PutLogEvents:html');
       // Act 2: the double turns healthy.
       double.faults.length = 0;
-      await waitFor(() => new Set(double.logs.ids).size >= events.length, 30_000, 'every event shipped');
+      // The next attempt comes after the stated backoff (full jitter, up to 200 ms x 2^attempt, capped at 30 s).
+      await waitFor(() => new Set(double.logs.ids).size >= events.length, 40_000, 'every event shipped');
       await waitFor(() => lines.map(shippingOf).some((s, i) => s?.health === 'ok' && i > lines.indexOf(lines.find((l) => shippingOf(l)?.health === 'degraded') ?? {})), 5_000, 'summary ok again');
       child.kill('SIGTERM');
       const code = await exited;
