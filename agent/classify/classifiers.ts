@@ -98,7 +98,7 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
       const cs = stateOf(conn);
       if (cs === undefined) return;
       const end = connEnd(conn);
-      classifier.onClose(cs, end.how, end.established, conn.lastSeenMicros);
+      classifier.onClose(cs, end.how, end.established, conn.lastSeenMicros, conn.bytesOrig + conn.bytesResp);
     },
   };
 

@@ -146,6 +146,8 @@ export class ConnectionState {
   tlsC2s: TlsStream | undefined;
   tlsS2c: TlsStream | undefined;
   helloSeen = false;
+  /** ChangeCipherSpec records seen after the hello: bit 1 client, bit 2 server. */
+  ccsSeen = 0;
   handshakeDone = false;
   sni: string | undefined;
   httpHealthCheck = false;

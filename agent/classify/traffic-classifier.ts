@@ -151,14 +151,19 @@ export class TrafficClassifier {
   }
 
   /** The connection left the table. */
-  onClose(cs: ConnectionState, how: ConnEnd, established: boolean, tsMicros: number): void {
+  /**
+   * `seqBytes`: payload bytes of both directions by the flow table's sequence numbers.
+   * At -s N the kernel keeps an unsampled flow's other segments (a server banner, say)
+   * from us, so "nothing was said" is judged on those, not on the bytes seen here.
+   */
+  onClose(cs: ConnectionState, how: ConnEnd, established: boolean, tsMicros: number, seqBytes = 0): void {
     if (cs.closed) return;
     cs.closed = true;
     this.#hcPending.delete(cs);
     if (cs.phase === Phase.PRELUDE && cs.preLen > 0) this.#resolvePrelude(cs, tsMicros, true);
     this.#closePending(cs, how, tsMicros);
     if (cs.phase === Phase.TLS && cs.helloSeen && !cs.handshakeDone) this.#c.incompleteHandshakes++;
-    this.#tcpHealthCheck(cs, how, established, tsMicros);
+    this.#tcpHealthCheck(cs, how, established, tsMicros, seqBytes);
     if (cs.c2sBytes + cs.s2cBytes > 0 || (cs.indicators & IndicatorBit.TCP_HEALTH_CHECK) !== 0) {
       if (cs.c2sBytes > 0 && cs.proxy === undefined && !cs.httpHealthCheck && (cs.indicators & ~IndicatorBit.DIRECT_CLIENT) === 0 &&
           !this.#knowledge.isLoadBalancerAddress(cs.facts.originatorIp) && this.#knowledge.lbFor(cs.facts.responderPort, cs.facts.originatorIp)?.lb.type === 'NLB') {
@@ -594,20 +599,38 @@ export class TrafficClassifier {
             cs.sni = h.value.sni;
           } else if (h.status === 'malformed') this.#c.tlsMalformed++;
         } else if (type === TlsContentType.APPLICATION_DATA && cs.helloSeen) {
-          // The client encrypts only after processing the server's flight: the handshake is done,
-          // and later alerts are encrypted, so stop walking records.
-          cs.handshakeDone = true;
-          cs.tlsC2s?.stop();
-          cs.tlsS2c?.stop();
-        } else if (type === TlsContentType.ALERT && len === 2) this.#alert(cs, true, body, ts);
+          // The client encrypts only after processing the server's flight: the handshake is done.
+          this.#handshakeDone(cs);
+        } else if (type === TlsContentType.CHANGE_CIPHER_SPEC && cs.helloSeen) this.#changeCipherSpec(cs, 1);
+        else if (type === TlsContentType.ALERT && len === 2) this.#alert(cs, true, body, ts);
       },
       onMalformed: () => { this.#c.tlsMalformed++; },
     });
     cs.tlsS2c = new TlsStream({
       want: (type) => (type === TlsContentType.ALERT ? 2 : 0),
-      onRecord: (type, len, body, _truncated, ts) => { if (type === TlsContentType.ALERT && len === 2) this.#alert(cs, false, body, ts); },
+      onRecord: (type, len, body, _truncated, ts) => {
+        if (type === TlsContentType.ALERT && len === 2) this.#alert(cs, false, body, ts);
+        else if (type === TlsContentType.CHANGE_CIPHER_SPEC && cs.helloSeen) this.#changeCipherSpec(cs, 2);
+      },
       onMalformed: () => { this.#c.tlsMalformed++; },
     });
+  }
+
+  /**
+   * Both sides switched to the negotiated keys (TLS 1.2, and TLS 1.3 in its usual
+   * middlebox-compatibility mode): the handshake is done even when the client's first
+   * application-data record is never seen (at -s N the kernel keeps it from us).
+   */
+  #changeCipherSpec(cs: ConnectionState, side: 1 | 2): void {
+    cs.ccsSeen |= side;
+    if (cs.ccsSeen === 3) this.#handshakeDone(cs);
+  }
+
+  /** Later alerts are encrypted: stop walking records. */
+  #handshakeDone(cs: ConnectionState): void {
+    cs.handshakeDone = true;
+    cs.tlsC2s?.stop();
+    cs.tlsS2c?.stop();
   }
 
   #alert(cs: ConnectionState, fromOriginator: boolean, body: Uint8Array, ts: number): void {
@@ -627,10 +650,10 @@ export class TrafficClassifier {
 
   // ---------------------------------------------------------------- health checks, clients, LB type
 
-  #tcpHealthCheck(cs: ConnectionState, how: ConnEnd, established: boolean, ts: number): void {
+  #tcpHealthCheck(cs: ConnectionState, how: ConnEnd, established: boolean, ts: number, seqBytes: number): void {
     if (cs.httpHealthCheck) return;
     const viaLocal = cs.proxy?.local === true && cs.preLen - cs.preStart <= 0 && cs.phase !== Phase.HTTP && cs.phase !== Phase.TLS;
-    const silent = cs.c2sBytes === 0 && cs.s2cBytes === 0;
+    const silent = cs.c2sBytes === 0 && cs.s2cBytes === 0 && seqBytes === 0;
     const fromLb = this.#knowledge.isLoadBalancerAddress(cs.facts.originatorIp);
     if (!viaLocal && !(silent && fromLb)) return;
     const spec = this.#knowledge.healthCheckFor(cs.facts.responderPort);

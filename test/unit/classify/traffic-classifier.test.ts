@@ -277,6 +277,18 @@ test('TCP health checks: silent handshake from an LB address is ok, a refusal fa
   assert.deepEqual(b.c.snapshot().healthChecks.tcp, { ok: 0, failed: 0 });
 });
 
+test('TCP health checks: a connection whose bytes classify never saw (an unsampled flow at -s N) but the flow table counted is not a silent check', () => {
+  // Prepare
+  const { c, s } = setup(staticLbKnowledge({ lbAddresses: [LB_IP], healthChecks: { 8080: { protocol: 'TCP', timeoutSec: 10 } } }));
+  // Act: a server banner of 40 bytes went by in a segment the kernel filter kept back.
+  const talked = c.open(FACTS, s.ts);
+  c.onClose(talked, ConnEnd.FIN_BY_ORIGINATOR, true, s.ts, 40);
+  const silent = c.open({ ...FACTS, originatorPort: 40001 }, s.ts);
+  c.onClose(silent, ConnEnd.FIN_BY_ORIGINATOR, true, s.ts, 0);
+  // Assess
+  assert.deepEqual(c.snapshot().healthChecks.tcp, { ok: 1, failed: 0 });
+});
+
 test('proxy protocol v2: the client IP comes from the header; LOCAL is a TCP health check', () => {
   const { sink, c, s, cs } = setup();
   c.onPayload(cs, true, s.seg(true, Buffer.concat([proxyV2(), Buffer.from('GET /p HTTP/1.1\r\n\r\n')])));
@@ -381,6 +393,27 @@ test('TLS: after a segment that was never seen (lost, or left in the kernel at -
   assert.equal(e?.['alert'], 'bad_certificate');
   assert.equal(e?.['sent_by'], 'target');
   assert.equal(c.snapshot().tls.malformed, 0);
+});
+
+test('TLS: ChangeCipherSpec from both sides completes the handshake without the client\'s application data (left in the kernel at -s N)', () => {
+  // Prepare
+  const { sink, c, s, cs } = setup();
+  // Act: a TLS 1.3 handshake in compatibility mode; the encrypted records are never seen.
+  c.onPayload(cs, true, s.seg(true, clientHelloRecord({ sni: 'ccs.example', versions: [0x0304] })));
+  c.onPayload(cs, false, s.seg(false, Buffer.concat([tlsRecord(22, Buffer.alloc(90, 2), 0x0303), tlsRecord(20, Buffer.from([1]), 0x0303)])));
+  c.onPayload(cs, true, s.seg(true, tlsRecord(20, Buffer.from([1]), 0x0303)));
+  c.onClose(cs, ConnEnd.FIN_BY_ORIGINATOR, true, s.ts);
+  // Assess
+  assert.equal(c.snapshot().tls.incompleteHandshakes, 0);
+  assert.equal(sink.events.length, 0);
+});
+
+test('TLS: a ChangeCipherSpec from one side only leaves the handshake incomplete', () => {
+  const { c, s, cs } = setup();
+  c.onPayload(cs, true, s.seg(true, clientHelloRecord({ sni: 'half.example', versions: [0x0304] })));
+  c.onPayload(cs, false, s.seg(false, Buffer.concat([tlsRecord(22, Buffer.alloc(90, 2), 0x0303), tlsRecord(20, Buffer.from([1]), 0x0303)])));
+  c.onClose(cs, ConnEnd.FIN_BY_ORIGINATOR, true, s.ts);
+  assert.equal(c.snapshot().tls.incompleteHandshakes, 1);
 });
 
 test('TLS: a hello split over segments is reassembled; application data completes the handshake', () => {
