@@ -118,6 +118,14 @@ export class PcapLiveSource implements PacketSource {
   }
 
   /**
+   * Deliver what waits in the kernel ring now, without a readiness notification: for a
+   * session whose fd libuv no longer polls (after POLLERR), before it is replaced.
+   */
+  drain(): void {
+    if (!this.#stopped) this.#dispatch();
+  }
+
+  /**
    * After stop(): try again to release the libpcap handle (socket and kernel ring).
    * node_pcap frees it only inside a dispatch that returns -2, which needs a packet in
    * the ring: after an interface came back up that happens with the first packet. A

@@ -11,7 +11,7 @@
  * filling its ring. Three checks catch every case:
  * - the session's `done` rejects (interface deleted: libpcap returns -1);
  * - the link's sysfs state: gone, not IFF_UP, or another ifindex (re-created);
- * - a stall: the kernel counted packets (ps_recv) for a second and none arrived.
+ * - a stall: packets the kernel counted (ps_recv) waited a second undelivered.
  */
 import { CaptureError, CaptureErrorCode, type CaptureHealth, type CaptureStats, type PacketHandler, type PacketSource } from './packet-source.js';
 import { readLinkState, type LinkState } from './interfaces.js';
@@ -45,6 +45,11 @@ export interface Reapable {
   reap(): boolean;
 }
 
+/** A session that can hand over what waits in its ring without a readiness notification. */
+export interface Drainable {
+  drain(): void;
+}
+
 /** Told when capture stops (the interface went) and when it resumes (with the whole gap). */
 export type GapListener = Readonly<{
   onGapStart?: (reason: GapReason, startMs: number) => void;
@@ -69,8 +74,11 @@ export type ResilientOptions = Readonly<{
   maxLeakedHandles?: number;
 }>;
 
-/** Consecutive checks with kernel packets but no delivery before a stall is declared (~1 s). */
-const STALL_CHECKS = 4;
+/**
+ * How long packets the kernel counted (ps_recv) may wait undelivered before the session
+ * counts as stalled. libpcap hands a block over within its 10-50 ms buffer timeout.
+ */
+const STALL_MS = 1000;
 /** Checks a stopped session is given to release its handle before it counts as leaked (~30 s). */
 const REAP_CHECKS = 120;
 
@@ -95,10 +103,15 @@ export class ResilientLiveSource implements PacketSource {
   /** Counters of finished sessions: stats() stays cumulative across re-opens. */
   #base: CaptureStats = ZERO_STATS;
   #delivered = 0;
+  /** Timestamp of the newest packet delivered, and the one below which packets are repeats. */
+  #lastTs = 0;
+  #skipUntil = -1;
   #lastDelivered = 0;
-  #lastReceived = 0;
+  /** Kernel count (ps_recv) when delivery last progressed. */
+  #receivedAtProgress = 0;
+  /** When undelivered kernel packets were first seen since then (0: none). */
+  #pendingSinceMs = 0;
   #lastProgressMs = 0;
-  #stallChecks = 0;
   /** Current interruption, if any. */
   #gapReason: GapReason | undefined;
   #gapStartMs = 0;
@@ -141,6 +154,10 @@ export class ResilientLiveSource implements PacketSource {
     if (this.#handler) throw new CaptureError(CaptureErrorCode.OTHER, `capture on "${this.name}" already started`);
     // One closure for every session: counts deliveries for the stall check.
     this.#handler = (buf, capLen, wireLen, tsMicros) => {
+      // A replacement session bound before its predecessor was drained (#retire) sees some
+      // packets twice (both sockets were bound); the kernel gave both copies one timestamp.
+      if (tsMicros <= this.#skipUntil) return;
+      this.#lastTs = tsMicros;
       this.#delivered++;
       onPacket(buf, capLen, wireLen, tsMicros);
     };
@@ -155,7 +172,6 @@ export class ResilientLiveSource implements PacketSource {
   stats(): CaptureStats | undefined {
     const s = this.#inner.stats();
     if (s === undefined) return this.#base === ZERO_STATS ? undefined : this.#base;
-    if (this.#gapReason !== undefined) return this.#base;
     return { received: this.#base.received + s.received, dropped: this.#base.dropped + s.dropped, ifDropped: this.#base.ifDropped + s.ifDropped };
   }
 
@@ -174,7 +190,7 @@ export class ResilientLiveSource implements PacketSource {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
-    if (this.#gapReason === undefined) this.#inner.stop();
+    this.#inner.stop();
     this.#completion.resolve();
   }
 
@@ -190,22 +206,23 @@ export class ResilientLiveSource implements PacketSource {
     const link = this.#linkState(this.name);
     if (!link.exists || link.ifindex !== this.#ifindex) { this.#beginGap(GapReason.INTERFACE_REMOVED, now); return; }
     if (!link.up) { this.#beginGap(GapReason.INTERFACE_DOWN, now); return; }
-    // Stall: the kernel queued packets for us, none arrived, for STALL_CHECKS rounds in a row.
+    // Stall: the kernel queued packets for us and none has arrived for STALL_MS.
     const s = this.#inner.stats();
-    const received = s?.received ?? 0;
+    if (s === undefined) return;
     if (this.#delivered !== this.#lastDelivered) {
       this.#lastDelivered = this.#delivered;
       this.#lastProgressMs = now;
-      this.#stallChecks = 0;
-    } else if (s !== undefined && received > this.#lastReceived) {
-      if (++this.#stallChecks >= STALL_CHECKS) {
-        this.#lastReceived = received;
-        this.#beginGap(GapReason.CAPTURE_STALLED, this.#lastProgressMs);
-        this.#tryResume(now);
-        return;
-      }
+      this.#receivedAtProgress = s.received;
+      this.#pendingSinceMs = 0;
+    } else if (s.received > this.#receivedAtProgress) {
+      if (this.#pendingSinceMs === 0) this.#pendingSinceMs = now;
+      else if (now - this.#pendingSinceMs >= STALL_MS) this.#replaceStalled(now);
     }
-    this.#lastReceived = received;
+  }
+
+  #replaceStalled(now: number): void {
+    this.#beginGap(GapReason.CAPTURE_STALLED, this.#lastProgressMs);
+    this.#tryResume(now);
   }
 
   #watch(session: PacketSource): void {
@@ -222,17 +239,28 @@ export class ResilientLiveSource implements PacketSource {
     });
   }
 
+  /** The old session is kept until its replacement runs (see #retire). */
   #beginGap(reason: GapReason, startMs: number): void {
     this.#gapReason = reason;
     this.#gapStartMs = startMs;
-    const old = this.#inner;
+    this.#listener.onGapStart?.(reason, startMs);
+  }
+
+  /**
+   * The old socket may still work (after a down/up the kernel hooks it up again; only its
+   * polling ended): the new session is bound first, then the old ring is drained, so what
+   * arrived since the interface came back is not lost, and what both rings hold is
+   * delivered once (see #skipUntil).
+   */
+  #retire(old: PacketSource): void {
+    if (isDrainable(old)) old.drain();
+    this.#skipUntil = this.#lastTs;
     const s = old.stats();
     if (s !== undefined) {
       this.#base = { received: this.#base.received + s.received, dropped: this.#base.dropped + s.dropped, ifDropped: this.#base.ifDropped + s.ifDropped };
     }
     old.stop();
     if (isReapable(old) && !old.reap()) this.#reaping.push({ source: old, checksLeft: REAP_CHECKS });
-    this.#listener.onGapStart?.(reason, startMs);
   }
 
   #tryResume(now: number): void {
@@ -247,11 +275,12 @@ export class ResilientLiveSource implements PacketSource {
       else if (isReapable(next)) next.reap();
       return;
     }
+    this.#retire(this.#inner);
     this.#inner = next;
     this.#ifindex = link.ifindex;
     this.#lastDelivered = this.#delivered;
-    this.#lastReceived = 0;
-    this.#stallChecks = 0;
+    this.#receivedAtProgress = 0;
+    this.#pendingSinceMs = 0;
     this.#lastProgressMs = now;
     this.#watch(next);
     const gap: CaptureGap = {
@@ -290,6 +319,10 @@ export class ResilientLiveSource implements PacketSource {
     this.#inner.stop();
     this.#completion.reject(err);
   }
+}
+
+function isDrainable(s: PacketSource): s is PacketSource & Drainable {
+  return typeof (s as Partial<Drainable>).drain === 'function';
 }
 
 function isReapable(s: PacketSource): s is PacketSource & Reapable {

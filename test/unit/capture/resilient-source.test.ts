@@ -5,6 +5,8 @@ import type { LinkState } from '../../../agent/capture/interfaces.js';
 import { CaptureError, CaptureErrorCode, type CaptureStats, type PacketHandler, type PacketSource } from '../../../agent/capture/packet-source.js';
 import { GapReason, ResilientLiveSource, type CaptureGap } from '../../../agent/capture/resilient-source.js';
 
+let clockMicros = 1_000_000;
+
 /** A session double: counts, delivers on demand, fails on demand, releases its handle when told. */
 class FakeSession implements PacketSource {
   readonly engine = 'pcap';
@@ -24,10 +26,14 @@ class FakeSession implements PacketSource {
   stats(): CaptureStats { return { received: this.received, dropped: 1, ifDropped: 0 }; }
   stop(): void { this.stopped = true; this.#completion.resolve(); }
   reap(): boolean { return this.releasable; }
-  deliver(n: number): void {
+  deliver(n: number, tsMicros?: number): void {
     const b = Buffer.alloc(60);
-    for (let i = 0; i < n; i++) { this.received++; this.handler?.(b, 60, 60, 1); }
+    for (let i = 0; i < n; i++) { this.received++; this.handler?.(b, 60, 60, tsMicros ?? ++clockMicros); }
   }
+  drained = 0;
+  /** What a real stalled session hands over from its ring when drained. */
+  pending: number[] = [];
+  drain(): void { this.drained++; for (const ts of this.pending.splice(0)) this.deliver(1, ts); }
   fail(err: Error): void { this.#completion.reject(err); }
 }
 
@@ -104,17 +110,22 @@ describe('ResilientLiveSource', () => {
     const r = rig();
     r.sessions[0]?.deliver(2);
     r.src.check();
-    // Act: the kernel keeps counting, nothing is delivered, four checks in a row.
-    for (let i = 0; i < 4; i++) {
-      (r.sessions[0] as FakeSession).received += 10;
-      r.clock.ms += 250;
-      r.src.check();
-    }
+    // Act: the kernel counts a few packets once; none is delivered; a second passes.
+    r.clock.ms += 250;
+    (r.sessions[0] as FakeSession).received += 3;
+    r.src.check();
+    r.clock.ms += 750;
+    r.src.check();
+    const before = r.sessions.length;
+    r.clock.ms += 250;
+    r.src.check();
     // Assess
     assert.deepEqual(r.starts, ['capture_stalled']);
     assert.equal(r.sessions.length, 2);
+    assert.equal(r.sessions[0]?.drained, 1, 'the old ring is drained');
     assert.equal(r.gaps[0]?.reason, 'capture_stalled');
-    assert.equal(r.gaps[0]?.durationMs, 1000, 'measured from the last check that saw progress');
+    assert.equal(before, 1, 'not before a second has passed');
+    assert.equal(r.gaps[0]?.durationMs, 1250, 'measured from the last check that saw progress');
   });
 
   it('an idle interface is not a stall', () => {
@@ -175,5 +186,22 @@ describe('ResilientLiveSource', () => {
     // Assess
     assert.equal(r.src.leakedHandles, 2);
     assert.match(outcome, /2 capture handles of removed interfaces cannot be released/);
+  });
+
+  it('delivers what the stalled ring held once, even when the replacement saw it too', () => {
+    // Prepare: the stalled session holds three packets; the replacement, bound before the
+    // drain, also got the last two of them (same kernel timestamps) and a new one.
+    const r = rig();
+    r.sessions[0]?.deliver(1, 100);
+    r.src.check();
+    (r.sessions[0] as FakeSession).pending = [200, 300, 400];
+    // Act
+    (r.sessions[0] as FakeSession).received += 3;
+    for (let i = 0; i < 3; i++) { r.clock.ms += 600; r.src.check(); }
+    r.sessions[1]?.deliver(1, 300);
+    r.sessions[1]?.deliver(1, 400);
+    r.sessions[1]?.deliver(1, 500);
+    // Assess: 100, then 200/300/400 from the drain, then only 500 from the new session.
+    assert.equal(r.packets(), 5);
   });
 });
