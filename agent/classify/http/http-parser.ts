@@ -91,13 +91,27 @@ function isTchar(c: number): boolean {
  * the bytes up to `end` hold no blank line. Accepts CRLF and bare LF line ends.
  */
 export function findHeadEnd(buf: Uint8Array, off: number, end: number): number {
-  for (let i = off; i < end; i++) {
-    if (buf[i] !== LF) continue;
-    // An LF followed by CRLF or by LF is the end of the head.
-    const n = buf[i + 1];
-    if (i + 1 < end && n === LF) return i + 2;
-    if (i + 2 < end && n === CR && buf[i + 2] === LF) return i + 3;
+  // A head end (LF LF, or LF CR LF) is two or three adjacent CR/LF bytes, so every
+  // other byte is enough to hit one of them; at a hit, the ends starting at the byte
+  // before and at this one are tested, earliest first.
+  for (let i = off + 1; i < end; i += 2) {
+    const c = buf[i];
+    if (c !== LF && c !== CR) continue;
+    const e = headEndAt(buf, i - 1, end);
+    if (e >= 0) return e;
+    const f = headEndAt(buf, i, end);
+    if (f >= 0) return f;
   }
+  // An odd-length range leaves its last byte unvisited; it cannot start a head end alone.
+  return -1;
+}
+
+/** The head end when a blank line follows the LF at j, else -1. */
+function headEndAt(buf: Uint8Array, j: number, end: number): number {
+  if (buf[j] !== LF || j + 1 >= end) return -1;
+  const n = buf[j + 1];
+  if (n === LF) return j + 2;
+  if (j + 2 < end && n === CR && buf[j + 2] === LF) return j + 3;
   return -1;
 }
 

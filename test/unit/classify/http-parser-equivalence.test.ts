@@ -64,6 +64,7 @@ function compare(buf: Buffer, off: number, len: number, r: () => number, label: 
   assert.deepEqual(parseRequestHead(buf, off, len, opts), reference.parseRequestHead(buf, off, len, opts), `request ${label} ${JSON.stringify(opts)}`);
   assert.deepEqual(parseResponseHead(buf, off, len, opts), reference.parseResponseHead(buf, off, len, opts), `response ${label} ${JSON.stringify(opts)}`);
   const he = findHeadEnd(buf, off, Math.min(buf.length, off + len));
+  assert.equal(he, reference.findHeadEnd(buf, off, Math.min(buf.length, off + len)), `head end ${label}`);
   if (he > off) {
     const [req, res] = wholeHeads(buf, off, he, opts.keepQuery);
     assert.deepEqual(req, reference.parseRequestHead(buf, off, he - off, { keepQuery: opts.keepQuery }), `whole request ${label}`);
@@ -89,6 +90,26 @@ test('the scanner and the reference parser agree on every head, every truncation
     }
   }
   assert.ok(cases > 15_000);
+});
+
+test('the head end is found at the same place for every short run of CR, LF and other bytes', () => {
+  // Prepare: every string of up to 7 bytes over {CR, LF, 'a'}, at every offset and end.
+  const alphabet = [0x0d, 0x0a, 0x61];
+  let checked = 0;
+  for (let n = 0; n <= 7; n++) {
+    for (let code = 0; code < 3 ** n; code++) {
+      const buf = Buffer.alloc(n);
+      for (let k = 0, c = code; k < n; k++, c = Math.floor(c / 3)) buf[k] = alphabet[c % 3] as number;
+      for (let off = 0; off <= n; off++) {
+        for (let end = off; end <= n; end++) {
+          // Act + Assess
+          assert.equal(findHeadEnd(buf, off, end), reference.findHeadEnd(buf, off, end), `${JSON.stringify(buf.toString('latin1'))} [${off}, ${end})`);
+          checked++;
+        }
+      }
+    }
+  }
+  assert.ok(checked > 50_000);
 });
 
 test('the scanner and the reference parser agree on a 64 KB head, a 10,000-entry X-Forwarded-For and a head too large', () => {
