@@ -200,8 +200,11 @@ describe('ResilientLiveSource', () => {
     for (let i = 0; i < 3; i++) { r.clock.ms += 600; r.src.check(); }
     r.sessions[1]?.deliver(1, 300);
     r.sessions[1]?.deliver(1, 400);
+    // A new session handing over only repeats is working, not stalled.
+    for (let i = 0; i < 8; i++) { r.clock.ms += 250; r.src.check(); }
     r.sessions[1]?.deliver(1, 500);
     // Assess: 100, then 200/300/400 from the drain, then only 500 from the new session.
     assert.equal(r.packets(), 5);
+    assert.equal(r.sessions.length, 2, 'no second replacement');
   });
 });
