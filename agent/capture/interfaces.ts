@@ -79,17 +79,29 @@ export type InterfaceInfo = Readonly<{
 }>;
 
 /** What the capture needs to know about a link: does it exist, is it up, which ifindex. */
-export type LinkState = Readonly<{ exists: boolean; up: boolean; ifindex: number }>;
+export type LinkState = Readonly<{
+  exists: boolean;
+  up: boolean;
+  ifindex: number;
+  /**
+   * How many times the link lost its carrier (taking an interface down does too): a change
+   * between two looks is a down/up, however quick. Undefined where the kernel does not say.
+   */
+  downs?: number | undefined;
+}>;
 
 /**
- * The link's state from sysfs (two small reads: cheap enough for a few times a second).
+ * The link's state from sysfs (three small reads: cheap enough for a few times a second).
  * The ifindex tells a deleted and re-created interface from the same one.
  */
 export function readLinkState(name: string): LinkState {
   const ifindex = parseInt(readOrEmpty(`${SYS_CLASS_NET}/${name}/ifindex`).trim(), 10);
   if (!Number.isInteger(ifindex)) return { exists: false, up: false, ifindex: -1 };
   const flags = parseInt(readOrEmpty(`${SYS_CLASS_NET}/${name}/flags`).trim() || '0', 16);
-  return { exists: true, up: (flags & IFF_UP) !== 0, ifindex };
+  // carrier_down_count since Linux 4.16; carrier_changes (downs and ups) before.
+  const downs = parseInt(readOrEmpty(`${SYS_CLASS_NET}/${name}/carrier_down_count`).trim()
+    || readOrEmpty(`${SYS_CLASS_NET}/${name}/carrier_changes`).trim(), 10);
+  return { exists: true, up: (flags & IFF_UP) !== 0, ifindex, downs: Number.isInteger(downs) ? downs : undefined };
 }
 
 /** Interface names of this network namespace, sorted. */

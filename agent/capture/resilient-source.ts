@@ -10,7 +10,10 @@
  * whose interface went down and up again would wait forever while the kernel keeps
  * filling its ring. Three checks catch every case:
  * - the session's `done` rejects (interface deleted: libpcap returns -1);
- * - the link's sysfs state: gone, not IFF_UP, or another ifindex (re-created);
+ * - the link's sysfs state: gone, not IFF_UP, another ifindex (re-created), or a new
+ *   carrier loss since the session opened (a down/up between two checks: the old
+ *   socket may be re-hooked by the kernel or not, so a fresh session is opened and
+ *   the old ring drained);
  * - a stall: packets the kernel counted (ps_recv) waited a second undelivered.
  */
 import { CaptureError, CaptureErrorCode, type CaptureHealth, type CaptureStats, type PacketHandler, type PacketSource } from './packet-source.js';
@@ -100,6 +103,9 @@ export class ResilientLiveSource implements PacketSource {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #ifindex = -1;
+  /** The link's carrier-loss count when the session opened (see LinkState.downs). */
+  #downs: number | undefined;
+  #lastCheckMs = 0;
   /** Counters of finished sessions: stats() stays cumulative across re-opens. */
   #base: CaptureStats = ZERO_STATS;
   #delivered = 0;
@@ -163,8 +169,11 @@ export class ResilientLiveSource implements PacketSource {
       onPacket(buf, capLen, wireLen, tsMicros);
     };
     this.#inner.start(this.#handler);
-    this.#ifindex = this.#linkState(this.name).ifindex;
+    const link = this.#linkState(this.name);
+    this.#ifindex = link.ifindex;
+    this.#downs = link.downs;
     this.#lastProgressMs = this.#now();
+    this.#lastCheckMs = this.#lastProgressMs;
     this.#watch(this.#inner);
     this.#timer = setInterval(() => this.check(), this.#intervalMs);
     this.#timer.unref();
@@ -200,6 +209,8 @@ export class ResilientLiveSource implements PacketSource {
     if (this.#stopped) return;
     this.#reap();
     const now = this.#now();
+    const previousCheckMs = this.#lastCheckMs;
+    this.#lastCheckMs = now;
     if (this.#gapReason !== undefined) {
       this.#tryResume(now);
       return;
@@ -207,6 +218,13 @@ export class ResilientLiveSource implements PacketSource {
     const link = this.#linkState(this.name);
     if (!link.exists || link.ifindex !== this.#ifindex) { this.#beginGap(GapReason.INTERFACE_REMOVED, now); return; }
     if (!link.up) { this.#beginGap(GapReason.INTERFACE_DOWN, now); return; }
+    if (this.#downs === undefined) this.#downs = link.downs;
+    else if (link.downs !== undefined && link.downs !== this.#downs) {
+      // Down and up again since the last check: the flap is somewhere in between.
+      this.#beginGap(GapReason.INTERFACE_DOWN, previousCheckMs);
+      this.#tryResume(now);
+      return;
+    }
     // Stall: the kernel queued packets for us and none has arrived for STALL_MS.
     const s = this.#inner.stats();
     if (s === undefined) return;
@@ -279,6 +297,7 @@ export class ResilientLiveSource implements PacketSource {
     this.#retire(this.#inner);
     this.#inner = next;
     this.#ifindex = link.ifindex;
+    this.#downs = link.downs;
     this.#lastDelivered = this.#delivered;
     this.#receivedAtProgress = 0;
     this.#pendingSinceMs = 0;

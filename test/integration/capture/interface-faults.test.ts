@@ -101,11 +101,15 @@ describe('capture survives its interface going down and being re-created (pcap e
     await waitFor(() => resumed() >= 2, RESUME_BUDGET_MS, 'capture to resume on the re-created interface');
     const recreateResumeMs = Date.now() - addedAt;
     for (let i = 0; i < PER_PHASE; i++) await refuse();
-    // Act 3: down and up again within milliseconds (faster than a check): the session's fd is no
-    // longer polled; the stall check sees the kernel counting and reopens, draining the old ring.
+    // Act 3: down and up again within milliseconds (faster than a check). The old socket may
+    // or may not receive again; the carrier-loss count in sysfs moved, so the next check
+    // opens a fresh session and drains the old ring (a stall check backs this up).
     run('bash', ['-c', `ip link set ${IF_ROOT} down && ip link set ${IF_ROOT} up`]);
+    const flapAt = Date.now();
     for (let i = 0; i < PER_PHASE; i++) await refuse();
-    await waitFor(() => resumed() >= 3, RESUME_BUDGET_MS, 'capture to resume after a quick down/up');
+    await waitFor(() => events(logs).filter((e) => e['reason'] === 'refused').length >= 4 * PER_PHASE,
+      RESUME_BUDGET_MS + (Date.now() - flapAt), 'the connections after a quick down/up to be analysed')
+      .catch((e: unknown) => { throw new Error(`${String(e)}; ${events(logs).filter((x) => x['reason'] === 'refused').length} refused in the log; agent said:\n${out.split('\n').filter((l) => !l.includes('"level":20')).join('\n')}`); });
     await new Promise((r) => setTimeout(r, 500));
     const afterResume = health(logs)?.['capture'];
     agent.kill('SIGTERM');
@@ -126,15 +130,17 @@ describe('capture survives its interface going down and being re-created (pcap e
     assert.equal(ev.filter((e) => e['reason'] === 'refused').length, 4 * PER_PHASE);
     const gaps = ev.filter((e) => e['type'] === 'CAPTURE_LOSS');
     assert.deepEqual(gaps.slice(0, 2).map((e) => e['reason']), ['interface_down', 'interface_removed']);
-    // The quick flap is seen as a stall, or as down when a check happened to fall inside it.
-    assert.ok(['capture_stalled', 'interface_down'].includes(String(gaps[2]?.['reason'])), `quick flap: ${String(gaps[2]?.['reason'])}`);
+    // The quick flap is seen by the carrier-loss count (or as a stall).
     assert.equal(gaps.length, 3);
+    assert.ok(['capture_stalled', 'interface_down'].includes(String(gaps[2]?.['reason'])), `quick flap: ${String(gaps[2]?.['reason'])}`);
+    assert.equal(resumed(), gaps.length, 'one "capture resumed" per gap');
+    process.stdout.write(`# interface faults: resumed ${downUpResumeMs} ms after up, ${recreateResumeMs} ms after re-create; gaps ${gaps.map((g) => `${String(g['reason'])} ${String(g['gap_ms'])} ms`).join(', ')}\n`);
     const down = gaps[0] ?? {};
     assert.ok(Number(down['gap_ms']) >= 1400 && Number(down['gap_ms']) < 1500 + RESUME_BUDGET_MS, `down gap ${String(down['gap_ms'])} ms`);
     assert.equal(down['interface'], IF_ROOT);
     assert.ok(Number(gaps[1]?.['gap_ms']) >= 900, `removal gap ${String(gaps[1]?.['gap_ms'])} ms`);
     assert.equal(afterResume?.['degraded'], false);
-    assert.equal(afterResume?.['gaps'], 3);
+    assert.equal(afterResume?.['gaps'], gaps.length);
   });
 });
 

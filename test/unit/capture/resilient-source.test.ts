@@ -207,4 +207,28 @@ describe('ResilientLiveSource', () => {
     assert.equal(r.packets(), 5);
     assert.equal(r.sessions.length, 2, 'no second replacement');
   });
+  it('a down/up between two checks (the carrier-loss count moved) opens a fresh session at once, drains the old ring and reports a short gap', () => {
+    // Prepare: the kernel counts one carrier loss so far.
+    const r = rig();
+    r.link.state = { exists: true, up: true, ifindex: 7, downs: 1 };
+    r.src.check();
+    r.sessions[0]?.deliver(2, 100);
+    r.clock.ms += 250;
+    r.src.check();
+    // Act: the link went down and up again within the next 250 ms; the old ring holds one packet.
+    r.link.state = { exists: true, up: true, ifindex: 7, downs: 2 };
+    r.sessions[0]?.pending.push(200);
+    r.clock.ms += 250;
+    r.src.check();
+    r.sessions[1]?.deliver(1, 300);
+    r.clock.ms += 250;
+    r.src.check();
+    // Assess: one gap, as long as the time between the two checks, nothing lost, no further reopen.
+    assert.deepEqual(r.starts, [GapReason.INTERFACE_DOWN]);
+    assert.equal(r.gaps.length, 1);
+    assert.equal(r.gaps[0]?.durationMs, 250);
+    assert.equal(r.sessions.length, 2);
+    assert.equal(r.sessions[0]?.stopped, true);
+    assert.equal(r.packets(), 4, 'two before, one drained from the old ring, one from the new session');
+  });
 });
