@@ -439,6 +439,8 @@ export class TrafficClassifier {
         containsOwn = a.containsOwnAddress;
         repeated = a.repeatedAddress;
       }
+      // A cut list lost its right end, where the client is: the count is a lower bound.
+      if (h.xffCut) clientIp = undefined;
       if (containsOwn) {
         this.#loop('own_address_in_xff', firstTs, cs, `This instance's address ${own} is already in X-Forwarded-For (${entries} entries): the request came back to us`,
           { xff_entries: entries, method, path: (path ??= latin1(b, h.pathStart, h.pathEnd)), address: own }, clientIp);

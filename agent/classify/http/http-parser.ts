@@ -70,6 +70,8 @@ const LF = 0x0a;
 const SP = 0x20;
 const HT = 0x09;
 const COLON = 0x3a;
+const COMMA = 0x2c;
+const XFF_LC = Buffer.from('x-forwarded-for', 'latin1');
 
 /** RFC 9110 tchar. */
 function isTcharSlow(c: number): boolean {
@@ -218,6 +220,8 @@ export class RequestHeadScan extends HeadScan {
   hasCookie = false;
   /** X-Forwarded-For fields in arrival order: [start, end) pairs. */
   xffFields = 0;
+  /** The last X-Forwarded-For was cut (partial head): its rightmost entries, the client's, are missing. */
+  xffCut = false;
   xffRanges = new Int32Array(8);
 
   reset(buf: Uint8Array): void {
@@ -226,7 +230,7 @@ export class RequestHeadScan extends HeadScan {
     this.hostStart = -1; this.hostEnd = -1; this.uaStart = -1; this.uaEnd = -1;
     this.xfProtoStart = -1; this.xfProtoEnd = -1; this.xfPortStart = -1; this.xfPortEnd = -1;
     this.traceStart = -1; this.traceEnd = -1; this.traceIdFields = 0; this.upgradeStart = -1; this.upgradeEnd = -1;
-    this.expectContinue = false; this.hasAuthorization = false; this.hasCookie = false; this.xffFields = 0;
+    this.expectContinue = false; this.hasAuthorization = false; this.hasCookie = false; this.xffFields = 0; this.xffCut = false;
   }
 
   addXff(vs: number, ve: number): void {
@@ -544,8 +548,31 @@ export function scanRequestHead(buf: Uint8Array, off: number, length: number, ke
   s.version = version;
   s.connectionClose = version === '1.0';
   if (!walkFields(buf, firstLf, s, requestField)) return false;
+  if (s.partial && s.headEnd < end) cutForwardedFor(buf, s.headEnd, end, s);
   s.length = s.headEnd - off;
   return true;
+}
+
+/**
+ * A partial head ends with the line it was cut in (by the snaplen or the head bound): when
+ * that line is an X-Forwarded-For, its complete entries (up to the last comma) still count,
+ * so a list too long to capture is seen as one (xff_too_long). Other cut values are left out.
+ */
+function cutForwardedFor(buf: Uint8Array, ls: number, end: number, s: RequestHeadScan): void {
+  const nameEnd = ls + XFF_LC.length;
+  if (nameEnd >= end || buf[nameEnd] !== COLON || !equalsIgnoreCase(buf, ls, XFF_LC)) return;
+  let ve = end;
+  while (ve > nameEnd && buf[ve - 1] !== COMMA) ve--;
+  if (ve <= nameEnd + 1) return;
+  ve--; // the comma
+  let vs = nameEnd + 1;
+  for (let j = vs; j < ve; j++) {
+    const c = buf[j] ?? 0;
+    if ((c < 0x20 && c !== HT) || c === 0x7f) return;
+  }
+  while (vs < ve && (buf[vs] === SP || buf[vs] === HT)) vs++;
+  while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
+  if (ve > vs) { s.addXff(vs, ve); s.xffCut = true; }
 }
 
 /**

@@ -181,8 +181,12 @@ export class HttpStream {
       return p + usedHere;
     }
     if (this.#headLen >= MAX_HEAD_BYTES) {
+      // Counted as too large, and still a request or response: its first MAX_HEAD_BYTES are
+      // scanned as a partial head (the rest of the head is skipped, so is the body).
+      const len = this.#headLen;
       this.#headLen = 0;
       this.#handler.onMalformed('head_too_large', ts);
+      this.#handler.onHead(head, 0, len, true, this.#headFirstTs, ts);
       this.#mode = Mode.RESYNC;
       return end;
     }

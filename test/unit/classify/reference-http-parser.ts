@@ -296,6 +296,15 @@ export function parseRequestHead(buf: Uint8Array, off: number, length: number, o
     }
   });
   if (bad !== undefined) return malformed(bad);
+  if (!complete && headEnd < end) {
+    // The line the head was cut in: an X-Forwarded-For keeps its entries up to the last comma.
+    const m = /^x-forwarded-for:([^]*),/i.exec(latin1(buf, headEnd, end));
+    const raw = m?.[1];
+    if (raw !== undefined && !/[\x00-\x08\x0a-\x1f\x7f]/.test(raw)) {
+      const v = raw.replace(/^[ \t]+|[ \t]+$/g, '');
+      if (v !== '') req.xForwardedFor = req.xForwardedFor === undefined ? v : `${req.xForwardedFor}, ${v}`;
+    }
+  }
   return ok(req, headEnd - off);
 }
 

@@ -193,12 +193,15 @@ test('malformed start lines mid-stream are counted and the stream resynchronises
   assert.equal(snap.http.requests, 2);
 });
 
-test('an oversized head is counted, not buffered without bound', () => {
+test('an oversized head is counted, not buffered without bound, and its request still answered', () => {
   const { c, s, cs } = setup();
   c.onPayload(cs, true, s.seg(true, 'GET / HTTP/1.1\r\nX-Big: '));
   for (let i = 0; i < 50; i++) c.onPayload(cs, true, s.seg(true, 'a'.repeat(1400)));
-  assert.equal(c.snapshot().http.headsTooLarge, 1);
-  assert.equal(c.snapshot().http.requests, 0);
+  c.onPayload(cs, false, s.seg(false, 'HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n'));
+  const snap = c.snapshot();
+  assert.equal(snap.http.headsTooLarge, 1);
+  assert.equal(snap.http.requests, 1, 'the first 64 KB are scanned as a partial head');
+  assert.equal(snap.http.orphanResponses, 0);
 });
 
 test('the HTTP/2 prior-knowledge preface is counted', () => {
@@ -341,10 +344,13 @@ test('loops in X-Forwarded-For: own address, repeated address, more than 30 entr
   send(Array.from({ length: 31 }, (_, i) => `192.0.2.${i + 1}`).join(', '));
   send(Array.from({ length: 10_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`).join(','));
   const loops = sink.of('LOOP_DETECTED');
-  assert.deepEqual(loops.map((e) => e.reason), ['own_address_in_xff', 'repeated_address_in_xff', 'xff_too_long']);
+  assert.deepEqual(loops.map((e) => e.reason), ['own_address_in_xff', 'repeated_address_in_xff', 'xff_too_long', 'xff_too_long']);
   assert.equal((loops[2]?.['evidence'] as { xff_entries: number }).xff_entries, 31);
-  // The 10,000-entry header is over the 64 KB head bound: counted as too large, not parsed.
+  // The 10,000-entry header is over the 64 KB head bound: counted as too large, and the entries
+  // in its first 64 KB still make it a loop (a lower bound of the count).
   assert.equal(c.snapshot().http.headsTooLarge, 1);
+  const cut = (loops[3]?.['evidence'] as { xff_entries: number }).xff_entries;
+  assert.ok(cut > 5000 && cut < 10_000, `${cut} entries seen`);
 });
 
 test('the same trace Root arriving again and again is a loop', () => {
