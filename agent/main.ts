@@ -175,6 +175,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
       pipeline: pipeline.snapshot(10),
       capture,
       previousCapture,
+      captureHealth: live ? source.health?.() : undefined,
       events: pipeline.eventsByType(),
       localLog: localLog.stats(),
       shipping: shipping?.status() ?? (live && context.mode === 'local' ? { mode: 'local', reason: context.reason } : undefined),

@@ -5,7 +5,7 @@
  * tracked, evictions and which figures are sampled. An aligned table on a
  * terminal, one JSON object per line otherwise (the JSON is the stable form).
  */
-import type { CaptureStats } from '../capture/packet-source.js';
+import type { CaptureHealth, CaptureStats } from '../capture/packet-source.js';
 import type { PipelineSnapshot } from '../pipeline.js';
 import type { LocalLogStats } from './local-log.js';
 
@@ -17,6 +17,8 @@ export type SummaryInput = Readonly<{
   capture: CaptureStats | undefined;
   /** Capture counters at the previous summary (for drops in this interval). */
   previousCapture: CaptureStats | undefined;
+  /** Interruptions of a live capture (interface down or removed, stalls). */
+  captureHealth?: CaptureHealth | undefined;
   events: Readonly<Record<string, number>>;
   localLog: LocalLogStats | undefined;
   shipping: unknown;
@@ -65,6 +67,7 @@ export function buildSummary(i: SummaryInput): Summary {
       out_of_order: f.out_of_order,
       zero_window_probes: f.zero_window_probes,
       keep_alives: f.keep_alives,
+      out_of_window_segments: f.out_of_window_segments,
     },
     http_errors: {
       status_classes: c.http.statusClasses,
@@ -75,6 +78,8 @@ export function buildSummary(i: SummaryInput): Summary {
       unanswered_requests: c.http.unansweredRequests,
       orphan_responses: c.http.orphanResponses,
       malformed_start_lines: c.http.malformedStartLines,
+      heads_too_large: c.http.headsTooLarge,
+      partial_heads: c.http.partialHeads,
       latency_ms: c.http.latency.count > 0
         ? { avg: round(c.http.latency.sumMs / c.http.latency.count), max: round(c.http.latency.maxMs), count: c.http.latency.count }
         : { avg: 0, max: 0, count: 0 },
@@ -91,6 +96,7 @@ export function buildSummary(i: SummaryInput): Summary {
           dropped: cap.dropped,
           if_dropped: cap.ifDropped,
           dropped_since_last: cap.dropped + cap.ifDropped - ((prev?.dropped ?? 0) + (prev?.ifDropped ?? 0)),
+          ...(i.captureHealth !== undefined ? { gaps: i.captureHealth.gaps, gap_ms_total: i.captureHealth.gapMsTotal, state: i.captureHealth.state } : {}),
         },
     malformed: p.decode.malformed,
     skipped: p.decode.skipped,
@@ -106,9 +112,20 @@ export function buildSummary(i: SummaryInput): Summary {
     udp_by_port: f.udp_by_port,
     sampled: { sample: f.sample, figures: f.sampled_figures },
     events: i.events,
+    events_suppressed: f.events_suppressed,
     local_log: i.localLog,
     shipping: i.shipping,
   };
+}
+
+/** The summary table's CloudWatch row: off and why, or ok/degraded with events sent and what fails. */
+function shippingLine(v: unknown): string {
+  if (v === undefined || v === null || typeof v !== 'object') return 'off';
+  const o = v as Record<string, unknown>;
+  if (o['mode'] === 'local') return `off (${String(o['reason'])})`;
+  const logs = (o['logs'] ?? {}) as Record<string, unknown>;
+  const sent = `${fmt(logs['eventsSent'])} events sent`;
+  return o['health'] === 'degraded' ? `DEGRADED: ${String(o['degraded'])}; ${sent}` : `ok, ${sent}`;
 }
 
 function round(n: number): number {
@@ -173,16 +190,21 @@ export function summaryTable(s: Summary): string {
     ...section('HTTP errors', [
       ['status classes', http['status_classes']], ['4xx', http['4xx']], ['5xx', http['5xx']],
       ['closed before response', http['target_closed_before_response']], ['reset before response', http['target_reset_before_response']],
-      ['latency ms', http['latency_ms']],
+      ['latency ms', http['latency_ms']], ['heads over 64 KB', http['heads_too_large']],
     ]),
     ...section('Top client IPs', top.length === 0 ? [['-', '']] : top.slice(0, 10).map((t) => [String(t['key'] ?? t['ip'] ?? '?'), t['count']] as const)),
     ...section('Capture health', [
       ['kernel drops', cap['dropped'] ?? cap['kernel_counters']], ['interface drops', cap['if_dropped']],
       ['malformed packets', g('malformed')['total']], ['malformed by reason', g('malformed')['by_reason']],
+      ...(cap['gaps'] !== undefined ? [['capture gaps', `${fmt(cap['gaps'])} (${fmt(cap['gap_ms_total'])} ms), now ${String(cap['state'])}`] as const] : []),
+      ['out-of-window segments', tcp['out_of_window_segments']],
       ['connections tracked', conns['tracked']], ['evicted', conns['evicted']],
       ['sampling', sample > 1 ? `1 flow in ${sample}: per-segment figures marked (sampled)` : 'off: every figure exact'],
     ]),
-    ...section('Events', [['by type', s['events']], ['local log', s['local_log']]]),
+    ...section('Events', [
+      ['by type', s['events']], ['rate-limited', s['events_suppressed']], ['local log', s['local_log']],
+      ['CloudWatch', shippingLine(s['shipping'])],
+    ]),
   ];
   return lines.join('\n');
 }

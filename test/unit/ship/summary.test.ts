@@ -73,7 +73,28 @@ describe('summary', () => {
       '    duplicate ACKs       0',
       '    out of order         0',
     ].join('\n'));
-    assert.ok(lines.includes('    kernel drops         7'));
+    assert.ok(lines.includes('    kernel drops            7'));
+    assert.ok(lines.includes('    CloudWatch    off (--cloudwatch off)'));
+  });
+
+  test("a live capture's gaps, the rate limit and a degraded CloudWatch are in the table and the JSON", () => {
+    // Prepare: two gaps of the capture, CloudWatch Logs failing.
+    const p = refusedOnce(1);
+    const i = {
+      ...input(p, false),
+      captureHealth: { state: 'capturing', reason: null, sinceMs: null, gaps: 2, gapMsTotal: 1750 },
+      shipping: { mode: 'aws', health: 'degraded', degraded: 'CloudWatch Logs failing since 2026-01-02T03:00:00.000Z (http_502 x3)', logs: { eventsSent: 1234 }, metrics: {} },
+    } as SummaryInput;
+    // Act
+    const s = buildSummary(i) as Record<string, Record<string, unknown>>;
+    const lines = summaryTable(s).split('\n');
+    // Assess
+    assert.equal(s['capture']?.['gaps'], 2);
+    assert.equal(s['capture']?.['gap_ms_total'], 1750);
+    assert.equal(s['events_suppressed'] as unknown, 0);
+    assert.equal(s['tcp_errors']?.['out_of_window_segments'], 0);
+    assert.ok(lines.includes('    capture gaps            2 (1,750 ms), now capturing'), lines.join('\n'));
+    assert.ok(lines.includes('    CloudWatch    DEGRADED: CloudWatch Logs failing since 2026-01-02T03:00:00.000Z (http_502 x3); 1,234 events sent'), lines.join('\n'));
   });
 
   test('with sampling, per-segment figures are marked (sampled) in the table and listed in the JSON', () => {
