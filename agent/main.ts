@@ -28,6 +28,7 @@ import { createLogger, type AgentLogger } from './ship/logger.js';
 import type { Shipping } from './ship/shipping.js';
 import type { StatsSnapshot } from './ship/shipping-types.js';
 import { buildSummary, summaryJson, summaryTable } from './ship/summary.js';
+import { IdleClock } from './flows/idle-clock.js';
 
 const SHUTDOWN_BUDGET_MS = 4000;
 const HEALTH_INTERVAL_MS = 10_000;
@@ -267,9 +268,10 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
     });
   }
 
+  const idleClock = new IdleClock();
   const timers: NodeJS.Timeout[] = [
     setInterval(() => {
-      pipeline.tick(Date.now() * 1000);
+      pipeline.tick(idleClock.now(pipeline.lastPacketMicros));
       pipeline.noteCaptureStats(source.stats(), Date.now() * 1000);
     }, TICK_INTERVAL_MS),
     setInterval(() => void health(), HEALTH_INTERVAL_MS),
