@@ -9,24 +9,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ANSWERED, MAX_CONNECTIONS, REFUSED, RESETS, writeHostileCapture } from './hostile-capture.js';
+import { MAIN, readEvents, type Event } from './flood-run.js';
 
-const MAIN = fileURLToPath(new URL('../../../agent/main.js', import.meta.url));
 const GNU_TIME = '/usr/bin/time';
-
-type Event = Record<string, unknown> & { type: string; reason: string };
-
-function readEvents(dir: string): Event[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((n) => /^errors_.*\.log$/.test(n))
-    .flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean))
-    .map((l) => JSON.parse(l) as Event);
-}
 
 describe('Hostile input through the real binary: bounds hold and exact counts survive', { timeout: 120_000 }, () => {
   let dir = '';

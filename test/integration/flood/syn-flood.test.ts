@@ -11,27 +11,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { writeSynFlood, type SynFloodExpect } from './syn-flood-capture.js';
+import { FLOOD_TARGET, writeSynFlood, type SynFloodExpect } from './syn-flood-capture.js';
+import { clientsOf, MAIN, readEvents, type Event } from './flood-run.js';
 
-const MAIN = fileURLToPath(new URL('../../../agent/main.js', import.meta.url));
 const SYNS = Number(process.env['FLOOD_SYNS'] ?? 200_000);
 const MAX_CONNECTIONS = 100_000;
 /** Issue 6: RSS during a SYN flood from 1M distinct sources. */
 const FLOOD_RSS_BUDGET_MB = 150;
 const GNU_TIME = '/usr/bin/time';
 
-type Event = Record<string, unknown> & { type: string; reason: string };
-
-function readEvents(dir: string): Event[] {
-  return readdirSync(dir)
-    .filter((n) => /^errors_.*\.log$/.test(n))
-    .flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean))
-    .map((l) => JSON.parse(l) as Event);
-}
 
 /** Events a log stands for, per reason: one per line, `suppressed` for a summary line. */
 function represented(events: readonly Event[], reason: string): number {
@@ -85,12 +76,8 @@ describe(`A SYN flood from ${SYNS.toLocaleString('en-US')} distinct sources, thr
     assert.equal(e['refused'], expect.refused);
     assert.equal(e['resets_by_target'], expect.resets);
     assert.equal(e['resets_by_peer'], 0);
-    const own = (reason: string): string[] => events
-      .filter((x) => x.reason === reason && x['suppressed'] === undefined)
-      .map((x) => `${String(x['src_ip'] === '198.18.46.10' ? x['dst_ip'] : x['src_ip'])}:${String(x['src_ip'] === '198.18.46.10' ? x['dst_port'] : x['src_port'])}`)
-      .sort();
-    assert.deepEqual(own('refused'), [...expect.refusedClients].sort());
-    assert.deepEqual(own('reset_by_target'), [...expect.resetClients].sort());
+    assert.deepEqual(clientsOf(events, 'refused', FLOOD_TARGET), [...expect.refusedClients].sort());
+    assert.deepEqual(clientsOf(events, 'reset_by_target', FLOOD_TARGET), [...expect.resetClients].sort());
   });
 
   it('the flood is not an event storm, and the summaries add up to the exact counters', () => {
