@@ -71,7 +71,6 @@ const SP = 0x20;
 const HT = 0x09;
 const COLON = 0x3a;
 const COMMA = 0x2c;
-const XFF_LC = Buffer.from('x-forwarded-for', 'latin1');
 
 /** RFC 9110 tchar. */
 function isTcharSlow(c: number): boolean {
@@ -559,8 +558,9 @@ export function scanRequestHead(buf: Uint8Array, off: number, length: number, ke
  * so a list too long to capture is seen as one (xff_too_long). Other cut values are left out.
  */
 function cutForwardedFor(buf: Uint8Array, ls: number, end: number, s: RequestHeadScan): void {
-  const nameEnd = ls + XFF_LC.length;
-  if (nameEnd >= end || buf[nameEnd] !== COLON || !equalsIgnoreCase(buf, ls, XFF_LC)) return;
+  let nameEnd = ls;
+  while (nameEnd < end && buf[nameEnd] !== COLON) nameEnd++;
+  if (nameEnd >= end || headerId(buf, ls, nameEnd) !== Hdr.X_FORWARDED_FOR) return;
   let ve = end;
   while (ve > nameEnd && buf[ve - 1] !== COMMA) ve--;
   if (ve <= nameEnd + 1) return;
