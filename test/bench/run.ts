@@ -82,8 +82,8 @@ function cpuTicks(pid: number): number {
  */
 const WARMUP_PACKETS = 100_000;
 function splitForLive(file: string): { warm: string; rest: string } {
-  const warm = join(CACHE, 'live-warmup.pcap');
-  const rest = join(CACHE, 'live-measured.pcap');
+  const warm = join(CACHE, `lb-traffic-${PACKETS}-warmup.pcap`);
+  const rest = join(CACHE, `lb-traffic-${PACKETS}-measured.pcap`);
   if (!existsSync(warm)) execFileSync('editcap', ['-r', file, warm, `1-${WARMUP_PACKETS}`]);
   if (!existsSync(rest)) execFileSync('editcap', ['-r', file, rest, `${WARMUP_PACKETS + 1}-${PACKETS}`]);
   return { warm, rest };

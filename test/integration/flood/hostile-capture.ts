@@ -9,15 +9,15 @@
 import { TcpConversation } from '../../helpers/packet-builder.js';
 import { PcapWriter } from '../../helpers/pcap-writer.js';
 
-export const TARGET = '198.18.46.10';
+const TARGET = '198.18.46.10';
 export const MAX_CONNECTIONS = 100;
-export const CHURN = 3000;
+const CHURN = 3000;
 export const REFUSED = 5;
 export const RESETS = 5;
 /** Requests that each get a 200: big headers, huge XFF, garbage after, overlapping, wrapping. */
 export const ANSWERED = 5;
 
-export class Capture {
+class Capture {
   readonly w: PcapWriter;
   t = Date.UTC(2026, 1, 15, 9, 30, 0) * 1000;
   constructor(path: string) { this.w = new PcapWriter(path); }
@@ -38,7 +38,8 @@ export class Capture {
   }
 }
 
-export function writeHostileCapture(path: string): void {
+/** Writes the capture; returns its frame count. */
+export function writeHostileCapture(path: string): number {
   const cap = new Capture(path);
   // Churn: waves of 200 connections against a 100-slot table.
   for (let w = 0; w < CHURN / 200; w++) {
@@ -86,4 +87,5 @@ export function writeHostileCapture(path: string): void {
     }
   }
   cap.w.close();
+  return cap.w.count;
 }
