@@ -9,7 +9,7 @@
  * a chunk at a time up to the table's bound.
  */
 
-import { EF_STRIDE, EI_STRIDE, EU_STRIDE, CU_STRIDE, CF, CF_STRIDE, V6_STRIDE, CI, CI_STRIDE, CI_LIST_SHIFT, HIST_STRIDE } from './conn-columns.js';
+import { Bytes, CF, CI, CU, EF, EI, EU } from './conn-columns.js';
 
 /** Slots per chunk (a power of two): the store grows a chunk at a time, so a small table stays small. */
 export const CHUNK_SHIFT = 12;
@@ -34,35 +34,35 @@ export class ConnChunk {
 
   constructor(slots: number = CHUNK_SLOTS) {
     this.#slots = slots;
-    this.eu32 = new Uint32Array(slots * 2 * EU_STRIDE);
-    this.ef64 = new Float64Array(slots * 2 * EF_STRIDE);
-    this.ei32 = new Int32Array(slots * 2 * EI_STRIDE);
-    this.cu32 = new Uint32Array(slots * CU_STRIDE);
+    this.eu32 = new Uint32Array(slots * 2 * EU.STRIDE);
+    this.ef64 = new Float64Array(slots * 2 * EF.STRIDE);
+    this.ei32 = new Int32Array(slots * 2 * EI.STRIDE);
+    this.cu32 = new Uint32Array(slots * CU.STRIDE);
     this.cu32i = new Int32Array(this.cu32.buffer);
-    this.cf64 = new Float64Array(slots * CF_STRIDE);
-    this.ci32 = new Int32Array(slots * CI_STRIDE);
-    this.hist = new Uint8Array(slots * HIST_STRIDE);
+    this.cf64 = new Float64Array(slots * CF.STRIDE);
+    this.ci32 = new Int32Array(slots * CI.STRIDE);
+    this.hist = new Uint8Array(slots * Bytes.HIST);
     this.apps = new Array<unknown>(slots).fill(undefined);
   }
 
   /** IPv6 address bytes, allocated on the chunk's first IPv6 connection (IPv4-only hosts never pay). */
   get v6(): Uint8Array {
-    this.#v6 ??= new Uint8Array(this.#slots * V6_STRIDE);
+    this.#v6 ??= new Uint8Array(this.#slots * Bytes.V6);
     return this.#v6;
   }
 
   /** Zero one slot's columns (slot local to the chunk) before it is reused. */
   clear(slot: number): void {
     const e = slot * 2;
-    this.eu32.fill(0, e * EU_STRIDE, (e + 2) * EU_STRIDE);
-    this.ef64.fill(0, e * EF_STRIDE, (e + 2) * EF_STRIDE);
-    this.ei32.fill(0, e * EI_STRIDE, (e + 2) * EI_STRIDE);
-    this.cu32.fill(0, slot * CU_STRIDE, (slot + 1) * CU_STRIDE);
-    this.cf64.fill(0, slot * CF_STRIDE, (slot + 1) * CF_STRIDE);
-    this.ci32.fill(0, slot * CI_STRIDE, (slot + 1) * CI_STRIDE);
-    this.hist.fill(0, slot * HIST_STRIDE, (slot + 1) * HIST_STRIDE);
+    this.eu32.fill(0, e * EU.STRIDE, (e + 2) * EU.STRIDE);
+    this.ef64.fill(0, e * EF.STRIDE, (e + 2) * EF.STRIDE);
+    this.ei32.fill(0, e * EI.STRIDE, (e + 2) * EI.STRIDE);
+    this.cu32.fill(0, slot * CU.STRIDE, (slot + 1) * CU.STRIDE);
+    this.cf64.fill(0, slot * CF.STRIDE, (slot + 1) * CF.STRIDE);
+    this.ci32.fill(0, slot * CI.STRIDE, (slot + 1) * CI.STRIDE);
+    this.hist.fill(0, slot * Bytes.HIST, (slot + 1) * Bytes.HIST);
     this.apps[slot] = undefined;
-    if (this.#v6 !== undefined) this.#v6.fill(0, slot * V6_STRIDE, (slot + 1) * V6_STRIDE);
+    if (this.#v6 !== undefined) this.#v6.fill(0, slot * Bytes.V6, (slot + 1) * Bytes.V6);
   }
 }
 
@@ -92,10 +92,10 @@ export class ConnStore {
     return (this.#chunks[index >>> CHUNK_SHIFT] as ConnChunk).ci32;
   }
   #get(index: number, field: number): number {
-    return (this.#ci(index)[(index & CHUNK_MASK) * CI_STRIDE + field] as number) - 1;
+    return (this.#ci(index)[(index & CHUNK_MASK) * CI.STRIDE + field] as number) - 1;
   }
   #set(index: number, field: number, to: number): void {
-    this.#ci(index)[(index & CHUNK_MASK) * CI_STRIDE + field] = to + 1;
+    this.#ci(index)[(index & CHUNK_MASK) * CI.STRIDE + field] = to + 1;
   }
 
   /** Next connection index in the same hash bucket, -1 at the end. */
@@ -109,16 +109,16 @@ export class ConnStore {
 
   /** The list (ConnList) the connection is on. */
   list(index: number): number {
-    return (this.#ci(index)[(index & CHUNK_MASK) * CI_STRIDE + CI.BITS] as number) >>> CI_LIST_SHIFT;
+    return (this.#ci(index)[(index & CHUNK_MASK) * CI.STRIDE + CI.BITS] as number) >>> CI.LIST_SHIFT;
   }
   setList(index: number, list: number): void {
     const ci = this.#ci(index);
-    const k = (index & CHUNK_MASK) * CI_STRIDE + CI.BITS;
-    ci[k] = ((ci[k] as number) & ((1 << CI_LIST_SHIFT) - 1)) | (list << CI_LIST_SHIFT);
+    const k = (index & CHUNK_MASK) * CI.STRIDE + CI.BITS;
+    ci[k] = ((ci[k] as number) & ((1 << CI.LIST_SHIFT) - 1)) | (list << CI.LIST_SHIFT);
   }
 
   /** Time the connection was last seen (µs), read without a Connection view. */
   lastSeen(index: number): number {
-    return (this.#chunks[index >>> CHUNK_SHIFT] as ConnChunk).cf64[(index & CHUNK_MASK) * CF_STRIDE + CF.LAST_SEEN] as number;
+    return (this.#chunks[index >>> CHUNK_SHIFT] as ConnChunk).cf64[(index & CHUNK_MASK) * CF.STRIDE + CF.LAST_SEEN] as number;
   }
 }

@@ -1,4 +1,4 @@
-import { EF, EF_STRIDE, EI, EI_STRIDE, EP, EU, EU_STRIDE } from './conn-columns.js';
+import { EF, EI, EP, EU } from './conn-columns.js';
 import type { EndpointState } from './conn-state.js';
 import type { ConnChunk } from './conn-store.js';
 
@@ -23,62 +23,62 @@ export class Endpoint {
   }
 
   /** Zeek endpoint state (EndpointState). */
-  get state(): EndpointState { return this.#get(EP.STATE) as EndpointState; }
-  set state(v: EndpointState) { this.#put(EP.STATE, v); }
+  get state(): EndpointState { return ((this.#pack() >>> EP.STATE_SHIFT) & EP.STATE_MASK) as EndpointState; }
+  set state(v: EndpointState) { this.#put(EP.STATE_SHIFT, EP.STATE_MASK, v); }
   /** History letters already written for this side (bit per letter). */
-  get historyBits(): number { return this.#get(EP.HISTORY_BITS); }
-  set historyBits(v: number) { this.#put(EP.HISTORY_BITS, v); }
+  get historyBits(): number { return (this.#pack() >>> EP.HISTORY_SHIFT) & EP.HISTORY_MASK; }
+  set historyBits(v: number) { this.#put(EP.HISTORY_SHIFT, EP.HISTORY_MASK, v); }
   /** Sequence number of this side's SYN (or first segment), valid when seqInit. */
-  get isn(): number { return this.#u[this.#e * EU_STRIDE + EU.ISN] as number; }
-  set isn(v: number) { this.#u[this.#e * EU_STRIDE + EU.ISN] = v; }
+  get isn(): number { return this.#u[this.#e * EU.STRIDE + EU.ISN] as number; }
+  set isn(v: number) { this.#u[this.#e * EU.STRIDE + EU.ISN] = v; }
   /** Highest sequence number sent plus one ("next expected"), modulo 2^32. */
-  get nextSeq(): number { return this.#u[this.#e * EU_STRIDE + EU.NEXT_SEQ] as number; }
-  set nextSeq(v: number) { this.#u[this.#e * EU_STRIDE + EU.NEXT_SEQ] = v; }
+  get nextSeq(): number { return this.#u[this.#e * EU.STRIDE + EU.NEXT_SEQ] as number; }
+  set nextSeq(v: number) { this.#u[this.#e * EU.STRIDE + EU.NEXT_SEQ] = v; }
   /** Sequence number of the previous segment, to tell out-of-order from a repeated segment. */
-  get lastSeq(): number { return this.#u[this.#e * EU_STRIDE + EU.LAST_SEQ] as number; }
-  set lastSeq(v: number) { this.#u[this.#e * EU_STRIDE + EU.LAST_SEQ] = v; }
+  get lastSeq(): number { return this.#u[this.#e * EU.STRIDE + EU.LAST_SEQ] as number; }
+  set lastSeq(v: number) { this.#u[this.#e * EU.STRIDE + EU.LAST_SEQ] = v; }
   /** Last acknowledgement number this side sent, valid when ackInit. */
-  get lastAck(): number { return this.#u[this.#e * EU_STRIDE + EU.LAST_ACK] as number; }
-  set lastAck(v: number) { this.#u[this.#e * EU_STRIDE + EU.LAST_ACK] = v; }
-  get seqInit(): boolean { return (this.#get(EP.FLAGS) & SEQ_INIT) !== 0; }
-  set seqInit(v: boolean) { this.#flag(SEQ_INIT, v); }
-  get ackInit(): boolean { return (this.#get(EP.FLAGS) & ACK_INIT) !== 0; }
-  set ackInit(v: boolean) { this.#flag(ACK_INIT, v); }
-  get lastAckMicros(): number { return this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] as number; }
-  set lastAckMicros(v: number) { this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] = v; }
+  get lastAck(): number { return this.#u[this.#e * EU.STRIDE + EU.LAST_ACK] as number; }
+  set lastAck(v: number) { this.#u[this.#e * EU.STRIDE + EU.LAST_ACK] = v; }
+  get seqInit(): boolean { return (this.#pack() & Bit.SEQ_INIT) !== 0; }
+  set seqInit(v: boolean) { this.#flag(Bit.SEQ_INIT, v); }
+  get ackInit(): boolean { return (this.#pack() & Bit.ACK_INIT) !== 0; }
+  set ackInit(v: boolean) { this.#flag(Bit.ACK_INIT, v); }
+  get lastAckMicros(): number { return this.#f[this.#e * EF.STRIDE + EF.LAST_ACK_MICROS] as number; }
+  set lastAckMicros(v: number) { this.#f[this.#e * EF.STRIDE + EF.LAST_ACK_MICROS] = v; }
   /** When nextSeq last advanced (tshark's nextseqtime): the out-of-order clock starts there. */
-  get nextSeqMicros(): number { return this.#f[this.#e * EF_STRIDE + EF.NEXT_SEQ_MICROS] as number; }
-  set nextSeqMicros(v: number) { this.#f[this.#e * EF_STRIDE + EF.NEXT_SEQ_MICROS] = v; }
+  get nextSeqMicros(): number { return this.#f[this.#e * EF.STRIDE + EF.NEXT_SEQ_MICROS] as number; }
+  set nextSeqMicros(v: number) { this.#f[this.#e * EF.STRIDE + EF.NEXT_SEQ_MICROS] = v; }
   /** nextSeqMicros and lastAckMicros from the packet itself: no double argument, no heap number per call. */
-  stampNextSeq(v: { readonly tsMicros: number }): void { this.#f[this.#e * EF_STRIDE + EF.NEXT_SEQ_MICROS] = v.tsMicros; }
-  stampAck(v: { readonly tsMicros: number }): void { this.#f[this.#e * EF_STRIDE + EF.LAST_ACK_MICROS] = v.tsMicros; }
+  stampNextSeq(v: { readonly tsMicros: number }): void { this.#f[this.#e * EF.STRIDE + EF.NEXT_SEQ_MICROS] = v.tsMicros; }
+  stampAck(v: { readonly tsMicros: number }): void { this.#f[this.#e * EF.STRIDE + EF.LAST_ACK_MICROS] = v.tsMicros; }
   /** Payload bytes in sequence space (gaps included, retransmissions not counted twice). */
-  get bytes(): number { return this.#f[this.#e * EF_STRIDE + EF.BYTES] as number; }
-  set bytes(v: number) { this.#f[this.#e * EF_STRIDE + EF.BYTES] = v; }
+  get bytes(): number { return this.#f[this.#e * EF.STRIDE + EF.BYTES] as number; }
+  set bytes(v: number) { this.#f[this.#e * EF.STRIDE + EF.BYTES] = v; }
   /** Consecutive duplicate ACKs this side sent for lastAck. */
-  get dupAcks(): number { return this.#i[this.#e * EI_STRIDE + EI.DUP_ACKS] as number; }
-  set dupAcks(v: number) { this.#i[this.#e * EI_STRIDE + EI.DUP_ACKS] = v; }
+  get dupAcks(): number { return this.#i[this.#e * EI.STRIDE + EI.DUP_ACKS] as number; }
+  set dupAcks(v: number) { this.#i[this.#e * EI.STRIDE + EI.DUP_ACKS] = v; }
   /** Raw window of this side's last segment; -1 before the first one. */
-  get window(): number { return this.#i[this.#e * EI_STRIDE + EI.WINDOW] as number; }
-  set window(v: number) { this.#i[this.#e * EI_STRIDE + EI.WINDOW] = v; }
+  get window(): number { return this.#i[this.#e * EI.STRIDE + EI.WINDOW] as number; }
+  set window(v: number) { this.#i[this.#e * EI.STRIDE + EI.WINDOW] = v; }
   /** SYN (or SYN-ACK) segments sent: more than one means retries. */
-  get syns(): number { return this.#i[this.#e * EI_STRIDE + EI.SYNS] as number; }
-  set syns(v: number) { this.#i[this.#e * EI_STRIDE + EI.SYNS] = v; }
+  get syns(): number { return this.#i[this.#e * EI.STRIDE + EI.SYNS] as number; }
+  set syns(v: number) { this.#i[this.#e * EI.STRIDE + EI.SYNS] = v; }
   /** SegmentKind of this side's previous analysed segment (keep-alive and probe ACKs). */
-  get lastKind(): number { return this.#get(EP.LAST_KIND); }
-  set lastKind(v: number) { this.#put(EP.LAST_KIND, v); }
+  get lastKind(): number { return (this.#pack() >>> EP.KIND_SHIFT) & EP.KIND_MASK; }
+  set lastKind(v: number) { this.#put(EP.KIND_SHIFT, EP.KIND_MASK, v); }
 
-  #get(f: readonly [number, number]): number {
-    return ((this.#i[this.#e * EI_STRIDE + EI.PACK] as number) >>> f[0]) & ((1 << f[1]) - 1);
+  #pack(): number {
+    return this.#i[this.#e * EI.STRIDE + EI.PACK] as number;
   }
-  #put(f: readonly [number, number], v: number): void {
-    const k = this.#e * EI_STRIDE + EI.PACK;
-    const mask = ((1 << f[1]) - 1) << f[0];
-    this.#i[k] = ((this.#i[k] as number) & ~mask) | ((v << f[0]) & mask);
+  #put(shift: number, mask: number, v: number): void {
+    const k = this.#e * EI.STRIDE + EI.PACK;
+    this.#i[k] = ((this.#i[k] as number) & ~(mask << shift)) | ((v & mask) << shift);
   }
   #flag(bit: number, on: boolean): void {
-    const f = this.#get(EP.FLAGS);
-    this.#put(EP.FLAGS, on ? f | bit : f & ~bit);
+    const k = this.#e * EI.STRIDE + EI.PACK;
+    const p = this.#i[k] as number;
+    this.#i[k] = on ? p | bit : p & ~bit;
   }
 
   /** After the store cleared the slot: the fields whose empty value is not 0. */
@@ -87,8 +87,8 @@ export class Endpoint {
   }
 }
 
-const SEQ_INIT = 1;
-const ACK_INIT = 2;
+/** The two flags of EP's FLAGS field, as bits of the packed word. */
+const enum Bit { SEQ_INIT = 1 << EP.FLAGS_SHIFT, ACK_INIT = 2 << EP.FLAGS_SHIFT }
 const EMPTY_U32 = new Uint32Array(0);
 const EMPTY_F64 = new Float64Array(0);
 const EMPTY_I32 = new Int32Array(0);

@@ -1,6 +1,6 @@
 import { formatIp4, formatIp6, IpVersion } from '../decode/packet-view.js';
 import { connState, EndpointState, type ConnState } from './conn-state.js';
-import { CB, CF, CF_STRIDE, CI, CI_LIST_SHIFT, CI_STRIDE, CU, CU_STRIDE, EF, EF_STRIDE, EI, EI_STRIDE, EP, HIST_STRIDE, V6_STRIDE } from './conn-columns.js';
+import { Bytes, CB, CF, CI, CU, EF, EI, EP } from './conn-columns.js';
 import { CHUNK_MASK, NO_CHUNK, type ConnChunk, type ConnStore } from './conn-store.js';
 import { Endpoint } from './endpoint.js';
 
@@ -82,13 +82,13 @@ export class Connection implements TcpConnection {
 
   // Direct reads (no cursor), safe to call from observers in the middle of an update.
   #state(side: number): EndpointState {
-    return (((this.#c.ei32[(this.#slot * 2 + side) * EI_STRIDE + EI.PACK] as number) >>> EP.STATE[0]) & ((1 << EP.STATE[1]) - 1)) as EndpointState;
+    return (((this.#c.ei32[(this.#slot * 2 + side) * EI.STRIDE + EI.PACK] as number) >>> EP.STATE_SHIFT) & EP.STATE_MASK) as EndpointState;
   }
-  #bytes(side: number): number { return this.#c.ef64[(this.#slot * 2 + side) * EF_STRIDE + EF.BYTES] as number; }
-  #ci(field: number): number { return this.#c.ci32[this.#slot * CI_STRIDE + field] as number; }
-  #bit(bit: number): boolean { return ((this.#c.ci32[this.#slot * CI_STRIDE + CI.BITS] as number) & bit) !== 0; }
+  #bytes(side: number): number { return this.#c.ef64[(this.#slot * 2 + side) * EF.STRIDE + EF.BYTES] as number; }
+  #ci(field: number): number { return this.#c.ci32[this.#slot * CI.STRIDE + field] as number; }
+  #bit(bit: number): boolean { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) & bit) !== 0; }
   #setBit(bit: number, on: boolean): void {
-    const k = this.#slot * CI_STRIDE + CI.BITS;
+    const k = this.#slot * CI.STRIDE + CI.BITS;
     const b = this.#c.ci32[k] as number;
     this.#c.ci32[k] = on ? b | bit : b & ~bit;
   }
@@ -96,9 +96,9 @@ export class Connection implements TcpConnection {
   get ipVersion(): IpVersion { return this.#bit(CB.V6) ? IpVersion.V6 : IpVersion.V4; }
   set ipVersion(v: IpVersion) { this.#setBit(CB.V6, v === IpVersion.V6); }
   get origPort(): number { return this.#ci(CI.ORIG_PORT); }
-  set origPort(v: number) { this.#c.ci32[this.#slot * CI_STRIDE + CI.ORIG_PORT] = v; }
+  set origPort(v: number) { this.#c.ci32[this.#slot * CI.STRIDE + CI.ORIG_PORT] = v; }
   get respPort(): number { return this.#ci(CI.RESP_PORT); }
-  set respPort(v: number) { this.#c.ci32[this.#slot * CI_STRIDE + CI.RESP_PORT] = v; }
+  set respPort(v: number) { this.#c.ci32[this.#slot * CI.STRIDE + CI.RESP_PORT] = v; }
   get synSeen(): boolean { return this.#bit(CB.SYN_SEEN); }
   set synSeen(v: boolean) { this.#setBit(CB.SYN_SEEN, v); }
   get localIsOriginator(): boolean { return this.#bit(CB.LOCAL_ORIG); }
@@ -112,7 +112,7 @@ export class Connection implements TcpConnection {
   get handshakeDone(): boolean { return this.#bit(CB.HANDSHAKE_DONE); }
   set handshakeDone(v: boolean) { this.#setBit(CB.HANDSHAKE_DONE, v); }
   /** The list (ConnList) the connection is on. */
-  get list(): ConnList { return ((this.#ci(CI.BITS) >>> CI_LIST_SHIFT) as ConnList); }
+  get list(): ConnList { return ((this.#ci(CI.BITS) >>> CI.LIST_SHIFT) as ConnList); }
 
   get app(): unknown { return this.#c.apps[this.#slot]; }
   set app(v: unknown) { this.#c.apps[this.#slot] = v; }
@@ -120,9 +120,9 @@ export class Connection implements TcpConnection {
   /** Zeek-style history (allocates a string: for events, summaries and final states only). */
   get history(): string {
     const h = this.#c.hist;
-    const base = this.#slot * HIST_STRIDE;
+    const base = this.#slot * Bytes.HIST;
     let out = '';
-    for (let i = 0; i < HIST_STRIDE; i++) {
+    for (let i = 0; i < Bytes.HIST; i++) {
       const code = h[base + i] as number;
       if (code === 0) break;
       out += HISTORY_CHARS[code] ?? '?';
@@ -133,26 +133,26 @@ export class Connection implements TcpConnection {
   /** Append a history letter (its H_* bit) for a side; the table writes each at most once per side. */
   addHistory(bit: number, fromOrig: boolean): void {
     const h = this.#c.hist;
-    const base = this.#slot * HIST_STRIDE;
-    for (let i = 0; i < HIST_STRIDE; i++) {
+    const base = this.#slot * Bytes.HIST;
+    for (let i = 0; i < Bytes.HIST; i++) {
       if (h[base + i] === 0) { h[base + i] = historyCode(bit, fromOrig); return; }
     }
   }
 
-  get origIp4(): number { return this.#c.cu32[this.#slot * CU_STRIDE + CU.ORIG_IP4] as number; }
-  set origIp4(v: number) { this.#c.cu32[this.#slot * CU_STRIDE + CU.ORIG_IP4] = v; }
-  get respIp4(): number { return this.#c.cu32[this.#slot * CU_STRIDE + CU.RESP_IP4] as number; }
-  set respIp4(v: number) { this.#c.cu32[this.#slot * CU_STRIDE + CU.RESP_IP4] = v; }
+  get origIp4(): number { return this.#c.cu32[this.#slot * CU.STRIDE + CU.ORIG_IP4] as number; }
+  set origIp4(v: number) { this.#c.cu32[this.#slot * CU.STRIDE + CU.ORIG_IP4] = v; }
+  get respIp4(): number { return this.#c.cu32[this.#slot * CU.STRIDE + CU.RESP_IP4] as number; }
+  set respIp4(v: number) { this.#c.cu32[this.#slot * CU.STRIDE + CU.RESP_IP4] = v; }
   /** The table hash as a signed 32-bit integer. */
-  get hash(): number { return this.#c.cu32i[this.#slot * CU_STRIDE + CU.HASH] as number; }
-  set hash(v: number) { this.#c.cu32i[this.#slot * CU_STRIDE + CU.HASH] = v; }
+  get hash(): number { return this.#c.cu32i[this.#slot * CU.STRIDE + CU.HASH] as number; }
+  set hash(v: number) { this.#c.cu32i[this.#slot * CU.STRIDE + CU.HASH] = v; }
   /** The columns and slot this view points at, for the table's hot path (plain loads, no boxed numbers). */
   get chunk(): ConnChunk { return this.#c; }
   get slot(): number { return this.#slot; }
-  get firstSeenMicros(): number { return this.#c.cf64[this.#slot * CF_STRIDE + CF.FIRST_SEEN] as number; }
-  set firstSeenMicros(v: number) { this.#c.cf64[this.#slot * CF_STRIDE + CF.FIRST_SEEN] = v; }
-  get lastSeenMicros(): number { return this.#c.cf64[this.#slot * CF_STRIDE + CF.LAST_SEEN] as number; }
-  set lastSeenMicros(v: number) { this.#c.cf64[this.#slot * CF_STRIDE + CF.LAST_SEEN] = v; }
+  get firstSeenMicros(): number { return this.#c.cf64[this.#slot * CF.STRIDE + CF.FIRST_SEEN] as number; }
+  set firstSeenMicros(v: number) { this.#c.cf64[this.#slot * CF.STRIDE + CF.FIRST_SEEN] = v; }
+  get lastSeenMicros(): number { return this.#c.cf64[this.#slot * CF.STRIDE + CF.LAST_SEEN] as number; }
+  set lastSeenMicros(v: number) { this.#c.cf64[this.#slot * CF.STRIDE + CF.LAST_SEEN] = v; }
   /** Time of the responder's latest SYN-ACK (0: none), for the handshake RTT. */
   get synAckMicros(): number { return this.#time(CU.SYNACK_AT); }
   set synAckMicros(v: number) { this.#setTime(CU.SYNACK_AT, v); }
@@ -163,32 +163,32 @@ export class Connection implements TcpConnection {
    * SYN to the first segment with ACK and without SYN (0: not known): tshark's
    * ts_first_rtt, its out-of-order threshold for this connection.
    */
-  get firstRttMicros(): number { return this.#c.cu32[this.#slot * CU_STRIDE + CU.FIRST_RTT] as number; }
-  set firstRttMicros(v: number) { this.#c.cu32[this.#slot * CU_STRIDE + CU.FIRST_RTT] = Math.min(Math.max(0, v), 0xffffffff); }
+  get firstRttMicros(): number { return this.#c.cu32[this.#slot * CU.STRIDE + CU.FIRST_RTT] as number; }
+  set firstRttMicros(v: number) { this.#c.cu32[this.#slot * CU.STRIDE + CU.FIRST_RTT] = Math.min(Math.max(0, v), 0xffffffff); }
 
   /** A handshake time kept as µs after firstSeen + 1 in 32 bits (0: none). */
   #time(field: number): number {
-    const d = this.#c.cu32[this.#slot * CU_STRIDE + field] as number;
+    const d = this.#c.cu32[this.#slot * CU.STRIDE + field] as number;
     return d === 0 ? 0 : this.firstSeenMicros + d - 1;
   }
   #setTime(field: number, micros: number): void {
     const d = micros - this.firstSeenMicros + 1;
     // Out of range (before the first packet, or over 71 minutes after it): not kept.
-    this.#c.cu32[this.#slot * CU_STRIDE + field] = micros > 0 && d >= 1 && d <= 0xffffffff ? d : 0;
+    this.#c.cu32[this.#slot * CU.STRIDE + field] = micros > 0 && d >= 1 && d <= 0xffffffff ? d : 0;
   }
 
   /** The originator's IPv6 address (a fresh view: allocates, not for the hot path). */
   get origIp6(): Uint8Array {
-    return this.ipVersion === IpVersion.V6 ? this.#c.v6.subarray(this.#slot * V6_STRIDE, this.#slot * V6_STRIDE + 16) : EMPTY;
+    return this.ipVersion === IpVersion.V6 ? this.#c.v6.subarray(this.#slot * Bytes.V6, this.#slot * Bytes.V6 + 16) : EMPTY;
   }
   get respIp6(): Uint8Array {
-    return this.ipVersion === IpVersion.V6 ? this.#c.v6.subarray(this.#slot * V6_STRIDE + 16, this.#slot * V6_STRIDE + 32) : EMPTY;
+    return this.ipVersion === IpVersion.V6 ? this.#c.v6.subarray(this.#slot * Bytes.V6 + 16, this.#slot * Bytes.V6 + 32) : EMPTY;
   }
 
   /** Copy the two IPv6 addresses (16 bytes each) from a packet. */
   setIp6(buf: Uint8Array, origOff: number, respOff: number): void {
     const v6 = this.#c.v6;
-    const base = this.#slot * V6_STRIDE;
+    const base = this.#slot * Bytes.V6;
     for (let i = 0; i < 16; i++) {
       v6[base + i] = buf[origOff + i] as number;
       v6[base + 16 + i] = buf[respOff + i] as number;
@@ -198,14 +198,14 @@ export class Connection implements TcpConnection {
   /** Does the IPv6 address at buf[off] equal the originator's (side 0) or responder's (side 16)? */
   eq6(buf: Uint8Array, off: number, side: 0 | 16): boolean {
     const v6 = this.#c.v6;
-    const base = this.#slot * V6_STRIDE + side;
+    const base = this.#slot * Bytes.V6 + side;
     for (let i = 0; i < 16; i++) if (buf[off + i] !== v6[base + i]) return false;
     return true;
   }
 
   /** The store and offset of an IPv6 address, for LocalAddresses.has6 without a copy. */
   ip6Ref(side: 0 | 16): readonly [Uint8Array, number] {
-    return [this.#c.v6, this.#slot * V6_STRIDE + side];
+    return [this.#c.v6, this.#slot * Bytes.V6 + side];
   }
 
   get bytesOrig(): number { return this.#bytes(0); }

@@ -12,7 +12,7 @@ import { EventLimiter } from '../events/event-limiter.js';
 import { EndpointState } from './conn-state.js';
 import { ConnQueue } from './conn-list.js';
 import { CHUNK_MASK, ConnStore } from './conn-store.js';
-import { CF, CF_STRIDE, CU, CU_STRIDE } from './conn-columns.js';
+import { CF, CU } from './conn-columns.js';
 import { FlowCounters, type FlowSnapshot } from './flow-stats.js';
 import { sampleHash4, sampleHash6, tableHash, tableHash6 } from './flow-hash.js';
 import { FLOW_DEFAULTS, positiveInt, seconds, type FlowTableOptions } from './flow-options.js';
@@ -212,8 +212,8 @@ export class FlowTable {
     if (v.ipVersion === IpVersion.V4) {
       // Written in place: an address above 2^31 passed to a setter would be a heap number.
       const cu = c.chunk.cu32;
-      cu[c.slot * CU_STRIDE + CU.ORIG_IP4] = senderIsOrig ? v.src4 : v.dst4;
-      cu[c.slot * CU_STRIDE + CU.RESP_IP4] = senderIsOrig ? v.dst4 : v.src4;
+      cu[c.slot * CU.STRIDE + CU.ORIG_IP4] = senderIsOrig ? v.src4 : v.dst4;
+      cu[c.slot * CU.STRIDE + CU.RESP_IP4] = senderIsOrig ? v.dst4 : v.src4;
       c.sampled = sampleHash4(v.src4, v.dst4, v.srcPort, v.dstPort) % this.#sample === 0;
     } else {
       c.setIp6(v.buf, senderIsOrig ? v.src6Offset : v.dst6Offset, senderIsOrig ? v.dst6Offset : v.src6Offset);
@@ -223,8 +223,8 @@ export class FlowTable {
     c.respPort = senderIsOrig ? v.dstPort : v.srcPort;
     c.localIsOriginator = this.#originatorIsLocal(c);
     const cf = c.chunk.cf64;
-    cf[c.slot * CF_STRIDE + CF.FIRST_SEEN] = v.tsMicros;
-    cf[c.slot * CF_STRIDE + CF.LAST_SEEN] = v.tsMicros;
+    cf[c.slot * CF.STRIDE + CF.FIRST_SEEN] = v.tsMicros;
+    cf[c.slot * CF.STRIDE + CF.LAST_SEEN] = v.tsMicros;
 
     const b = hash & this.#mask;
     this.#store.setHashNext(index, (this.#buckets[b] as number) - 1);
@@ -250,9 +250,9 @@ export class FlowTable {
     const now = v.tsMicros;
     // The connection's times, read and written in place (see #tcp on heap numbers).
     const cf = c.chunk.cf64;
-    const cfAt = c.slot * CF_STRIDE;
+    const cfAt = c.slot * CF.STRIDE;
     const cu = c.chunk.cu32;
-    const cuAt = c.slot * CU_STRIDE;
+    const cuAt = c.slot * CU.STRIDE;
     const firstSeen = cf[cfAt + CF.FIRST_SEEN] as number;
     const s = fromOrig ? c.orig : c.resp;
     const r = fromOrig ? c.resp : c.orig;
@@ -481,16 +481,16 @@ export class FlowTable {
     const now = this.#now;
     const st = this.#store;
     // lastSeen(i) is read in place (st.chunkAt): a returned double would be a heap number per packet.
-    for (let i = this.#handshake.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF_STRIDE + CF.LAST_SEEN] as number) + this.#synTimeout <= now; i = this.#handshake.head) {
+    for (let i = this.#handshake.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF.STRIDE + CF.LAST_SEEN] as number) + this.#synTimeout <= now; i = this.#handshake.head) {
       this.#onHandshakeTimeout(i, st.lastSeen(i) + this.#synTimeout);
     }
-    for (let i = this.#closing.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF_STRIDE + CF.LAST_SEEN] as number) + this.#linger <= now; i = this.#closing.head) {
+    for (let i = this.#closing.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF.STRIDE + CF.LAST_SEEN] as number) + this.#linger <= now; i = this.#closing.head) {
       this.#finish(i, Exit.CLOSED);
     }
-    for (let i = this.#failed.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF_STRIDE + CF.LAST_SEEN] as number) + this.#failedLinger <= now; i = this.#failed.head) {
+    for (let i = this.#failed.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF.STRIDE + CF.LAST_SEEN] as number) + this.#failedLinger <= now; i = this.#failed.head) {
       this.#finish(i, Exit.EXPIRED);
     }
-    for (let i = this.#active.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF_STRIDE + CF.LAST_SEEN] as number) + this.#idle <= now; i = this.#active.head) {
+    for (let i = this.#active.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF.STRIDE + CF.LAST_SEEN] as number) + this.#idle <= now; i = this.#active.head) {
       this.#finish(i, Exit.EXPIRED);
     }
     // Summaries of suppressed events are due at most once per window: looked at every 100 ms.
@@ -542,7 +542,7 @@ function match4(c: Connection, v: PacketView): 0 | 1 | 2 {
   if (c.ipVersion !== IpVersion.V4) return 0;
   // Addresses read in place: through a getter, one above 2^31 would be a heap number per packet.
   const cu = c.chunk.cu32;
-  const k = c.slot * CU_STRIDE;
+  const k = c.slot * CU.STRIDE;
   const o = cu[k + CU.ORIG_IP4];
   const r = cu[k + CU.RESP_IP4];
   if (o === v.src4 && r === v.dst4 && c.origPort === v.srcPort && c.respPort === v.dstPort) return 1;
