@@ -4,9 +4,9 @@ import type { ConnChunk } from './conn-store.js';
 
 /**
  * One direction of a connection: what its sender did. A cursor over the store's
- * columns: the table owns two (originator, responder) and points them at the
- * connection being handled, so no connection carries endpoint objects. Valid
- * until the next `Connection.orig`/`resp` of another connection.
+ * columns: each Connection view owns two (originator, responder) and points them
+ * with itself, so no connection carries endpoint objects. Valid until that view
+ * is pointed at another connection.
  */
 export class Endpoint {
   #u: Uint32Array = EMPTY_U32;
@@ -22,11 +22,15 @@ export class Endpoint {
     return this;
   }
 
+  // The getters read the packed word (EI.PACK, the endpoint's first Int32 field) in place
+  // rather than through a helper: a getter that calls nothing stays small enough for V8
+  // to always inline it (see conn-columns.ts).
+
   /** Zeek endpoint state (EndpointState). */
-  get state(): EndpointState { return ((this.#pack() >>> EP.STATE_SHIFT) & EP.STATE_MASK) as EndpointState; }
+  get state(): EndpointState { return (((this.#i[this.#e * EI.STRIDE] as number) >>> EP.STATE_SHIFT) & EP.STATE_MASK) as EndpointState; }
   set state(v: EndpointState) { this.#put(EP.STATE_SHIFT, EP.STATE_MASK, v); }
   /** History letters already written for this side (bit per letter). */
-  get historyBits(): number { return (this.#pack() >>> EP.HISTORY_SHIFT) & EP.HISTORY_MASK; }
+  get historyBits(): number { return ((this.#i[this.#e * EI.STRIDE] as number) >>> EP.HISTORY_SHIFT) & EP.HISTORY_MASK; }
   set historyBits(v: number) { this.#put(EP.HISTORY_SHIFT, EP.HISTORY_MASK, v); }
   /** Sequence number of this side's SYN (or first segment), valid when seqInit. */
   get isn(): number { return this.#u[this.#e * EU.STRIDE + EU.ISN] as number; }
@@ -40,9 +44,9 @@ export class Endpoint {
   /** Last acknowledgement number this side sent, valid when ackInit. */
   get lastAck(): number { return this.#u[this.#e * EU.STRIDE + EU.LAST_ACK] as number; }
   set lastAck(v: number) { this.#u[this.#e * EU.STRIDE + EU.LAST_ACK] = v; }
-  get seqInit(): boolean { return (this.#pack() & Bit.SEQ_INIT) !== 0; }
+  get seqInit(): boolean { return ((this.#i[this.#e * EI.STRIDE] as number) & Bit.SEQ_INIT) !== 0; }
   set seqInit(v: boolean) { this.#flag(Bit.SEQ_INIT, v); }
-  get ackInit(): boolean { return (this.#pack() & Bit.ACK_INIT) !== 0; }
+  get ackInit(): boolean { return ((this.#i[this.#e * EI.STRIDE] as number) & Bit.ACK_INIT) !== 0; }
   set ackInit(v: boolean) { this.#flag(Bit.ACK_INIT, v); }
   get lastAckMicros(): number { return this.#f[this.#e * EF.STRIDE + EF.LAST_ACK_MICROS] as number; }
   set lastAckMicros(v: number) { this.#f[this.#e * EF.STRIDE + EF.LAST_ACK_MICROS] = v; }
@@ -65,12 +69,9 @@ export class Endpoint {
   get syns(): number { return this.#i[this.#e * EI.STRIDE + EI.SYNS] as number; }
   set syns(v: number) { this.#i[this.#e * EI.STRIDE + EI.SYNS] = v; }
   /** SegmentKind of this side's previous analysed segment (keep-alive and probe ACKs). */
-  get lastKind(): number { return (this.#pack() >>> EP.KIND_SHIFT) & EP.KIND_MASK; }
+  get lastKind(): number { return ((this.#i[this.#e * EI.STRIDE] as number) >>> EP.KIND_SHIFT) & EP.KIND_MASK; }
   set lastKind(v: number) { this.#put(EP.KIND_SHIFT, EP.KIND_MASK, v); }
 
-  #pack(): number {
-    return this.#i[this.#e * EI.STRIDE + EI.PACK] as number;
-  }
   #put(shift: number, mask: number, v: number): void {
     const k = this.#e * EI.STRIDE + EI.PACK;
     this.#i[k] = ((this.#i[k] as number) & ~(mask << shift)) | ((v & mask) << shift);

@@ -67,52 +67,57 @@ export class Connection implements TcpConnection {
     this.#c = NO_CHUNK;
   }
 
-  /** Point this view at connection `index` (making its chunk if needed). */
+  /** Point this view, and its two endpoint cursors, at connection `index` (making its chunk if needed). */
   point(index: number): this {
     this.index = index;
-    this.#c = this.#s.chunkOf(index);
-    this.#slot = index & CHUNK_MASK;
+    const c = this.#s.chunkOf(index);
+    const slot = index & CHUNK_MASK;
+    this.#c = c;
+    this.#slot = slot;
+    this.#orig.point(c, slot * 2);
+    this.#resp.point(c, slot * 2 + 1);
     return this;
   }
 
-  /** The originator's side (this view's own cursor, pointed here). */
-  get orig(): Endpoint { return this.#orig.point(this.#c, this.#slot * 2); }
+  // The accessors below read the columns in place and call nothing, so V8 always inlines
+  // them (see conn-columns.ts): they are on the per-packet path.
+
+  /** The originator's side (this view's own cursor, valid until the view is pointed elsewhere). */
+  get orig(): Endpoint { return this.#orig; }
   /** The responder's side. */
-  get resp(): Endpoint { return this.#resp.point(this.#c, this.#slot * 2 + 1); }
+  get resp(): Endpoint { return this.#resp; }
 
   // Direct reads (no cursor), safe to call from observers in the middle of an update.
   #state(side: number): EndpointState {
     return (((this.#c.ei32[(this.#slot * 2 + side) * EI.STRIDE + EI.PACK] as number) >>> EP.STATE_SHIFT) & EP.STATE_MASK) as EndpointState;
   }
   #bytes(side: number): number { return this.#c.ef64[(this.#slot * 2 + side) * EF.STRIDE + EF.BYTES] as number; }
-  #ci(field: number): number { return this.#c.ci32[this.#slot * CI.STRIDE + field] as number; }
-  #bit(bit: number): boolean { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) & bit) !== 0; }
   #setBit(bit: number, on: boolean): void {
     const k = this.#slot * CI.STRIDE + CI.BITS;
     const b = this.#c.ci32[k] as number;
     this.#c.ci32[k] = on ? b | bit : b & ~bit;
   }
 
-  get ipVersion(): IpVersion { return this.#bit(CB.V6) ? IpVersion.V6 : IpVersion.V4; }
+  get ipVersion(): IpVersion { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) & CB.V6) !== 0 ? IpVersion.V6 : IpVersion.V4; }
   set ipVersion(v: IpVersion) { this.#setBit(CB.V6, v === IpVersion.V6); }
-  get origPort(): number { return this.#ci(CI.ORIG_PORT); }
+  get origPort(): number { return this.#c.ci32[this.#slot * CI.STRIDE + CI.ORIG_PORT] as number; }
   set origPort(v: number) { this.#c.ci32[this.#slot * CI.STRIDE + CI.ORIG_PORT] = v; }
-  get respPort(): number { return this.#ci(CI.RESP_PORT); }
+  get respPort(): number { return this.#c.ci32[this.#slot * CI.STRIDE + CI.RESP_PORT] as number; }
   set respPort(v: number) { this.#c.ci32[this.#slot * CI.STRIDE + CI.RESP_PORT] = v; }
-  get synSeen(): boolean { return this.#bit(CB.SYN_SEEN); }
+  get synSeen(): boolean { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) & CB.SYN_SEEN) !== 0; }
   set synSeen(v: boolean) { this.#setBit(CB.SYN_SEEN, v); }
-  get localIsOriginator(): boolean { return this.#bit(CB.LOCAL_ORIG); }
+  get localIsOriginator(): boolean { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) & CB.LOCAL_ORIG) !== 0; }
   set localIsOriginator(v: boolean) { this.#setBit(CB.LOCAL_ORIG, v); }
-  get sampled(): boolean { return this.#bit(CB.SAMPLED); }
+  get sampled(): boolean { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) & CB.SAMPLED) !== 0; }
   set sampled(v: boolean) { this.#setBit(CB.SAMPLED, v); }
   /** An event was made for this connection (reset, refused, unanswered or abandoned). */
-  get reported(): boolean { return this.#bit(CB.REPORTED); }
+  get reported(): boolean { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) & CB.REPORTED) !== 0; }
   set reported(v: boolean) { this.#setBit(CB.REPORTED, v); }
   /** The originator acknowledged the SYN-ACK (or data flowed): no longer a handshake in progress. */
-  get handshakeDone(): boolean { return this.#bit(CB.HANDSHAKE_DONE); }
+  get handshakeDone(): boolean { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) & CB.HANDSHAKE_DONE) !== 0; }
   set handshakeDone(v: boolean) { this.#setBit(CB.HANDSHAKE_DONE, v); }
   /** The list (ConnList) the connection is on. */
-  get list(): ConnList { return ((this.#ci(CI.BITS) >>> CI.LIST_SHIFT) as ConnList); }
+  get list(): ConnList { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) >>> CI.LIST_SHIFT) as ConnList; }
 
   get app(): unknown { return this.#c.apps[this.#slot]; }
   set app(v: unknown) { this.#c.apps[this.#slot] = v; }
