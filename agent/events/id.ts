@@ -3,7 +3,7 @@ import { randomFillSync } from 'node:crypto';
 /** Random bytes are drawn 4 KB at a time: one system call per ~400 ids instead of one per id. */
 const POOL_BYTES = 4096;
 
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const ALPHABET_CODES = Buffer.from('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 'latin1');
 
 /**
  * ULID generator (time-ordered, 26 characters, Crockford base32). Monotonic within
@@ -15,6 +15,7 @@ export class UlidFactory {
   readonly #rand = new Uint8Array(10);
   readonly #pool = new Uint8Array(POOL_BYTES);
   #poolAt = POOL_BYTES;
+  readonly #out = Buffer.alloc(26);
 
   next(nowMs: number = Date.now()): string {
     if (nowMs <= this.#lastMs) {
@@ -30,25 +31,26 @@ export class UlidFactory {
       for (let i = 0; i < 10; i++) this.#rand[i] = this.#pool[this.#poolAt++] ?? 0;
       this.#lastMs = nowMs;
     }
-    let time = '';
+    // Written as character codes into one buffer, made a string once (no 26 concatenations).
+    const out = this.#out;
     let t = nowMs;
-    for (let i = 0; i < 10; i++) {
-      time = ALPHABET[t % 32] + time;
+    for (let i = 9; i >= 0; i--) {
+      out[i] = ALPHABET_CODES[t % 32] ?? 0;
       t = Math.floor(t / 32);
     }
-    let rand = '';
     // 80 bits -> 16 base32 characters, 5 bits at a time.
     let acc = 0;
     let bits = 0;
+    let o = 10;
     for (let i = 0; i < 10; i++) {
       acc = (acc << 8) | (this.#rand[i] ?? 0);
       bits += 8;
       while (bits >= 5) {
         bits -= 5;
-        rand += ALPHABET[(acc >>> bits) & 31];
+        out[o++] = ALPHABET_CODES[(acc >>> bits) & 31] ?? 0;
       }
       acc &= (1 << bits) - 1;
     }
-    return time + rand;
+    return out.toString('latin1');
   }
 }
