@@ -50,8 +50,12 @@ const DEFAULT_MAX_PENDING = 64;
 const MAX_CLOSE_EVENTS = 10;
 /** LOOP_DETECTED events of one reason at most this often (every loop is still counted). */
 const LOOP_EVENT_INTERVAL_MICROS = 1_000_000;
-/** Client addresses kept as shared strings; the table is emptied when it reaches this size. */
-const IPV4_INTERN_MAX = 65_536;
+/**
+ * Client addresses kept as shared strings: a direct-mapped cache of 2^16 slots indexed by a
+ * hash of the address (a colliding address replaces the one in its slot). No Map: an address
+ * above 2^30 is not a small integer, so a Map keyed by it hashed a heap number per request.
+ */
+const IPV4_CACHE_BITS = 16;
 
 const INDICATOR_NAMES: ReadonlyArray<[number, string]> = [
   [IndicatorBit.TRACE_ID, LbIndicator.TRACE_ID],
@@ -98,7 +102,8 @@ export class TrafficClassifier {
   readonly #resScan = new ResponseHeadScan();
   /** The 'length' framing handed back to HttpStream, which applies it at once: one object, reused. */
   readonly #bodyLength: { kind: 'length'; length: number } = { kind: 'length', length: 0 };
-  readonly #ipv4Text = new Map<number, string>();
+  readonly #ipv4Keys = new Int32Array(1 << IPV4_CACHE_BITS);
+  readonly #ipv4Texts: Array<string | undefined> = new Array<string | undefined>(1 << IPV4_CACHE_BITS).fill(undefined);
   readonly #pendingPool = new PendingPool();
   /** Out-parameters of the byte scanners (plain IPv4 value; trace Root start and end). */
   readonly #ipv4Out = new Int32Array(1);
@@ -400,11 +405,12 @@ export class TrafficClassifier {
 
   /** Shared text of an IPv4 address (X-Forwarded-For clients repeat: one string each, not one per request). */
   #ipv4(value: number, buf: Uint8Array, start: number, end: number): string {
-    let text = this.#ipv4Text.get(value);
-    if (text === undefined) {
-      if (this.#ipv4Text.size >= IPV4_INTERN_MAX) this.#ipv4Text.clear();
+    const slot = Math.imul(value, 0x9e3779b1) >>> (32 - IPV4_CACHE_BITS);
+    let text = this.#ipv4Texts[slot];
+    if (text === undefined || this.#ipv4Keys[slot] !== value) {
       text = latin1(buf, start, end);
-      this.#ipv4Text.set(value, text);
+      this.#ipv4Keys[slot] = value;
+      this.#ipv4Texts[slot] = text;
     }
     return text;
   }

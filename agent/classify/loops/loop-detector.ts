@@ -183,15 +183,19 @@ export class TraceRepeatDetector {
 
 export type TtlLoopEvidence = Readonly<{ ipId: number; seq: number; length: number; ttls: number[] }>;
 
+/**
+ * The same packet (addresses, IP id, length, protocol, ports, sequence number) seen again
+ * within a second with a lower TTL. One slot per hash of the packet's identity; what every
+ * packet reads and writes (its identity, a count and its first TTL) sits in one 16-byte
+ * row, the time in a second array and the TTL history only once a packet repeats: a new
+ * packet, the usual case, touches two cache lines.
+ */
 export class TtlLoopDetector {
-  readonly #k1 = new Uint32Array(TTL_SLOTS);
-  readonly #k2 = new Uint32Array(TTL_SLOTS);
-  readonly #k3 = new Uint32Array(TTL_SLOTS);
+  /** Per slot: k1, k2, k3, then META (count, reported flag, first TTL). */
+  readonly #rows = new Uint32Array(TTL_SLOTS * 4);
   readonly #ts = new Float64Array(TTL_SLOTS);
-  /** Up to TTL_HISTORY TTLs per slot, and how many are held. */
+  /** Up to TTL_HISTORY TTLs per slot, filled from the second sighting on. */
   readonly #ttls = new Uint8Array(TTL_SLOTS * TTL_HISTORY);
-  readonly #ttlCount = new Uint8Array(TTL_SLOTS);
-  readonly #reported = new Uint8Array(TTL_SLOTS);
 
   /** Returns evidence the first time a packet crosses the repeat threshold, else undefined. */
   observe(v: PacketView): TtlLoopEvidence | undefined {
@@ -206,30 +210,36 @@ export class TtlLoopDetector {
     const k2 = ((v.ipId << 16) ^ v.ipTotalLen ^ (v.proto << 8) ^ v.srcPort) >>> 0;
     const k3 = (v.seq ^ Math.imul(v.dstPort, 0x85ebca6b)) >>> 0;
     const slot = (Math.imul(k1 ^ k2 ^ k3, 0x27d4eb2d) >>> 20) & (TTL_SLOTS - 1);
-    const same = this.#k1[slot] === k1 && this.#k2[slot] === k2 && this.#k3[slot] === k3 &&
-      v.tsMicros - (this.#ts[slot] ?? 0) <= TTL_WINDOW_MICROS;
-    const base = slot * TTL_HISTORY;
-    if (!same) {
-      this.#k1[slot] = k1; this.#k2[slot] = k2; this.#k3[slot] = k3;
+    const rows = this.#rows;
+    const r = slot * 4;
+    if (rows[r] !== k1 || rows[r + 1] !== k2 || rows[r + 2] !== k3 || v.tsMicros - (this.#ts[slot] ?? 0) > TTL_WINDOW_MICROS) {
+      rows[r] = k1; rows[r + 1] = k2; rows[r + 2] = k3;
+      rows[r + 3] = 1 | (v.ttl << META_FIRST_TTL_SHIFT);
       this.#ts[slot] = v.tsMicros;
-      this.#ttls[base] = v.ttl;
-      this.#ttlCount[slot] = 1;
-      this.#reported[slot] = 0;
       return undefined;
     }
-    let n = this.#ttlCount[slot] ?? 0;
-    const last = n > 0 ? (this.#ttls[base + n - 1] ?? 0) : 256;
+    const meta = rows[r + 3] ?? 0;
+    let n = meta & META_COUNT_MASK;
+    const base = slot * TTL_HISTORY;
+    if (n === 1) this.#ttls[base] = meta >>> META_FIRST_TTL_SHIFT;
+    const last = this.#ttls[base + n - 1] ?? 0;
     // Retransmissions and the same packet captured twice (in and out) keep their TTL: only a drop counts.
     if (v.ttl >= last) return undefined;
-    if (n < TTL_HISTORY) { this.#ttls[base + n] = v.ttl; this.#ttlCount[slot] = ++n; }
+    if (n < TTL_HISTORY) this.#ttls[base + n++] = v.ttl;
     this.#ts[slot] = v.tsMicros;
-    if (this.#reported[slot] === 0 && n >= TTL_REPEAT_THRESHOLD) {
-      this.#reported[slot] = 1;
+    const reported = (meta & META_REPORTED) !== 0;
+    rows[r + 3] = (meta & ~META_COUNT_MASK) | n | (n >= TTL_REPEAT_THRESHOLD ? META_REPORTED : 0);
+    if (!reported && n >= TTL_REPEAT_THRESHOLD) {
       return { ipId: v.ipId, seq: v.seq >>> 0, length: v.ipTotalLen, ttls: Array.from(this.#ttls.subarray(base, base + n)) };
     }
     return undefined;
   }
 }
+
+/** Bits of a TTL slot's META word. */
+const META_COUNT_MASK = 0xff;
+const META_REPORTED = 0x100;
+const META_FIRST_TTL_SHIFT = 16;
 
 function read32(buf: Uint8Array, p: number): number {
   if (p < 0) return 0;
