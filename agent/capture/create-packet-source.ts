@@ -26,7 +26,7 @@ export type PacketSourceOptions = Readonly<{
   snaplen?: number | undefined;
   /** @default DEFAULT_BUFFER_SIZE_MB (64) */
   bufferSizeMb?: number | undefined;
-  /** @default DEFAULT_BUFFER_TIMEOUT_MS (10) */
+  /** @default DEFAULT_BUFFER_TIMEOUT_MS (50) */
   bufferTimeoutMs?: number | undefined;
   /** User BPF expression ANDed with what the analysis needs. */
   filter?: string | undefined;

@@ -18,7 +18,7 @@ export const DEFAULT_SNAPLEN = 9216;
 /** Kernel ring for bursts: about 7,000 full jumbo frames, far more small ones. */
 export const DEFAULT_BUFFER_SIZE_MB = 64;
 /** How long libpcap holds a partly filled block; latency is irrelevant here. */
-export const DEFAULT_BUFFER_TIMEOUT_MS = 10;
+export const DEFAULT_BUFFER_TIMEOUT_MS = 50;
 /** Above this the summary and events lag visibly; 0 would mean immediate mode. */
 export const MAX_BUFFER_TIMEOUT_MS = 50;
 

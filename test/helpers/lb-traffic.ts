@@ -12,6 +12,12 @@ import { PcapWriter } from './pcap-writer.js';
 export type LbTrafficOptions = Readonly<{
   /** Address family of the LB nodes and the target (IPv6: a dual-stack ALB's nodes). @default 4 */
   family?: 4 | 6;
+  /**
+   * The target's port (refused SYNs go to the next one). Another port gives the same mix on
+   * connections of its own: the live benchmark warms the agent up with such a capture.
+   * @default 8080
+   */
+  targetPort?: number;
 }>;
 
 /** LB-like traffic: the same mix the product meets behind an ALB. Deterministic. */
@@ -23,12 +29,13 @@ export function generateLbTraffic(path: string, packets: number, opts: LbTraffic
   const v6 = opts.family === 6;
   const lbNodes = v6 ? ['2001:db8:60::11', '2001:db8:60::12', '2001:db8:60::13'] : ['198.18.60.11', '198.18.60.12', '198.18.60.13'];
   const target = v6 ? '2001:db8:61::10' : '198.18.61.10';
+  const port = opts.targetPort ?? 8080;
   const body = 'x'.repeat(1200);
   const emit = (f: Buffer) => { t += 50; w.write(t, f); };
   // 300 keep-alive connections from the LB nodes, used round-robin.
   const conns: TcpConversation[] = [];
   for (let i = 0; i < 300; i++) {
-    const c = new TcpConversation(lbNodes[i % 3] as string, target, 20000 + i, 8080, { c: 1000 + i * 7919, s: 90000 + i * 104729 });
+    const c = new TcpConversation(lbNodes[i % 3] as string, target, 20000 + i, port, { c: 1000 + i * 7919, s: 90000 + i * 104729 });
     emit(c.seg(true, 'S', '', { options: Buffer.concat([TcpOpt.mss(8961), TcpOpt.sackPermitted(), TcpOpt.wscale(7)]) }));
     emit(c.seg(false, 'SA', '', { options: Buffer.concat([TcpOpt.mss(8961), TcpOpt.sackPermitted(), TcpOpt.wscale(7)]) }));
     emit(c.seg(true, 'A'));
@@ -58,9 +65,9 @@ export function generateLbTraffic(path: string, packets: number, opts: LbTraffic
     emit(c.seg(true, 'A'));
     if (r % 50 === 0) {
       // A health check on its own connection.
-      const h = new TcpConversation(lbNodes[rnd(3)] as string, target, extraPort++ % 60000 + 1024, 8080);
+      const h = new TcpConversation(lbNodes[rnd(3)] as string, target, extraPort++ % 60000 + 1024, port);
       for (const f of h.handshake()) emit(f);
-      emit(h.seg(true, 'PA', 'GET /health HTTP/1.1\r\nHost: 198.18.61.10:8080\r\nConnection: close\r\nUser-Agent: ELB-HealthChecker/2.0\r\nAccept-Encoding: gzip, compressed\r\n\r\n'));
+      emit(h.seg(true, 'PA', `GET /health HTTP/1.1\r\nHost: 198.18.61.10:${port}\r\nConnection: close\r\nUser-Agent: ELB-HealthChecker/2.0\r\nAccept-Encoding: gzip, compressed\r\n\r\n`));
       emit(h.seg(false, 'PA', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'));
       emit(h.seg(false, 'FA'));
       emit(h.seg(true, 'FA'));
@@ -68,10 +75,10 @@ export function generateLbTraffic(path: string, packets: number, opts: LbTraffic
     }
     if (r % 333 === 0) {
       // A refused connection and a reset one.
-      const x = new TcpConversation(lbNodes[rnd(3)] as string, target, extraPort++ % 60000 + 1024, 8081);
+      const x = new TcpConversation(lbNodes[rnd(3)] as string, target, extraPort++ % 60000 + 1024, port + 1);
       emit(x.seg(true, 'S'));
       emit(x.seg(false, 'RA'));
-      const y = new TcpConversation(lbNodes[rnd(3)] as string, target, extraPort++ % 60000 + 1024, 8080);
+      const y = new TcpConversation(lbNodes[rnd(3)] as string, target, extraPort++ % 60000 + 1024, port);
       for (const f of y.handshake()) emit(f);
       emit(y.seg(false, 'RA'));
     }

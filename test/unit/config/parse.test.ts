@@ -32,7 +32,7 @@ describe('configuration', () => {
     assert.equal(c.retentionDays, 7);
     assert.equal(c.engine, 'pcap');
     assert.equal(c.snaplen, 9216);
-    assert.equal(c.bufferTimeoutMs, 10);
+    assert.equal(c.bufferTimeoutMs, 50);
     assert.equal(c.maxConnections, 100_000);
     assert.equal(c.cloudwatch, 'auto');
     assert.equal(c.logGroup, '/lb-traffic-analyzer/events');
@@ -92,6 +92,10 @@ describe('configuration', () => {
     assert.equal(p[1], '--engine: "foo" is not one of: pcap, cap');
     assert.match(p[2] ?? '', /^--summary-interval: -5 is out of range/);
     assert.equal(p[3], '--cloudwatch: "maybe" is not one of: auto, on, off');
+  });
+
+  test('--buffer-timeout above what libpcap is given here is a flag error, not a failure at capture start', () => {
+    assert.deepEqual(problems(['--buffer-timeout', '100']), ['--buffer-timeout: 100 is out of range (milliseconds, 1..50)']);
   });
 
   test('a bad environment value names the variable and its flag', () => {
