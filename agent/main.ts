@@ -31,6 +31,8 @@ import { buildSummary, summaryJson, summaryTable } from './ship/summary.js';
 import { IdleClock } from './flows/idle-clock.js';
 
 const SHUTDOWN_BUDGET_MS = 4000;
+/** How long past the buffer timeout capture runs after SIGTERM, for the kernel's last block. */
+const DRAIN_MARGIN_MS = 30;
 const HEALTH_INTERVAL_MS = 10_000;
 const TICK_INTERVAL_MS = 1000;
 
@@ -291,9 +293,15 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'stopping: final summary, flushing the local log and CloudWatch');
-      const hardStop = setTimeout(() => resolveExit(exitCode), SHUTDOWN_BUDGET_MS + 500);
+      const hardStop = setTimeout(() => resolveExit(exitCode), SHUTDOWN_BUDGET_MS + DRAIN_MARGIN_MS + 500);
       hardStop.unref();
       for (const t of timers) clearInterval(t);
+      // Live: the kernel hands a partly filled block over only when the buffer timeout
+      // expires, so what arrived just before the signal is still delivered if capture runs
+      // that long; a file stops at once.
+      setTimeout(() => finish(hardStop), live ? config.bufferTimeoutMs + DRAIN_MARGIN_MS : 0);
+    };
+    const finish = (hardStop: NodeJS.Timeout): void => {
       source.stop();
       // Open connections are not closed out: a SYN sent a moment ago is not "unanswered".
       pipeline.noteCaptureStats(source.stats(), Date.now() * 1000);

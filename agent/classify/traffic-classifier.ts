@@ -51,11 +51,11 @@ const MAX_CLOSE_EVENTS = 10;
 /** LOOP_DETECTED events of one reason at most this often (every loop is still counted). */
 const LOOP_EVENT_INTERVAL_MICROS = 1_000_000;
 /**
- * Client addresses kept as shared strings: a direct-mapped cache of 2^16 slots indexed by a
+ * Client addresses kept as shared strings: a direct-mapped cache of 2^14 slots indexed by a
  * hash of the address (a colliding address replaces the one in its slot). No Map: an address
  * above 2^30 is not a small integer, so a Map keyed by it hashed a heap number per request.
  */
-const IPV4_CACHE_BITS = 16;
+const IPV4_CACHE_BITS = 14;
 
 const INDICATOR_NAMES: ReadonlyArray<[number, string]> = [
   [IndicatorBit.TRACE_ID, LbIndicator.TRACE_ID],
