@@ -18,10 +18,10 @@ import {
   HealthCheckKind, type StatusMatcher,
 } from './health-check/health-check.js';
 import {
-  latin1, looksLikeRequestStart, looksLikeResponseStart, matchHttp2Preface, RequestHeadScan, ResponseHeadScan,
+  HeadRange, latin1, looksLikeRequestStart, looksLikeResponseStart, matchHttp2Preface, RequestHeadScan, ResponseHeadScan,
   responseHasBody, scanRequestHead, scannedForwardedFor, scannedMethod, scanResponseHead, ScanStatus,
 } from './http/http-parser.js';
-import { CHUNKED, HttpStream, NO_BODY, OPAQUE, RESYNC, UNTIL_CLOSE, type Framing } from './http/http-stream.js';
+import { CHUNKED, HttpStream, NO_BODY, OPAQUE, RESYNC, UNTIL_CLOSE, type Framing, type ScannedHead } from './http/http-stream.js';
 import { EMPTY_LB_KNOWLEDGE, type LbBinding, type LbKnowledge } from './lb-knowledge.js';
 import { ByTarget, IntervalStat, type IntervalStatSet, type TargetCounters } from './target-stats.js';
 import { findTraceRoot, TraceRepeatDetector, TtlLoopDetector } from './loops/loop-detector.js';
@@ -365,6 +365,7 @@ export class TrafficClassifier {
 
   #startHttp(cs: ConnectionState): void {
     cs.req = new HttpStream(looksLikeRequestStart, {
+      onHeadIn: (buf, off, len, ts, out) => this.#requestHeadIn(cs, buf, off, len, ts, out),
       onHead: (buf, off, len, partial, firstTs, lastTs) => this.#requestHead(cs, buf, off, len, partial, firstTs, lastTs),
       onMalformed: (reason) => this.#malformedHead(reason),
       onBodyEnd: (ts) => {
@@ -373,6 +374,7 @@ export class TrafficClassifier {
       },
     });
     cs.res = new HttpStream(looksLikeResponseStart, {
+      onHeadIn: (buf, off, len, ts, out) => this.#responseHeadIn(cs, buf, off, len, ts, out),
       onHead: (buf, off, len, partial, firstTs) => this.#responseHead(cs, buf, off, len, partial, firstTs),
       onMalformed: (reason) => this.#malformedHead(reason),
       onBodyEnd: () => undefined,
@@ -384,12 +386,26 @@ export class TrafficClassifier {
     else this.#c.malformedStartLines++;
   }
 
+  /** A request head read in one pass where its segment starts (see HttpStreamHandler.onHeadIn). */
+  #requestHeadIn(cs: ConnectionState, buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean {
+    const h = this.#reqScan;
+    if (!scanRequestHead(buf, off, len, this.#keepQuery, false, h, HeadRange.OPEN)) return false;
+    out.length = h.length;
+    out.framing = this.#request(cs, h, ts, ts);
+    return true;
+  }
+
   #requestHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing {
     const h = this.#reqScan;
-    if (!scanRequestHead(buf, off, len, this.#keepQuery, partial, h, true)) {
+    if (!scanRequestHead(buf, off, len, this.#keepQuery, partial, h, HeadRange.WHOLE)) {
       if (h.status === ScanStatus.MALFORMED) this.#malformedHead(h.reason);
       return RESYNC;
     }
+    return this.#request(cs, h, firstTs, lastTs);
+  }
+
+  /** A scanned request head: counted, paired later with its response; the framing of its body. */
+  #request(cs: ConnectionState, h: RequestHeadScan, firstTs: number, lastTs: number): Framing {
     if (h.partial) this.#c.partialHeads++;
     this.#onRequest(cs, h, firstTs, lastTs);
     if (h.contentLength === -2) return RESYNC;
@@ -488,12 +504,26 @@ export class TrafficClassifier {
     if (hc !== undefined) this.#hcPending.add(cs);
   }
 
+  /** A response head read in one pass where its segment starts (see HttpStreamHandler.onHeadIn). */
+  #responseHeadIn(cs: ConnectionState, buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean {
+    const res = this.#resScan;
+    if (!scanResponseHead(buf, off, len, false, res, HeadRange.OPEN)) return false;
+    out.length = res.length;
+    out.framing = this.#response(cs, res, ts);
+    return true;
+  }
+
   #responseHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number): Framing {
     const res = this.#resScan;
-    if (!scanResponseHead(buf, off, len, partial, res, true)) {
+    if (!scanResponseHead(buf, off, len, partial, res, HeadRange.WHOLE)) {
       if (res.status === ScanStatus.MALFORMED) this.#malformedHead(res.reason);
       return RESYNC;
     }
+    return this.#response(cs, res, firstTs);
+  }
+
+  /** A scanned response head: paired with the oldest pending request; the framing of its body. */
+  #response(cs: ConnectionState, res: ResponseHeadScan, firstTs: number): Framing {
     if (res.partial) this.#c.partialHeads++;
     const status = res.status3;
     // Interim responses (100-continue, 103) precede the real one: not paired.

@@ -171,6 +171,18 @@ function parseVersion(buf: Uint8Array, start: number, end: number): HttpVersion 
 
 /** Outcome of a scan: the head is complete (or usable partial), needs more bytes, or is not HTTP. */
 export const ScanStatus = { OK: 0, INCOMPLETE: 1, MALFORMED: 2 } as const;
+
+/**
+ * What the range handed to scanRequestHead/scanResponseHead is. SPLIT: a head is looked
+ * for in it (its blank line found first). WHOLE: exactly one head ending with its blank
+ * line, as findHeadEnd delimits it (HttpStream's buffered heads). OPEN: a head starts at
+ * the offset and may end inside the range or not at all (a segment's payload): one pass
+ * finds its end and reads its fields. OPEN is OK only for a complete, well-formed head,
+ * with the fields and length WHOLE would give; any other verdict (incomplete, malformed)
+ * may differ from WHOLE's, and the caller then delimits the head and scans it again.
+ */
+export const HeadRange = { SPLIT: 0, WHOLE: 1, OPEN: 2 } as const;
+export type HeadRange = (typeof HeadRange)[keyof typeof HeadRange];
 export type ScanStatus = (typeof ScanStatus)[keyof typeof ScanStatus];
 
 /**
@@ -407,9 +419,16 @@ function fail(s: HeadScan, status: ScanStatus, reason: string): false {
 }
 
 /** The checks common to both heads before the start line; false (with status set) when not usable. */
-function headStatus(buf: Uint8Array, off: number, end: number, partial: boolean, whole: boolean, s: HeadScan): boolean {
+function headStatus(buf: Uint8Array, off: number, end: number, partial: boolean, range: HeadRange, s: HeadScan): boolean {
   if (end <= off) return fail(s, ScanStatus.INCOMPLETE, 'empty');
-  if (whole && !partial) {
+  if (range === HeadRange.OPEN) {
+    // The end is found by walkFields; until then headEnd bounds the scan (a head is at most MAX_HEAD_BYTES).
+    s.headEnd = Math.min(end, off + MAX_HEAD_BYTES);
+    s.partial = false;
+    s.lines = -1;
+    return true;
+  }
+  if (range === HeadRange.WHOLE && !partial) {
     // The caller delimited the head with findHeadEnd: the split would find exactly this end.
     if (end - off > MAX_HEAD_BYTES) return fail(s, ScanStatus.MALFORMED, 'head_too_large');
     s.headEnd = end;
@@ -441,13 +460,20 @@ type FieldSink<S extends HeadScan> = (s: S, id: Hdr, buf: Uint8Array, vs: number
  * set) on a malformed one. One pass per line: the name is checked up to its colon,
  * the value for control characters up to the line end.
  */
-function walkFields<S extends HeadScan>(buf: Uint8Array, firstLf: number, s: S, sink: FieldSink<S>): boolean {
+function walkFields<S extends HeadScan>(buf: Uint8Array, firstLf: number, s: S, sink: FieldSink<S>, open: boolean): boolean {
   let ls = firstLf + 1;
   const end = s.headEnd;
   while (ls < end) {
     const first = buf[ls];
     // The blank line that ends a complete head.
-    if (first === LF || (first === CR && buf[ls + 1] === LF)) break;
+    if (first === LF || (first === CR && buf[ls + 1] === LF)) {
+      if (open) {
+        // Its LF must be inside the range (a byte past it is not part of the segment).
+        if (first === CR && ls + 1 >= end) return fail(s, ScanStatus.INCOMPLETE, 'no_blank_line_yet');
+        s.headEnd = first === LF ? ls + 1 : ls + 2;
+      }
+      return true;
+    }
     // Obsolete line folding (RFC 9112 5.2): continuation of the previous field, ignored.
     if (first === SP || first === HT) {
       let e = ls;
@@ -484,7 +510,8 @@ function walkFields<S extends HeadScan>(buf: Uint8Array, firstLf: number, s: S, 
     if (id !== Hdr.OTHER) sink(s, id, buf, vs, ve);
     ls = next;
   }
-  return true;
+  // A line running past the range, or no blank line in it: an open range holds no whole head.
+  return open ? fail(s, ScanStatus.INCOMPLETE, 'no_blank_line_yet') : true;
 }
 
 function requestField(req: RequestHeadScan, id: Hdr, b: Uint8Array, vs: number, ve: number): void {
@@ -512,18 +539,19 @@ function responseField(res: ResponseHeadScan, id: Hdr, b: Uint8Array, vs: number
 /**
  * Scan a request head at buf[off, off+length) into `s` without making strings.
  * Returns true when s.status is OK. The same verdicts as parseRequestHead.
- * `whole`: the range is exactly one head ending with its blank line, as
- * findHeadEnd delimits it (HttpStream's complete heads), so it is not split again.
+ * `range`: what the range is (HeadRange); with OPEN, s.length is where the head ended.
  */
-export function scanRequestHead(buf: Uint8Array, off: number, length: number, keepQuery: boolean, partial: boolean, s: RequestHeadScan, whole = false): boolean {
+export function scanRequestHead(buf: Uint8Array, off: number, length: number, keepQuery: boolean, partial: boolean, s: RequestHeadScan,
+  range: HeadRange = HeadRange.SPLIT): boolean {
   s.reset(buf);
   if (badOffset(buf, off)) return fail(s, ScanStatus.MALFORMED, 'bad_offset');
   const end = boundedEnd(buf, off, length);
   if (end > off && !looksLikeRequestStart(buf, off, end - off)) return fail(s, ScanStatus.MALFORMED, 'bad_method');
-  if (!headStatus(buf, off, end, partial, whole, s)) return false;
+  if (!headStatus(buf, off, end, partial, range, s)) return false;
   const rlStart = off;
   const rlEnd = lineEndAt(buf, off, s.headEnd);
   const firstLf = lineLf;
+  if (firstLf >= s.headEnd) return fail(s, ScanStatus.INCOMPLETE, 'no_blank_line_yet'); // OPEN: the request line is cut
   // METHOD SP request-target SP HTTP-version
   let sp1 = -1;
   let sp2 = -1;
@@ -546,7 +574,7 @@ export function scanRequestHead(buf: Uint8Array, off: number, length: number, ke
   s.pathEnd = Math.min(targetEnd, sp1 + 1 + MAX_PATH_CHARS);
   s.version = version;
   s.connectionClose = version === '1.0';
-  if (!walkFields(buf, firstLf, s, requestField)) return false;
+  if (!walkFields(buf, firstLf, s, requestField, range === HeadRange.OPEN)) return false;
   if (s.partial && s.headEnd < end) cutForwardedFor(buf, s.headEnd, end, s);
   s.length = s.headEnd - off;
   return true;
@@ -578,16 +606,19 @@ function cutForwardedFor(buf: Uint8Array, ls: number, end: number, s: RequestHea
 /**
  * Scan a response head at buf[off, off+length) into `s` without making strings.
  * Returns true when s.status is OK. The same verdicts as parseResponseHead.
+ * `range` as for scanRequestHead.
  */
-export function scanResponseHead(buf: Uint8Array, off: number, length: number, partial: boolean, s: ResponseHeadScan, whole = false): boolean {
+export function scanResponseHead(buf: Uint8Array, off: number, length: number, partial: boolean, s: ResponseHeadScan,
+  range: HeadRange = HeadRange.SPLIT): boolean {
   s.reset(buf);
   if (badOffset(buf, off)) return fail(s, ScanStatus.MALFORMED, 'bad_offset');
   const end = boundedEnd(buf, off, length);
   if (end > off && !looksLikeResponseStart(buf, off, end - off)) return fail(s, ScanStatus.MALFORMED, 'bad_status_line');
-  if (!headStatus(buf, off, end, partial, whole, s)) return false;
+  if (!headStatus(buf, off, end, partial, range, s)) return false;
   const slStart = off;
   const slEnd = lineEndAt(buf, off, s.headEnd);
   const firstLf = lineLf;
+  if (firstLf >= s.headEnd) return fail(s, ScanStatus.INCOMPLETE, 'no_blank_line_yet'); // OPEN: the status line is cut
   // HTTP-version SP 3DIGIT SP [reason]  (the reason phrase may be empty, the SP before it is often missing)
   if (slEnd - slStart < 12) return fail(s, ScanStatus.MALFORMED, 'bad_status_line');
   const version = parseVersion(buf, slStart, slStart + 8);
@@ -608,7 +639,7 @@ export function scanResponseHead(buf: Uint8Array, off: number, length: number, p
   s.status3 = status;
   s.version = version;
   s.connectionClose = version === '1.0';
-  if (!walkFields(buf, firstLf, s, responseField)) return false;
+  if (!walkFields(buf, firstLf, s, responseField, range === HeadRange.OPEN)) return false;
   s.length = s.headEnd - off;
   return true;
 }

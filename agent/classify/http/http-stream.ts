@@ -22,7 +22,18 @@ export const OPAQUE: Framing = Object.freeze({ kind: 'opaque' });
 export const CHUNKED: Framing = Object.freeze({ kind: 'chunked' });
 export const UNTIL_CLOSE: Framing = Object.freeze({ kind: 'close' });
 
+/** A head the handler scanned in place (onHeadIn): its length and the framing of its body. */
+export type ScannedHead = { length: number; framing: Framing };
+
 export interface HttpStreamHandler {
+  /**
+   * Optional one-pass fast path for a head that starts at `off`: when buf[off, off+len)
+   * holds all of it and it is well formed, handle it as onHead would (a complete head, its
+   * first and last bytes at `ts`), put its length and framing in `out` and return true.
+   * Otherwise return false having reported nothing: the stream delimits the head itself
+   * and calls onHead (or onMalformed).
+   */
+  onHeadIn?(buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean;
   /**
    * A message head at buf[off, off+len). `partial` when the capture lost the rest
    * of it; otherwise the range ends exactly after the head's blank line (as
@@ -55,6 +66,8 @@ export class HttpStream {
   #chunkDigits = 0;
   #chunkExt = false;
   #lineLen = 0;
+  /** onHeadIn's answer, reused. */
+  readonly #scanned: ScannedHead = { length: 0, framing: NO_BODY };
 
   constructor(looksLikeStart: LooksLikeStart, handler: HttpStreamHandler) {
     this.#looksLikeStart = looksLikeStart;
@@ -160,8 +173,15 @@ export class HttpStream {
         this.#mode = Mode.RESYNC;
         return end;
       }
+      const limit = Math.min(end, p + MAX_HEAD_BYTES);
+      // Fastest path: the handler finds the head's end while it reads the head (one pass).
+      const scanned = this.#scanned;
+      if (this.#handler.onHeadIn?.(buf, p, limit - p, ts, scanned) === true) {
+        this.#apply(scanned.framing, ts);
+        return p + scanned.length;
+      }
       // Fast path: the whole head is in this segment, parse it in place.
-      const he = findHeadEnd(buf, p, Math.min(end, p + MAX_HEAD_BYTES));
+      const he = findHeadEnd(buf, p, limit);
       if (he >= 0) {
         this.#apply(this.#handler.onHead(buf, p, he - p, false, ts, ts), ts);
         return he;

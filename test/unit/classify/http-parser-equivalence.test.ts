@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  findHeadEnd, parseRequestHead, parseResponseHead, RequestHeadScan, requestHeadOf, ResponseHeadScan, responseHeadOf,
+  findHeadEnd, HeadRange, parseRequestHead, parseResponseHead, RequestHeadScan, requestHeadOf, ResponseHeadScan, responseHeadOf,
   scanRequestHead, scanResponseHead, ScanStatus,
 } from '../../../agent/classify/http/http-parser.js';
 import * as reference from './reference-http-parser.js';
@@ -51,12 +51,36 @@ function mutate(base: Buffer, r: () => number): Buffer {
 /** What the classifier sees: HttpStream's complete heads, delimited by findHeadEnd and scanned as whole. */
 function wholeHeads(buf: Buffer, off: number, he: number, keepQuery: boolean): [unknown, unknown] {
   const q = new RequestHeadScan();
-  const req = scanRequestHead(buf, off, he - off, keepQuery, false, q, true)
+  const req = scanRequestHead(buf, off, he - off, keepQuery, false, q, HeadRange.WHOLE)
     ? { status: 'ok', value: requestHeadOf(q), length: q.length } : { status: q.status === ScanStatus.INCOMPLETE ? 'incomplete' : 'malformed', reason: q.reason };
   const a = new ResponseHeadScan();
-  const res = scanResponseHead(buf, off, he - off, false, a, true)
+  const res = scanResponseHead(buf, off, he - off, false, a, HeadRange.WHOLE)
     ? { status: 'ok', value: responseHeadOf(a), length: a.length } : { status: a.status === ScanStatus.INCOMPLETE ? 'incomplete' : 'malformed', reason: a.reason };
   return [req, res];
+}
+
+/**
+ * What HttpStream's one-pass path sees: a head that starts at `off`, scanned OPEN over
+ * everything after it. It may decline (not OK), but when it answers OK it must be WHOLE's
+ * answer for the head findHeadEnd delimits, and its length must end the head there.
+ */
+function openHeads(buf: Buffer, off: number, len: number, keepQuery: boolean): [unknown, unknown] {
+  const q = new RequestHeadScan();
+  const req = scanRequestHead(buf, off, len, keepQuery, false, q, HeadRange.OPEN)
+    ? { status: 'ok', value: requestHeadOf(q), length: q.length } : undefined;
+  const a = new ResponseHeadScan();
+  const res = scanResponseHead(buf, off, len, false, a, HeadRange.OPEN)
+    ? { status: 'ok', value: responseHeadOf(a), length: a.length } : undefined;
+  return [req, res];
+}
+
+function compareOpen(buf: Buffer, off: number, len: number, keepQuery: boolean, he: number, label: string): void {
+  const [oreq, ores] = openHeads(buf, off, len, keepQuery);
+  if (oreq === undefined && ores === undefined) return;
+  assert.ok(he > off, `open scan accepted a head findHeadEnd does not delimit: ${label}`);
+  const [req, res] = wholeHeads(buf, off, he, keepQuery);
+  if (oreq !== undefined) assert.deepEqual(oreq, req, `open request ${label}`);
+  if (ores !== undefined) assert.deepEqual(ores, res, `open response ${label}`);
 }
 
 function compare(buf: Buffer, off: number, len: number, r: () => number, label: string): void {
@@ -65,6 +89,7 @@ function compare(buf: Buffer, off: number, len: number, r: () => number, label: 
   assert.deepEqual(parseResponseHead(buf, off, len, opts), reference.parseResponseHead(buf, off, len, opts), `response ${label} ${JSON.stringify(opts)}`);
   const he = findHeadEnd(buf, off, Math.min(buf.length, off + len));
   assert.equal(he, reference.findHeadEnd(buf, off, Math.min(buf.length, off + len)), `head end ${label}`);
+  compareOpen(buf, off, Math.min(buf.length - off, len), opts.keepQuery, he, label);
   if (he > off) {
     const [req, res] = wholeHeads(buf, off, he, opts.keepQuery);
     assert.deepEqual(req, reference.parseRequestHead(buf, off, he - off, { keepQuery: opts.keepQuery }), `whole request ${label}`);
@@ -90,6 +115,24 @@ test('the scanner and the reference parser agree on every head, every truncation
     }
   }
   assert.ok(cases > 15_000);
+});
+
+test('a well-formed head is read in one pass wherever its segment ends after it (body, a pipelined head, a cut blank line)', () => {
+  let accepted = 0;
+  for (const base of [...REQUESTS, ...RESPONSES].map((t) => Buffer.from(t, 'latin1'))) {
+    for (const tail of ['', 'x'.repeat(1200), 'GET /next HTTP/1.1\r\n\r\n', '\r\n\r\n', '\n']) {
+      const buf = Buffer.concat([Buffer.from('ab'), base, Buffer.from(tail, 'latin1')]);
+      const he = findHeadEnd(buf, 2, buf.length);
+      // Act + Assess: wherever the range ends, an OK open scan is the whole scan.
+      for (let end = 2; end <= buf.length; end++) compareOpen(buf, 2, end - 2, false, findHeadEnd(buf, 2, end), `${JSON.stringify(base.toString('latin1'))} + ${tail.length} bytes, cut at ${end}`);
+      const [oreq, ores] = openHeads(buf, 2, buf.length - 2, false);
+      const [req, res] = wholeHeads(buf, 2, he, false);
+      // Every head the whole scan accepts, the open scan accepts too when all of it is there.
+      if ((req as { status: string }).status === 'ok') { assert.deepEqual(oreq, req); accepted++; }
+      if ((res as { status: string }).status === 'ok') { assert.deepEqual(ores, res); accepted++; }
+    }
+  }
+  assert.ok(accepted >= 40, `accepted ${accepted}`);
 });
 
 test('the head end is found at the same place for every short run of CR, LF and other bytes', () => {
