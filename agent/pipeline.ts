@@ -7,7 +7,7 @@ import type { CaptureStats, PacketHandler } from './capture/packet-source.js';
 import { createClassifiers, type Classifiers } from './classify/classifiers.js';
 import type { ClassifySnapshot } from './classify/classify-stats.js';
 import { EMPTY_LB_KNOWLEDGE, type LbKnowledge } from './classify/lb-knowledge.js';
-import { decode, DecodeStats, DecodeStatus } from './decode/decode.js';
+import { decodeFrame, DecodeStats, DecodeStatus } from './decode/decode.js';
 import { decodeGeneveInner } from './classify/geneve/geneve-inner.js';
 import type { DecodeSnapshot } from './decode/decode-stats.js';
 import { PacketView } from './decode/packet-view.js';
@@ -94,7 +94,8 @@ export class Pipeline {
 
   #onPacket(buf: Buffer, capLen: number, wireLen: number, tsMicros: number): void {
     const view = this.view;
-    const status = decode(view, this.#linkType(), buf, capLen, wireLen, tsMicros, this.decodeStats);
+    view.tsMicros = tsMicros;
+    const status = decodeFrame(view, this.#linkType(), buf, capLen, wireLen, this.decodeStats);
     if (tsMicros > this.#lastMicros) this.#lastMicros = tsMicros;
     if (status !== DecodeStatus.OK) return;
     this.flows.onPacket(view);

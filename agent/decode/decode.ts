@@ -43,7 +43,17 @@ export function decode(
   tsMicros: number,
   stats: DecodeStats,
 ): DecodeStatus {
-  view.reset(buf, capLen, wireLen, tsMicros);
+  view.tsMicros = tsMicros;
+  return decodeFrame(view, linkType, buf, capLen, wireLen, stats);
+}
+
+/**
+ * decode() for a view whose tsMicros the caller has already set: the per-packet path passes
+ * no timestamp, because a double argument to a call V8 does not inline is boxed (a heap
+ * number per packet, seen with allocation sampling).
+ */
+export function decodeFrame(view: PacketView, linkType: number, buf: Buffer, capLen: number, wireLen: number, stats: DecodeStats): DecodeStatus {
+  view.reset(buf, capLen, wireLen, view.tsMicros);
   stats.packets++;
   stats.bytes += wireLen;
   const len = capLen < buf.length ? capLen : buf.length;

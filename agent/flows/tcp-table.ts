@@ -293,7 +293,7 @@ export class FlowTable {
     // Per-segment analysis (sampled flows only): before the sender's state moves.
     let kind: SegmentKind = SegmentKind.NORMAL;
     if (c.sampled && s.seqInit && !rst) {
-      kind = analyseSegment(s, r, v, now, this.#counters, c.firstRttMicros > 0 ? c.firstRttMicros : OUT_OF_ORDER_THRESHOLD_MICROS);
+      kind = analyseSegment(s, r, v, this.#counters, c.firstRttMicros > 0 ? c.firstRttMicros : OUT_OF_ORDER_THRESHOLD_MICROS);
     }
 
     // Sequence space and bytes (every flow: cheap, and robust to filtered segments).
