@@ -71,6 +71,12 @@ export class FlowTable {
   readonly #aux = new Connection(this.#store);
   #now = 0;
   #limiterTicked = 0;
+  /**
+   * No time-out is due before this (µs): the earliest of the four lists' oldest connection's
+   * deadline and the limiter's next tick, computed when #expire last looked. Deadlines only
+   * move later, except when a connection joins a list: every push sets it to 0 (look again).
+   */
+  #nextDue = 0;
 
   constructor(opts: FlowTableOptions) {
     this.#sink = opts.sink;
@@ -233,6 +239,7 @@ export class FlowTable {
     this.#counters.opened++;
     if (this.#size > this.#counters.trackedPeak) this.#counters.trackedPeak = this.#size;
     if ((flags & SYN) !== 0 && (flags & RST) === 0) this.#handshake.push(index); else this.#active.push(index);
+    this.#nextDue = 0;
   }
 
   /** This instance is the originator only when its address is known and only the originator has it. */
@@ -397,6 +404,7 @@ export class FlowTable {
     else {
       if (now !== ConnList.NONE) this.#queue(now).remove(c.index);
       q.push(c.index);
+      this.#nextDue = 0;
     }
   }
 
@@ -464,6 +472,7 @@ export class FlowTable {
     }
     // Kept a while so that later retries count on the same connection, not as new ones.
     if (c.reported) this.#failed.push(i); else this.#active.push(i);
+    this.#nextDue = 0;
   }
 
   #emit(type: EventType, reason: string, text: string, c: Connection, srcIsOrig: boolean, ts: number, extra: Record<string, unknown>): void {
@@ -478,6 +487,12 @@ export class FlowTable {
   // ---------------------------------------------------------------- expiry
 
   #expire(): void {
+    // Per packet: one comparison unless something may be due.
+    if (this.#now < this.#nextDue) return;
+    this.#expireDue();
+  }
+
+  #expireDue(): void {
     const now = this.#now;
     const st = this.#store;
     // lastSeen(i) is read in place (st.chunkAt): a returned double would be a heap number per packet.
@@ -498,6 +513,16 @@ export class FlowTable {
       this.#limiterTicked = now;
       this.#limiter.tick(now);
     }
+    let due = this.#limiterTicked + 100_000;
+    due = Math.min(due, this.#headDue(this.#handshake.head, this.#synTimeout), this.#headDue(this.#closing.head, this.#linger),
+      this.#headDue(this.#failed.head, this.#failedLinger), this.#headDue(this.#active.head, this.#idle));
+    this.#nextDue = due;
+  }
+
+  /** When the connection at the head of a list times out (Infinity: the list is empty). */
+  #headDue(i: number, timeout: number): number {
+    if (i === -1) return Infinity;
+    return (this.#store.chunkAt(i).cf64[(i & CHUNK_MASK) * CF.STRIDE + CF.LAST_SEEN] as number) + timeout;
   }
 
   /**
