@@ -186,14 +186,13 @@ export type TtlLoopEvidence = Readonly<{ ipId: number; seq: number; length: numb
 /**
  * The same packet (addresses, IP id, length, protocol, ports, sequence number) seen again
  * within a second with a lower TTL. One slot per hash of the packet's identity; what every
- * packet reads and writes (its identity, a count and its first TTL) sits in one 16-byte
- * row, the time in a second array and the TTL history only once a packet repeats: a new
- * packet, the usual case, touches two cache lines.
+ * packet reads and writes (its identity, a count, its first TTL and the time) sits in one
+ * 32-byte row, the TTL history only once a packet repeats: a new packet, the usual case,
+ * touches one cache line.
  */
 export class TtlLoopDetector {
-  /** Per slot: k1, k2, k3, then META (count, reported flag, first TTL). */
-  readonly #rows = new Uint32Array(TTL_SLOTS * 4);
-  readonly #ts = new Float64Array(TTL_SLOTS);
+  /** Per slot (ROW words): k1, k2, k3, META (count, reported flag, first TTL), time in µs as high and low words. */
+  readonly #rows = new Uint32Array(TTL_SLOTS * ROW);
   /** Up to TTL_HISTORY TTLs per slot, filled from the second sighting on. */
   readonly #ttls = new Uint8Array(TTL_SLOTS * TTL_HISTORY);
 
@@ -211,11 +210,13 @@ export class TtlLoopDetector {
     const k3 = (v.seq ^ Math.imul(v.dstPort, 0x85ebca6b)) >>> 0;
     const slot = (Math.imul(k1 ^ k2 ^ k3, 0x27d4eb2d) >>> 20) & (TTL_SLOTS - 1);
     const rows = this.#rows;
-    const r = slot * 4;
-    if (rows[r] !== k1 || rows[r + 1] !== k2 || rows[r + 2] !== k3 || v.tsMicros - (this.#ts[slot] ?? 0) > TTL_WINDOW_MICROS) {
+    const r = slot * ROW;
+    const ts = v.tsMicros;
+    if (rows[r] !== k1 || rows[r + 1] !== k2 || rows[r + 2] !== k3 ||
+        ts - ((rows[r + 4] ?? 0) * TWO_32 + (rows[r + 5] ?? 0)) > TTL_WINDOW_MICROS) {
       rows[r] = k1; rows[r + 1] = k2; rows[r + 2] = k3;
       rows[r + 3] = 1 | (v.ttl << META_FIRST_TTL_SHIFT);
-      this.#ts[slot] = v.tsMicros;
+      rows[r + 4] = Math.floor(ts / TWO_32); rows[r + 5] = ts >>> 0;
       return undefined;
     }
     const meta = rows[r + 3] ?? 0;
@@ -226,7 +227,7 @@ export class TtlLoopDetector {
     // Retransmissions and the same packet captured twice (in and out) keep their TTL: only a drop counts.
     if (v.ttl >= last) return undefined;
     if (n < TTL_HISTORY) this.#ttls[base + n++] = v.ttl;
-    this.#ts[slot] = v.tsMicros;
+    rows[r + 4] = Math.floor(ts / TWO_32); rows[r + 5] = ts >>> 0;
     const reported = (meta & META_REPORTED) !== 0;
     rows[r + 3] = (meta & ~META_COUNT_MASK) | n | (n >= TTL_REPEAT_THRESHOLD ? META_REPORTED : 0);
     if (!reported && n >= TTL_REPEAT_THRESHOLD) {
@@ -236,6 +237,9 @@ export class TtlLoopDetector {
   }
 }
 
+/** Uint32 words per TTL slot (two slots per 64-byte cache line). */
+const ROW = 8;
+const TWO_32 = 4294967296;
 /** Bits of a TTL slot's META word. */
 const META_COUNT_MASK = 0xff;
 const META_REPORTED = 0x100;
