@@ -76,8 +76,11 @@ export class TraceRepeatDetector {
   readonly #reported = new Uint8Array(TRACE_TABLE_MAX);
   readonly #prev = new Int32Array(TRACE_TABLE_MAX);
   readonly #next = new Int32Array(TRACE_TABLE_MAX);
-  /** Hash slot -> entry + 1 (0 = empty). */
-  readonly #table = new Int32Array(TRACE_HASH_SLOTS);
+  /**
+   * Per hash slot: entry + 1 (0 = empty), then the entry's hash. The hash beside the link lets
+   * a probe pass over other Roots, and deletion move them, without reading their entries.
+   */
+  readonly #table = new Int32Array(TRACE_HASH_SLOTS * 2);
   readonly #freeList = new Int32Array(TRACE_TABLE_MAX);
   #free = TRACE_TABLE_MAX;
   #head = -1;
@@ -105,10 +108,10 @@ export class TraceRepeatDetector {
     let slot = (h ^ (h >>> 15)) & mask;
     let e = -1;
     for (;;) {
-      const v = this.#table[slot] ?? 0;
+      const v = this.#table[2 * slot] ?? 0;
       if (v === 0) break;
       const cand = v - 1;
-      if (this.#hash[cand] === h && this.#len[cand] === len && this.#sameBytes(cand, buf, start, len)) { e = cand; break; }
+      if (this.#table[2 * slot + 1] === h && this.#len[cand] === len && this.#sameBytes(cand, buf, start, len)) { e = cand; break; }
       slot = (slot + 1) & mask;
     }
     if (e >= 0 && tsMicros - (this.#first[e] ?? 0) > TRACE_REPEAT_WINDOW_MICROS) {
@@ -149,29 +152,30 @@ export class TraceRepeatDetector {
     this.#size++;
     const mask = TRACE_HASH_SLOTS - 1;
     let slot = (h ^ (h >>> 15)) & mask;
-    while ((this.#table[slot] ?? 0) !== 0) slot = (slot + 1) & mask;
-    this.#table[slot] = e + 1;
+    while ((this.#table[2 * slot] ?? 0) !== 0) slot = (slot + 1) & mask;
+    this.#table[2 * slot] = e + 1;
+    this.#table[2 * slot + 1] = h;
   }
 
   #remove(e: number): void {
     const mask = TRACE_HASH_SLOTS - 1;
     const h = this.#hash[e] ?? 0;
     let slot = (h ^ (h >>> 15)) & mask;
-    while ((this.#table[slot] ?? 0) !== e + 1) slot = (slot + 1) & mask;
+    while ((this.#table[2 * slot] ?? 0) !== e + 1) slot = (slot + 1) & mask;
     // Backward-shift deletion keeps every probe run unbroken (no tombstones).
     let hole = slot;
     let j = slot;
     for (;;) {
       j = (j + 1) & mask;
-      const v = this.#table[j] ?? 0;
+      const v = this.#table[2 * j] ?? 0;
       if (v === 0) break;
-      const hj = this.#hash[v - 1] ?? 0;
+      const hj = this.#table[2 * j + 1] ?? 0;
       const home = (hj ^ (hj >>> 15)) & mask;
       // Move v into the hole unless its home lies cyclically in (hole, j].
       const inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
-      if (!inRange) { this.#table[hole] = v; hole = j; }
+      if (!inRange) { this.#table[2 * hole] = v; this.#table[2 * hole + 1] = hj; hole = j; }
     }
-    this.#table[hole] = 0;
+    this.#table[2 * hole] = 0;
     const p = this.#prev[e] ?? -1;
     const n = this.#next[e] ?? -1;
     if (p >= 0) this.#next[p] = n; else this.#head = n;
