@@ -6,15 +6,18 @@
  *    from load-balancer nodes with X-Forwarded-For and trace ids, 4xx/5xx, health
  *    checks, resets, refused SYNs, retransmissions) read with --read; tshark with TCP
  *    analysis and an HTTP display filter, tshark conversations, tcpdump -nn, tcpdump -w.
- * 2. Live: the same frames replayed with tcpreplay onto a veth pair at 20k pkt/s and at
- *    top speed; the analyzer captures with --engine pcap and --engine cap; CPU % of one
- *    core from /proc/PID/stat, kernel drops from the final summary.
+ * 2. Live: after a warm-up on other connections of the same mix, the same frames replayed
+ *    with tcpreplay onto a veth pair at 20k pkt/s (median of BENCH_LIVE_REPEATS runs for the
+ *    default engine) and at top speed; the analyzer captures with --engine pcap and --engine
+ *    cap; CPU % of one core from /proc/PID/stat, kernel drops from the final summary. A last
+ *    row measures node_pcap's binding alone with a counting handler (pcap-floor.ts).
  * 3. Memory: peak RSS with 100k tracked connections, and during a SYN flood from 1M
  *    distinct sources (the flood test's capture) with its exact counts checked.
  * 4. Live with the kernel filter (pcap engine): 20k pkt/s at -s 1, 10 and 100, 100k pkt/s
  *    at -s 1 and 10, and a one-second burst of 300k packets at 300k pkt/s.
  *
- * Options (env): BENCH_PACKETS (default 1_000_000), BENCH_SKIP_LIVE=1, BENCH_OUT (markdown file to write).
+ * Options (env): BENCH_PACKETS (default 1_000_000), BENCH_SKIP_LIVE=1, BENCH_LIVE_REPEATS (default 3),
+ * BENCH_OUT (markdown file to write).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
