@@ -11,7 +11,7 @@ import type { EventFactory } from '../events/event-factory.js';
 import { EventLimiter } from '../events/event-limiter.js';
 import { EndpointState } from './conn-state.js';
 import { ConnQueue } from './conn-list.js';
-import { CHUNK_MASK, ConnStore } from './conn-store.js';
+import { ConnStore } from './conn-store.js';
 import { CF, CU } from './conn-columns.js';
 import { FlowCounters, type FlowSnapshot } from './flow-stats.js';
 import { sampleHash4, sampleHash6, tableHash, tableHash6 } from './flow-hash.js';
@@ -494,35 +494,26 @@ export class FlowTable {
 
   #expireDue(): void {
     const now = this.#now;
-    const st = this.#store;
-    // lastSeen(i) is read in place (st.chunkAt): a returned double would be a heap number per packet.
-    for (let i = this.#handshake.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF.STRIDE + CF.LAST_SEEN] as number) + this.#synTimeout <= now; i = this.#handshake.head) {
-      this.#onHandshakeTimeout(i, st.lastSeen(i) + this.#synTimeout);
+    for (let i = this.#handshake.head; this.#headDue(i, this.#synTimeout) <= now; i = this.#handshake.head) {
+      this.#onHandshakeTimeout(i, this.#headDue(i, this.#synTimeout));
     }
-    for (let i = this.#closing.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF.STRIDE + CF.LAST_SEEN] as number) + this.#linger <= now; i = this.#closing.head) {
-      this.#finish(i, Exit.CLOSED);
-    }
-    for (let i = this.#failed.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF.STRIDE + CF.LAST_SEEN] as number) + this.#failedLinger <= now; i = this.#failed.head) {
-      this.#finish(i, Exit.EXPIRED);
-    }
-    for (let i = this.#active.head; i !== -1 && (st.chunkAt(i).cf64[(i & CHUNK_MASK) * CF.STRIDE + CF.LAST_SEEN] as number) + this.#idle <= now; i = this.#active.head) {
-      this.#finish(i, Exit.EXPIRED);
-    }
+    for (let i = this.#closing.head; this.#headDue(i, this.#linger) <= now; i = this.#closing.head) this.#finish(i, Exit.CLOSED);
+    for (let i = this.#failed.head; this.#headDue(i, this.#failedLinger) <= now; i = this.#failed.head) this.#finish(i, Exit.EXPIRED);
+    for (let i = this.#active.head; this.#headDue(i, this.#idle) <= now; i = this.#active.head) this.#finish(i, Exit.EXPIRED);
     // Summaries of suppressed events are due at most once per window: looked at every 100 ms.
     if (now - this.#limiterTicked >= 100_000) {
       this.#limiterTicked = now;
       this.#limiter.tick(now);
     }
-    let due = this.#limiterTicked + 100_000;
-    due = Math.min(due, this.#headDue(this.#handshake.head, this.#synTimeout), this.#headDue(this.#closing.head, this.#linger),
-      this.#headDue(this.#failed.head, this.#failedLinger), this.#headDue(this.#active.head, this.#idle));
-    this.#nextDue = due;
+    this.#nextDue = Math.min(this.#limiterTicked + 100_000, this.#headDue(this.#handshake.head, this.#synTimeout),
+      this.#headDue(this.#closing.head, this.#linger), this.#headDue(this.#failed.head, this.#failedLinger),
+      this.#headDue(this.#active.head, this.#idle));
   }
 
   /** When the connection at the head of a list times out (Infinity: the list is empty). */
   #headDue(i: number, timeout: number): number {
     if (i === -1) return Infinity;
-    return (this.#store.chunkAt(i).cf64[(i & CHUNK_MASK) * CF.STRIDE + CF.LAST_SEEN] as number) + timeout;
+    return this.#store.lastSeen(i) + timeout;
   }
 
   /**
