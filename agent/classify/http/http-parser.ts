@@ -171,6 +171,7 @@ function parseVersion(buf: Uint8Array, start: number, end: number): HttpVersion 
 
 /** Outcome of a scan: the head is complete (or usable partial), needs more bytes, or is not HTTP. */
 export const ScanStatus = { OK: 0, INCOMPLETE: 1, MALFORMED: 2 } as const;
+export type ScanStatus = (typeof ScanStatus)[keyof typeof ScanStatus];
 
 /**
  * What the range handed to scanRequestHead/scanResponseHead is. SPLIT: a head is looked
@@ -183,7 +184,6 @@ export const ScanStatus = { OK: 0, INCOMPLETE: 1, MALFORMED: 2 } as const;
  */
 export const HeadRange = { SPLIT: 0, WHOLE: 1, OPEN: 2 } as const;
 export type HeadRange = (typeof HeadRange)[keyof typeof HeadRange];
-export type ScanStatus = (typeof ScanStatus)[keyof typeof ScanStatus];
 
 /**
  * What every head scan records. Scans write into a record the caller owns and
