@@ -293,13 +293,14 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'stopping: final summary, flushing the local log and CloudWatch');
-      const hardStop = setTimeout(() => resolveExit(exitCode), SHUTDOWN_BUDGET_MS + DRAIN_MARGIN_MS + 500);
-      hardStop.unref();
-      for (const t of timers) clearInterval(t);
       // Live: the kernel hands a partly filled block over only when the buffer timeout
       // expires, so what arrived just before the signal is still delivered if capture runs
       // that long; a file stops at once.
-      setTimeout(() => finish(hardStop), live ? config.bufferTimeoutMs + DRAIN_MARGIN_MS : 0);
+      const drainMs = live ? config.bufferTimeoutMs + DRAIN_MARGIN_MS : 0;
+      const hardStop = setTimeout(() => resolveExit(exitCode), drainMs + SHUTDOWN_BUDGET_MS + 500);
+      hardStop.unref();
+      for (const t of timers) clearInterval(t);
+      setTimeout(() => finish(hardStop), drainMs);
     };
     const finish = (hardStop: NodeJS.Timeout): void => {
       source.stop();
