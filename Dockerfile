@@ -5,8 +5,8 @@
 #     -v /var/log/lb-traffic-analyzer:/var/log/lb-traffic-analyzer lb-traffic-analyzer -i eth0
 #
 # Three stages:
-#   build    compiler, libpcap-dev: compiles TypeScript and the native pcap/cap addons,
-#            then drops the dev dependencies.
+#   build    compiler, libpcap-dev: compiles TypeScript, the native pcap/cap addons and
+#            the agent's own batch capture addon, then drops the dev dependencies.
 #   runtime  the same Node.js LTS slim base with only libpcap added, the app copied in,
 #            the non-root user, and the node binary given cap_net_raw (setcap).
 #   final    `FROM scratch` + one copy of the runtime's file system. setcap rewrites the
@@ -22,7 +22,7 @@ ARG BASE_IMAGE=node:24-bookworm-slim
 FROM ${BASE_IMAGE} AS build
 # node-gyp builds against the headers already in the Node.js image instead of downloading them.
 ARG npm_config_nodedir=/usr/local
-# python3, make, g++ and libpcap-dev: node-gyp builds `pcap` and `cap` against libpcap.
+# python3, make, g++ and libpcap-dev: node-gyp builds `pcap`, `cap` and the batch addon against libpcap.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ libpcap-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -31,8 +31,10 @@ COPY package.json package-lock.json ./
 # npm 11 runs the addons' install scripts only because package.json lists them in allowScripts.
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
+COPY scripts/build-native.sh ./scripts/
 COPY agent ./agent
-# Only agent/ is in the build context (.dockerignore), so this compiles the agent alone.
+# Only agent/ and the addon's build script are in the build context (.dockerignore):
+# this compiles the agent alone, its addon into dist/agent/capture/native/.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf node_modules/pcap/build/Release/obj.target node_modules/cap/build/Release/obj.target \

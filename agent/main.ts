@@ -129,6 +129,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
     interface: live ? config.interface : undefined,
     readFile: config.readFile,
     engine: config.engine,
+    warn: (message) => logger.warn(message),
     snaplen: config.snaplen,
     bufferSizeMb: config.bufferSizeMb,
     bufferTimeoutMs: config.bufferTimeoutMs,

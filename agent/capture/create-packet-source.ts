@@ -1,10 +1,11 @@
 /**
  * Chooses and builds the packet source from plain options (the CLI/env parsing lives
  * in config/, not here): a capture file when readFile is set, otherwise a live
- * interface through the pcap engine (default) or cap.
+ * interface through the batch engine (default), pcap or cap.
  */
 import { readFileSync } from 'node:fs';
 import { buildBpfFilter } from './bpf-filter.js';
+import { BatchLiveSource, pcapBatchUnavailable } from './batch-live-source.js';
 import { CapLiveSource } from './cap-live-source.js';
 import { FileSource } from './file-source.js';
 import { assertInterfaceExists, defaultRouteInterface, interfaceNames } from './interfaces.js';
@@ -12,7 +13,7 @@ import { CaptureError, CaptureErrorCode, LinkType, type PacketSource } from './p
 import { PcapLiveSource } from './pcap-live-source.js';
 import { ResilientLiveSource } from './resilient-source.js';
 
-export const CaptureEngine = { PCAP: 'pcap', CAP: 'cap' } as const;
+export const CaptureEngine = { BATCH: 'batch', PCAP: 'pcap', CAP: 'cap' } as const;
 export type CaptureEngine = (typeof CaptureEngine)[keyof typeof CaptureEngine];
 
 export type PacketSourceOptions = Readonly<{
@@ -20,8 +21,12 @@ export type PacketSourceOptions = Readonly<{
   interface?: string | undefined;
   /** Read this capture file instead of a live interface. */
   readFile?: string | undefined;
-  /** @default 'pcap' */
+  /** @default 'batch' (falls back to 'pcap', with a warning, when its addon is not built) */
   engine?: CaptureEngine | undefined;
+  /** Told when the requested engine cannot be used and another one is. */
+  warn?: ((message: string) => void) | undefined;
+  /** Test seam: where the batch engine's addon is. */
+  batchAddonPath?: string | undefined;
   /** @default DEFAULT_SNAPLEN (9216) */
   snaplen?: number | undefined;
   /** @default DEFAULT_BUFFER_SIZE_MB (64) */
@@ -73,14 +78,25 @@ export function createPacketSource(opts: PacketSourceOptions): PacketSource {
   }
   const interfaceName = resolveInterface(opts.interface);
   const filter = buildBpfFilter({ linkType: liveLinkType(interfaceName), userFilter, sample: opts.sample ?? 1 });
+  const pcapOpts = {
+    interfaceName, filter,
+    snaplen: opts.snaplen ?? undefined,
+    bufferSizeMb: opts.bufferSizeMb ?? undefined,
+    bufferTimeoutMs: opts.bufferTimeoutMs ?? undefined,
+  };
+  let engine = opts.engine ?? CaptureEngine.BATCH;
+  if (engine === CaptureEngine.BATCH) {
+    const why = pcapBatchUnavailable(opts.batchAddonPath);
+    if (why !== undefined) {
+      opts.warn?.(`batch capture engine unavailable, capturing with pcap (one call per packet, more CPU): ${why}`);
+      engine = CaptureEngine.PCAP;
+    }
+  }
   // A fresh session per (re)open: the interface may go down or be re-created while we run.
-  const open = (opts.engine ?? CaptureEngine.PCAP) === CaptureEngine.CAP
+  const open = engine === CaptureEngine.CAP
     ? (): PacketSource => new CapLiveSource({ interfaceName, filter, bufferSizeMb: opts.bufferSizeMb ?? undefined })
-    : (): PacketSource => new PcapLiveSource({
-      interfaceName, filter,
-      snaplen: opts.snaplen ?? undefined,
-      bufferSizeMb: opts.bufferSizeMb ?? undefined,
-      bufferTimeoutMs: opts.bufferTimeoutMs ?? undefined,
-    });
+    : engine === CaptureEngine.BATCH
+      ? (): PacketSource => new BatchLiveSource(pcapOpts)
+      : (): PacketSource => new PcapLiveSource(pcapOpts);
   return new ResilientLiveSource({ interfaceName, open });
 }

@@ -3,7 +3,7 @@
  * environment; every other module receives this object (or a part of it).
  * Precedence everywhere: flag > environment variable > default.
  */
-export const Engine = { PCAP: 'pcap', CAP: 'cap' } as const;
+export const Engine = { BATCH: 'batch', PCAP: 'pcap', CAP: 'cap' } as const;
 export type Engine = (typeof Engine)[keyof typeof Engine];
 
 export type Config = Readonly<{

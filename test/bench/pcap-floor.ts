@@ -1,31 +1,52 @@
 /**
- * The benchmark's floor row (not a test): node_pcap's binding opened on an interface with
- * the agent's default capture settings (snaplen, kernel buffer, buffer timeout, taken from
- * the option table) and a handler that only counts packets. Its CPU is what one JavaScript
- * callback per packet costs before any analysis. Prints "ready", then "counted N" on SIGTERM.
+ * The benchmark's floor rows (not a test): a capture engine opened on an interface with the
+ * agent's default capture settings (snaplen, kernel buffer, buffer timeout, taken from the
+ * option table) and a handler that only counts packets. Its CPU is what delivery costs
+ * before any analysis: for `pcap`, one JavaScript callback per packet (node_pcap); for
+ * `batch`, one dispatch per wake-up and a loop over the records (the agent's addon).
+ * Prints "ready", then "counted N" on SIGTERM.
  *
- * Usage: node dist/test/bench/pcap-floor.js IFACE
+ * Usage: node dist/test/bench/pcap-floor.js IFACE [pcap|batch]
  */
 import { OPTIONS } from '../../agent/config/parse.js';
+import { loadPcapBatch } from '../../agent/capture/batch-live-source.js';
 import { HeaderField, loadPcapBinding } from '../../agent/capture/pcap-binding.js';
 
 const def = (key: string): number => Number(OPTIONS.find((o) => o.key === key)?.def);
-const iface = process.argv[2];
-if (iface === undefined) {
-  process.stderr.write('usage: pcap-floor IFACE\n');
+const [iface, engine = 'pcap'] = process.argv.slice(2);
+if (iface === undefined || (engine !== 'pcap' && engine !== 'batch')) {
+  process.stderr.write('usage: pcap-floor IFACE [pcap|batch]\n');
   process.exit(2);
 }
 const snaplen = def('snaplen');
-const buf = Buffer.alloc(snaplen);
-const header = Buffer.alloc(16);
-const hv = new Uint32Array(header.buffer, header.byteOffset, 4);
 let packets = 0;
 let bytes = 0;
-const session = new (loadPcapBinding().PcapSession)();
-session.open_live(iface, '', def('bufferSizeMb') * 1024 * 1024, snaplen, '', () => { packets++; bytes += hv[HeaderField.CAPLEN] ?? 0; },
-  false, def('bufferTimeoutMs'), () => undefined, false);
-session.read_callback = () => { session.dispatch(buf, header); };
-session.start_polling();
+if (engine === 'pcap') {
+  const buf = Buffer.alloc(snaplen);
+  const header = Buffer.alloc(16);
+  const hv = new Uint32Array(header.buffer, header.byteOffset, 4);
+  const session = new (loadPcapBinding().PcapSession)();
+  session.open_live(iface, '', def('bufferSizeMb') * 1024 * 1024, snaplen, '', () => { packets++; bytes += hv[HeaderField.CAPLEN] ?? 0; },
+    false, def('bufferTimeoutMs'), () => undefined, false);
+  session.read_callback = () => { session.dispatch(buf, header); };
+  session.start_polling();
+} else {
+  const native = loadPcapBatch();
+  if (typeof native === 'string') throw new Error(native);
+  const batch = Buffer.alloc(4 * 1024 * 1024);
+  const words = new Uint32Array(batch.buffer, batch.byteOffset, batch.length >> 2);
+  const s = native.open(iface, '', snaplen, def('bufferSizeMb') * 1024 * 1024, def('bufferTimeoutMs'), batch, () => {
+    for (let n = native.dispatch(s.handle); n > 0; n = native.dispatch(s.handle)) {
+      let at = 0;
+      for (let i = 0; i < n; i++) {
+        const capLen = words[(at >> 2) + 2] ?? 0;
+        packets++;
+        bytes += capLen;
+        at += 16 + ((capLen + 3) & ~3);
+      }
+    }
+  });
+}
 process.on('SIGTERM', () => {
   process.stdout.write(`counted ${packets} packets, ${bytes} bytes\n`);
   process.exit(0);

@@ -183,5 +183,8 @@ describe('the container image', { timeout: 3_000_000 }, () => {
     assert.ok(late >= 8, `events of the last burst were flushed before exit: ${late} of 8 refused connections logged`);
     // Without a terminal the summary is one JSON line; the one printed at exit says "final".
     assert.match(output, /"summary":\s*"final"/, 'a final summary is printed on stop');
+    // The image carries the batch addon: the default engine runs, with no fallback warning.
+    assert.match(output, /"engine":"batch"[^\n]*"msg":"capturing"/, 'captures with the batch engine');
+    assert.doesNotMatch(output, /batch capture engine unavailable/);
   });
 });

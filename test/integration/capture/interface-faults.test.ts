@@ -51,7 +51,7 @@ function health(logs: string): Record<string, Record<string, unknown>> | undefin
   }
 }
 
-describe('capture survives its interface going down and being re-created (pcap engine)', () => {
+for (const engine of ['batch', 'pcap']) describe(`capture survives its interface going down and being re-created (${engine} engine)`, () => {
   const skip = netnsUnavailableReason();
   const net = new TestNetwork();
   let dir = '';
@@ -73,7 +73,7 @@ describe('capture survives its interface going down and being re-created (pcap e
   it('resumes within 5 s after down/up, delete/re-create and a down/up faster than a check, reports each gap, and analyses traffic on both sides of it', { skip, timeout: 90_000 }, async () => {
     // Prepare: the analyzer on the target side.
     const logs = join(dir, 'logs');
-    agent = net.spawn(undefined, process.execPath, [MAIN, '-i', IF_ROOT, '-l', logs, '--summary-format', 'json',
+    agent = net.spawn(undefined, process.execPath, [MAIN, '-i', IF_ROOT, '--engine', engine, '-l', logs, '--summary-format', 'json',
       '--summary-interval', '0', '--cloudwatch', 'off', '--log-level', 'info']);
     let out = '';
     agent.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
@@ -134,7 +134,7 @@ describe('capture survives its interface going down and being re-created (pcap e
     assert.equal(gaps.length, 3);
     assert.ok(['capture_stalled', 'interface_down'].includes(String(gaps[2]?.['reason'])), `quick flap: ${String(gaps[2]?.['reason'])}`);
     assert.equal(resumed(), gaps.length, 'one "capture resumed" per gap');
-    process.stdout.write(`# interface faults: resumed ${downUpResumeMs} ms after up, ${recreateResumeMs} ms after re-create; gaps ${gaps.map((g) => `${String(g['reason'])} ${String(g['gap_ms'])} ms`).join(', ')}\n`);
+    process.stdout.write(`# interface faults (${engine}): resumed ${downUpResumeMs} ms after up, ${recreateResumeMs} ms after re-create; gaps ${gaps.map((g) => `${String(g['reason'])} ${String(g['gap_ms'])} ms`).join(', ')}\n`);
     const down = gaps[0] ?? {};
     assert.ok(Number(down['gap_ms']) >= 1400 && Number(down['gap_ms']) < 1500 + RESUME_BUDGET_MS, `down gap ${String(down['gap_ms'])} ms`);
     assert.equal(down['interface'], IF_ROOT);
@@ -149,7 +149,7 @@ describe('capture-interface faults with the cap engine', () => {
     // cap 0.2.1's poll callback asserts `status == 0` (src/binding.cc): the UV_EBADF libuv
     // reports once the interface goes down or away aborts the process inside the addon, before
     // any JavaScript runs. Only a restart (docker/systemd policy) brings a cap capture back;
-    // the default pcap engine resumes by itself (above).
-    t.skip('cap 0.2.1 aborts in native code on interface loss (assert in its poll callback); only --engine pcap resumes without a restart');
+    // the batch and pcap engines resume by themselves (above).
+    t.skip('cap 0.2.1 aborts in native code on interface loss (assert in its poll callback); only the batch and pcap engines resume without a restart');
   });
 });

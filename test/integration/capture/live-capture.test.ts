@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,27 +112,52 @@ describe('live capture on a veth pair', { skip: skipReason ?? false }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('pcap engine: captures exactly the burst, with libpcap timestamps, full lengths and kernel counters', async () => {
+  for (const engine of ['batch', 'pcap'] as const) {
+    it(`${engine} engine: captures exactly the burst, with libpcap timestamps, full lengths and kernel counters`, async () => {
+      // Prepare (batch is the default engine)
+      const source = createPacketSource({ interface: IF_ROOT, filter: FILTER, ...(engine === 'pcap' ? { engine } : {}) });
+      const from = Date.now();
+      // Act
+      const seen = await captureBurst(vlanPcap, source);
+      const to = Date.now();
+      const stats = source.stats();
+      source.stop();
+      await source.done;
+      // Assess
+      assert.equal(source.engine, engine);
+      assert.equal(source.linkType, LinkType.ETHERNET);
+      assert.equal(seen.count, EXPECTED);
+      assert.equal(seen.tagged, UDP_VLAN, 'tagged frames arrive with their 802.1Q header');
+      assertTimestamps(seen.ts, from, to);
+      assert.deepEqual(seen.capLens, seen.wireLens, 'no packet was cut by the 9216-byte snaplen');
+      assert.ok(stats, `${engine} engine reports kernel counters`);
+      assert.ok(stats.received >= EXPECTED, `received ${stats.received} >= ${EXPECTED}`);
+      assert.equal(stats.dropped, 0);
+      assert.equal(stats.ifDropped, 0);
+    });
+  }
+
+  it('batch engine: cuts packets at the snaplen, gives the wire length, and releases its socket at stop() on an idle interface', async () => {
     // Prepare
-    const source = createPacketSource({ interface: IF_ROOT, filter: FILTER });
-    const from = Date.now();
-    // Act
-    const seen = await captureBurst(vlanPcap, source);
-    const to = Date.now();
-    const stats = source.stats();
+    const sockets = (): Set<string> => new Set(readdirSync('/proc/self/fd').map((fd) => {
+      try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; }
+    }).filter((l) => l.startsWith('socket:')));
+    const before = sockets();
+    const source = createPacketSource({ interface: IF_ROOT, filter: `udp port ${UDP_PORT}`, snaplen: 96 });
+    const seen: Array<{ capLen: number; wireLen: number; first: number }> = [];
+    source.start((buf, capLen, wireLen) => { seen.push({ capLen, wireLen, first: buf[0] ?? -1 }); });
+    const opened = [...sockets()].filter((l) => !before.has(l));
+    // Act: 300-byte datagrams (342 bytes on the wire), then stop on an idle interface.
+    await execFileAsync('ip', ['netns', 'exec', NS, 'python3', '-c',
+      `import socket\nu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(5): u.sendto(b'y' * 300, ('198.18.10.1', ${UDP_PORT}))`], { timeout: 10_000 });
+    await waitFor(() => seen.length >= 5, 5000, `5 packets (have ${seen.length})`);
     source.stop();
     await source.done;
     // Assess
-    assert.equal(source.engine, 'pcap');
-    assert.equal(source.linkType, LinkType.ETHERNET);
-    assert.equal(seen.count, EXPECTED);
-    assert.equal(seen.tagged, UDP_VLAN, 'tagged frames arrive with their 802.1Q header');
-    assertTimestamps(seen.ts, from, to);
-    assert.deepEqual(seen.capLens, seen.wireLens, 'no packet was cut by the 9216-byte snaplen');
-    assert.ok(stats, 'pcap engine reports kernel counters');
-    assert.ok(stats.received >= EXPECTED, `received ${stats.received} >= ${EXPECTED}`);
-    assert.equal(stats.dropped, 0);
-    assert.equal(stats.ifDropped, 0);
+    assert.equal(source.engine, 'batch');
+    assert.deepEqual(seen.map((p) => [p.capLen, p.wireLen]), Array.from({ length: 5 }, () => [96, 342]));
+    assert.equal(opened.length, 1, 'one packet socket while capturing');
+    assert.ok(!sockets().has(opened[0] ?? ''), 'the packet socket is closed by stop(), with no packet needed');
   });
 
   it('cap engine: captures exactly the same burst, with clock timestamps and no kernel counters', async () => {
@@ -163,7 +188,7 @@ describe('live capture on a veth pair', { skip: skipReason ?? false }, () => {
 
   it('refuses a missing interface in one line that names the available ones', () => {
     // Act
-    const errors = (['pcap', 'cap'] as const).map((engine) => {
+    const errors = (['batch', 'pcap', 'cap'] as const).map((engine) => {
       try {
         createPacketSource({ interface: 'lbcap9', engine }).start(() => undefined);
         return undefined;
@@ -180,12 +205,12 @@ describe('live capture on a veth pair', { skip: skipReason ?? false }, () => {
     }
   });
 
-  it('refuses an unprivileged user with NO_PERMISSION and the fix, for both engines', async (t) => {
+  it('refuses an unprivileged user with NO_PERMISSION and the fix, for every engine', async (t) => {
     // Prepare: a child as nobody, without CAP_NET_RAW.
     const module = fileURLToPath(new URL('../../../agent/capture/create-packet-source.js', import.meta.url));
     const script = `
       const { createPacketSource } = await import(${JSON.stringify(module)});
-      for (const engine of ['pcap', 'cap']) {
+      for (const engine of ['batch', 'pcap', 'cap']) {
         try { createPacketSource({ interface: ${JSON.stringify(IF_ROOT)}, engine }).start(() => {}); console.log(JSON.stringify({ engine, ok: true })); }
         catch (e) { console.log(JSON.stringify({ engine, code: e.code, message: e.message })); }
       }`;
@@ -203,7 +228,7 @@ describe('live capture on a veth pair', { skip: skipReason ?? false }, () => {
     // Act
     const results = out.trim().split('\n').map((l) => JSON.parse(l) as { engine: string; code?: string; message?: string });
     // Assess
-    assert.equal(results.length, 2);
+    assert.equal(results.length, 3);
     for (const r of results) {
       assert.equal(r.code, CaptureErrorCode.NO_PERMISSION, `${r.engine}: ${JSON.stringify(r)}`);
       assert.equal(r.message, `cannot capture on "${IF_ROOT}": permission denied; run as root or grant CAP_NET_RAW `

@@ -54,7 +54,7 @@ describe('command line', () => {
     assert.equal(r.code, 2);
     assert.deepEqual(r.stderr.trim().split('\n'), [
       'lb-traffic-analyzer: -s/--sample: "abc" is not an integer (1 = every flow, 10 = one flow in ten)',
-      'lb-traffic-analyzer: --engine: "foo" is not one of: pcap, cap',
+      'lb-traffic-analyzer: --engine: "foo" is not one of: batch, pcap, cap',
     ]);
   });
 

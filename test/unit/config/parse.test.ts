@@ -30,7 +30,7 @@ describe('configuration', () => {
     assert.equal(c.logDir, './logs');
     assert.equal(c.summaryIntervalSec, 30);
     assert.equal(c.retentionDays, 7);
-    assert.equal(c.engine, 'pcap');
+    assert.equal(c.engine, 'batch');
     assert.equal(c.snaplen, 9216);
     assert.equal(c.bufferTimeoutMs, 50);
     assert.equal(c.maxConnections, 100_000);
@@ -89,7 +89,7 @@ describe('configuration', () => {
     // Assess
     assert.equal(p.length, 4);
     assert.equal(p[0], '-s/--sample: "abc" is not an integer (1 = every flow, 10 = one flow in ten)');
-    assert.equal(p[1], '--engine: "foo" is not one of: pcap, cap');
+    assert.equal(p[1], '--engine: "foo" is not one of: batch, pcap, cap');
     assert.match(p[2] ?? '', /^--summary-interval: -5 is out of range/);
     assert.equal(p[3], '--cloudwatch: "maybe" is not one of: auto, on, off');
   });

@@ -119,6 +119,8 @@ describe('Dockerfile', () => {
 
     // Assess
     assert.equal(ignore[0], '*', 'everything is excluded first');
-    assert.deepEqual(ignore.filter((l) => l.startsWith('!')).sort(), ['!agent/', '!agent/**', '!package-lock.json', '!package.json', '!tsconfig.json']);
+    assert.deepEqual(ignore.filter((l) => l.startsWith('!')).sort(),
+      ['!agent/', '!agent/**', '!package-lock.json', '!package.json', '!scripts/build-native.sh', '!tsconfig.json']);
+    assert.ok(ignore.includes('agent/capture/native/build'), 'a local build of the batch addon stays out: the image compiles its own');
   });
 });

@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "pcap_batch",
+      "sources": ["pcap_batch.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Werror"],
+      "defines": ["NAPI_VERSION=8"],
+      "libraries": ["-lpcap"]
+    }
+  ]
+}

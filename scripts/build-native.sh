@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Compiles the batch capture addon (agent/capture/native/pcap_batch.c) with node-gyp, the
+# way npm builds the pcap and cap addons (libpcap-dev, python3, make and a C compiler),
+# and puts it beside the compiled JavaScript: dist/agent/capture/native/pcap_batch.node.
+# Skips the compiler when the addon is newer than its sources. Run by `npm run build`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=agent/capture/native
+out=$src/build/Release/pcap_batch.node
+if [[ ! -f $out || $src/pcap_batch.c -nt $out || $src/binding.gyp -nt $out ]]; then
+  node-gyp rebuild --directory "$src" --loglevel=warn >/dev/null
+fi
+mkdir -p dist/agent/capture/native
+cp "$out" dist/agent/capture/native/pcap_batch.node
