@@ -133,6 +133,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
     snaplen: config.snaplen,
     bufferSizeMb: config.bufferSizeMb,
     bufferTimeoutMs: config.bufferTimeoutMs,
+    wakeupIntervalMs: config.wakeupIntervalMs,
     filter: config.filter,
     sample: config.sample,
   });
@@ -272,9 +273,14 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
   }
 
   const idleClock = new IdleClock();
+  // Packets reach the analysis up to this late (the kernel's block timeout, then the batch
+  // engine's wake-up interval): idle expiry runs that far behind, so a SYN-ACK still in the
+  // ring never turns its SYN into an unanswered one.
+  const deliveryLagMicros = !live ? 0
+    : (config.bufferTimeoutMs + (source.engine === 'batch' ? config.wakeupIntervalMs : 0)) * 1000;
   const timers: NodeJS.Timeout[] = [
     setInterval(() => {
-      pipeline.tick(idleClock.now(pipeline.lastPacketMicros));
+      pipeline.tick(idleClock.now(pipeline.lastPacketMicros) - deliveryLagMicros);
       pipeline.noteCaptureStats(source.stats(), Date.now() * 1000);
     }, TICK_INTERVAL_MS),
     setInterval(() => void health(), HEALTH_INTERVAL_MS),
@@ -296,7 +302,8 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
       logger.info({ signal }, 'stopping: final summary, flushing the local log and CloudWatch');
       // Live: the kernel hands a partly filled block over only when the buffer timeout
       // expires, so what arrived just before the signal is still delivered if capture runs
-      // that long; a file stops at once.
+      // that long (the batch engine reads the ring once more at stop, whatever its wake-up
+      // interval); a file stops at once.
       const drainMs = live ? config.bufferTimeoutMs + DRAIN_MARGIN_MS : 0;
       const hardStop = setTimeout(() => resolveExit(exitCode), drainMs + SHUTDOWN_BUDGET_MS + 500);
       hardStop.unref();

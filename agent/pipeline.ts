@@ -92,10 +92,10 @@ export class Pipeline {
     this.onPacket = this.#onPacket.bind(this);
   }
 
-  #onPacket(buf: Buffer, capLen: number, wireLen: number, tsMicros: number): void {
+  #onPacket(buf: Buffer, capLen: number, wireLen: number, tsMicros: number, offset: number): void {
     const view = this.view;
     view.tsMicros = tsMicros;
-    const status = decodeFrame(view, this.#linkType(), buf, capLen, wireLen, this.decodeStats);
+    const status = decodeFrame(view, this.#linkType(), buf, capLen, wireLen, this.decodeStats, offset);
     if (tsMicros > this.#lastMicros) this.#lastMicros = tsMicros;
     if (status !== DecodeStatus.OK) return;
     this.flows.onPacket(view);

@@ -2,8 +2,13 @@
  * Live capture through libpcap with a batch of packets per JavaScript call (the
  * project's own addon, native/pcap_batch.c): libuv watches the capture fd, and on each
  * wake-up one dispatch() copies every packet the kernel ring holds into one reused
- * buffer. node_pcap calls JavaScript once per packet, which alone costs about 1 % of a
- * core at 20k pkt/s; here the cost per packet is a copy and a loop step.
+ * buffer, whose records go to the handler in place (buffer and offset, no further copy).
+ *
+ * What it buys over node_pcap (one JavaScript call per packet): the wake-up interval. At
+ * light load a wake-up costs far more than the packets it brings, and libpcap retires a
+ * ring block every 15-25 ms at 20k pkt/s; reading the ring at most every 100 ms measured
+ * about a quarter less CPU (BENCHMARKS.md). Also: the socket and kernel ring are released
+ * at stop(), idle or not, and a failed dispatch says why (pcap_geterr).
  *
  * Same libpcap settings as the pcap engine (packet-mmap ring in block mode, snaplen,
  * buffer size, buffer timeout, kernel filter), same kernel counters.
@@ -23,7 +28,7 @@ type SessionHandle = { readonly __brand: 'pcap_batch session' };
 
 /** native/pcap_batch.c's exports. */
 export type PcapBatchBinding = {
-  open(device: string, filter: string, snaplen: number, bufferBytes: number, timeoutMs: number,
+  open(device: string, filter: string, snaplen: number, bufferBytes: number, timeoutMs: number, holdoffMs: number,
     batch: Buffer, onReadable: (status: number) => void): { handle: SessionHandle; linkType: number; snaplen: number };
   /** Packets written into the batch buffer from offset 0; 0 none ready, -1 error (see error()), -2 closed. */
   dispatch(handle: SessionHandle): number;
@@ -32,6 +37,19 @@ export type PcapBatchBinding = {
   close(handle: SessionHandle): void;
   libVersion(): string;
 };
+
+export type BatchLiveOptions = PcapLiveOptions & Readonly<{
+  /** Read the kernel ring at most every N ms (0: at every block). */
+  wakeupIntervalMs?: number | undefined;
+}>;
+
+/**
+ * One wake-up per 100 ms instead of one per ring block (every 15-25 ms at 20k pkt/s): about
+ * a quarter less CPU at light load, measured (BENCHMARKS.md); events are at most 150 ms late.
+ */
+export const DEFAULT_WAKEUP_INTERVAL_MS = 100;
+/** The stall check (resilient-source.ts) allows a second of undelivered packets. */
+export const MAX_WAKEUP_INTERVAL_MS = 500;
 
 /** Record header in the batch buffer, in 32-bit words (host byte order). */
 const enum Rec { TS_SEC = 0, TS_USEC = 1, CAPLEN = 2, LEN = 3, HEADER_BYTES = 16 }
@@ -82,26 +100,20 @@ export class BatchLiveSource implements PacketSource {
   readonly #snaplen: number;
   readonly #bufferBytes: number;
   readonly #timeoutMs: number;
+  readonly #wakeupMs: number;
   readonly #native: PcapBatchBinding;
   #handle: SessionHandle | undefined;
-  /**
-   * The addon's records, then room for one packet: the handler gets each packet at
-   * offset 0 of #frame, moved there by copyWithin inside one buffer (a memmove;
-   * Buffer.copy between two buffers allocates a view per call).
-   */
-  readonly #mem: Buffer;
-  /** The first BATCH_BYTES of #mem, given to the addon. */
-  readonly #batch: Buffer;
-  /** #batch's record headers as 32-bit words (the buffer is aligned). */
-  readonly #words: Uint32Array;
-  readonly #frame: Buffer;
+  /** The addon's records; each packet goes to the handler in place (offset, no copy). */
+  readonly #batch = Buffer.alloc(BATCH_BYTES);
+  /** #batch's record headers as 32-bit words (a fresh Buffer.alloc is aligned). */
+  readonly #words = new Uint32Array(this.#batch.buffer, this.#batch.byteOffset, BATCH_BYTES >> 2);
   #onPacket: PacketHandler | undefined;
   #stopped = false;
   #lastStats: CaptureStats | undefined;
   readonly #completion = new Completion();
   readonly done: Promise<void> = this.#completion.promise;
 
-  constructor(opts: PcapLiveOptions) {
+  constructor(opts: BatchLiveOptions) {
     this.name = opts.interfaceName;
     this.#filter = opts.filter;
     this.#snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
@@ -113,13 +125,13 @@ export class BatchLiveSource implements PacketSource {
     if (!Number.isInteger(this.#timeoutMs) || this.#timeoutMs < 1 || this.#timeoutMs > MAX_BUFFER_TIMEOUT_MS) {
       throw new RangeError(`buffer timeout must be 1 to ${MAX_BUFFER_TIMEOUT_MS} ms, got ${this.#timeoutMs}`);
     }
+    this.#wakeupMs = opts.wakeupIntervalMs ?? DEFAULT_WAKEUP_INTERVAL_MS;
+    if (!Number.isInteger(this.#wakeupMs) || this.#wakeupMs < 0 || this.#wakeupMs > MAX_WAKEUP_INTERVAL_MS) {
+      throw new RangeError(`wake-up interval must be 0 to ${MAX_WAKEUP_INTERVAL_MS} ms, got ${this.#wakeupMs}`);
+    }
     const native = loadPcapBatch();
     if (typeof native === 'string') throw new CaptureError(CaptureErrorCode.OTHER, `the batch capture engine is not available: ${native}`);
     this.#native = native;
-    this.#mem = Buffer.alloc(BATCH_BYTES + this.#snaplen);
-    this.#batch = this.#mem.subarray(0, BATCH_BYTES);
-    this.#words = new Uint32Array(this.#mem.buffer, this.#mem.byteOffset, BATCH_BYTES >> 2);
-    this.#frame = this.#mem.subarray(BATCH_BYTES);
   }
 
   get linkType(): number {
@@ -133,7 +145,7 @@ export class BatchLiveSource implements PacketSource {
     this.#onPacket = onPacket;
     try {
       const s = this.#native.open(this.name, this.#filter, this.#snaplen, this.#bufferBytes, this.#timeoutMs,
-        this.#batch, (status) => this.#readable(status));
+        this.#wakeupMs, this.#batch, (status) => this.#readable(status));
       this.#handle = s.handle;
       this.#linkType = s.linkType;
     } catch (err) {
@@ -162,8 +174,7 @@ export class BatchLiveSource implements PacketSource {
     if (handle === undefined || onPacket === undefined || this.#stopped) return;
     const native = this.#native;
     const w = this.#words;
-    const mem = this.#mem;
-    const frame = this.#frame;
+    const batch = this.#batch;
     for (;;) {
       const n = native.dispatch(handle);
       if (n <= 0) {
@@ -175,8 +186,7 @@ export class BatchLiveSource implements PacketSource {
         const word = at >> 2;
         const capLen = w[word + Rec.CAPLEN] as number;
         const data = at + Rec.HEADER_BYTES;
-        mem.copyWithin(BATCH_BYTES, data, data + capLen);
-        onPacket(frame, capLen, w[word + Rec.LEN] as number, (w[word + Rec.TS_SEC] as number) * 1_000_000 + (w[word + Rec.TS_USEC] as number));
+        onPacket(batch, capLen, w[word + Rec.LEN] as number, (w[word + Rec.TS_SEC] as number) * 1_000_000 + (w[word + Rec.TS_USEC] as number), data);
         if (this.#stopped) return;
         at = data + ((capLen + 3) & ~3);
       }
@@ -206,11 +216,17 @@ export class BatchLiveSource implements PacketSource {
     return this.#lastStats;
   }
 
-  /** Stops delivery and releases the libpcap handle (socket and kernel ring) at once. */
+  /**
+   * Hands over what the ring holds (a wake-up may be held off), then stops delivery and
+   * releases the libpcap handle (socket and kernel ring) at once.
+   */
   stop(): void {
     if (this.#stopped) return;
     const handle = this.#handle;
-    if (handle !== undefined) this.stats();
+    if (handle !== undefined) {
+      this.#deliver();
+      this.stats();
+    }
     this.#stopped = true;
     this.#completion.resolve();
     if (handle !== undefined) this.#native.close(handle);

@@ -80,7 +80,7 @@ export class CapLiveSource implements PacketSource {
     }
     this.#cap = cap;
     cap.on('packet', (nbytes: number) => {
-      if (!this.#stopped) onPacket(buf, nbytes, nbytes, clockMicros());
+      if (!this.#stopped) onPacket(buf, nbytes, nbytes, clockMicros(), 0);
     });
   }
 

@@ -33,6 +33,8 @@ export type PacketSourceOptions = Readonly<{
   bufferSizeMb?: number | undefined;
   /** @default DEFAULT_BUFFER_TIMEOUT_MS (50) */
   bufferTimeoutMs?: number | undefined;
+  /** Batch engine only: read the ring at most every N ms. @default DEFAULT_WAKEUP_INTERVAL_MS (100) */
+  wakeupIntervalMs?: number | undefined;
   /** User BPF expression ANDed with what the analysis needs. */
   filter?: string | undefined;
   /** -s N: live capture thins unsampled flows in the kernel filter (see bpf-filter.ts). @default 1 */
@@ -96,7 +98,7 @@ export function createPacketSource(opts: PacketSourceOptions): PacketSource {
   const open = engine === CaptureEngine.CAP
     ? (): PacketSource => new CapLiveSource({ interfaceName, filter, bufferSizeMb: opts.bufferSizeMb ?? undefined })
     : engine === CaptureEngine.BATCH
-      ? (): PacketSource => new BatchLiveSource(pcapOpts)
+      ? (): PacketSource => new BatchLiveSource({ ...pcapOpts, wakeupIntervalMs: opts.wakeupIntervalMs ?? undefined })
       : (): PacketSource => new PcapLiveSource(pcapOpts);
   return new ResilientLiveSource({ interfaceName, open });
 }

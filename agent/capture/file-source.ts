@@ -160,7 +160,7 @@ export class FileSource implements PacketSource {
       if (end > len) break;
       chunk.copy(pkt, 0, off + RECORD_HEADER_BYTES, end);
       this.#packets++;
-      onPacket(pkt, capLen, chunk.readUInt32LE(off + 12), chunk.readUInt32LE(off) * 1_000_000 + chunk.readUInt32LE(off + 4));
+      onPacket(pkt, capLen, chunk.readUInt32LE(off + 12), chunk.readUInt32LE(off) * 1_000_000 + chunk.readUInt32LE(off + 4), 0);
       off = end;
     }
     if (off < len && !this.#stopped) {
@@ -194,7 +194,7 @@ export class FileSource implements PacketSource {
     carry.copy(this.#pkt, 0, RECORD_HEADER_BYTES, need);
     this.#carryUsed = 0;
     this.#packets++;
-    this.#onPacket(this.#pkt, capLen, carry.readUInt32LE(12), carry.readUInt32LE(0) * 1_000_000 + carry.readUInt32LE(4));
+    this.#onPacket(this.#pkt, capLen, carry.readUInt32LE(12), carry.readUInt32LE(0) * 1_000_000 + carry.readUInt32LE(4), 0);
     return off;
   }
 

@@ -16,10 +16,12 @@ export const LinkType = {
 export type LinkType = (typeof LinkType)[keyof typeof LinkType];
 
 /**
- * Called once per packet, synchronously. `buf` is reused by the engine: read it
- * before returning, never keep it. `tsMicros` is the libpcap timestamp.
+ * Called once per packet, synchronously. The packet is buf[offset, offset + capLen): an
+ * engine may hand over a whole batch's buffer instead of copying each packet out of it.
+ * `buf` is reused by the engine: read it before returning, never keep it. `tsMicros` is
+ * the libpcap timestamp.
  */
-export type PacketHandler = (buf: Buffer, capLen: number, wireLen: number, tsMicros: number) => void;
+export type PacketHandler = (buf: Buffer, capLen: number, wireLen: number, tsMicros: number, offset: number) => void;
 
 /** Kernel counters from pcap_stats(); absent for engines that cannot read them. */
 export type CaptureStats = Readonly<{

@@ -279,7 +279,7 @@ export class PcapFileReader {
       pos = data + capLen;
       this.#pos = pos;
       this.#packets++;
-      onPacket(pkt, capLen, wireLen, sec * 1_000_000 + (nanos ? Math.floor(frac / 1000) : frac));
+      onPacket(pkt, capLen, wireLen, sec * 1_000_000 + (nanos ? Math.floor(frac / 1000) : frac), 0);
     }
     this.#pos = pos;
   }
@@ -390,6 +390,6 @@ export class PcapFileReader {
     }
     this.#mem.copyWithin(this.#pktAt, data, data + capLen);
     this.#packets++;
-    onPacket(this.#pkt, capLen, wireLen, tsMicros);
+    onPacket(this.#pkt, capLen, wireLen, tsMicros, 0);
   }
 }

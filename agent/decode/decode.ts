@@ -31,8 +31,9 @@ function u32(b: Buffer, o: number): number {
 }
 
 /**
- * Decode one frame of link type `linkType` into `view`. OK: an IPv4/IPv6 TCP or
- * UDP packet with complete headers (the payload may be cut by the snaplen).
+ * Decode one frame of link type `linkType`, buf[offset, offset + capLen), into `view`.
+ * OK: an IPv4/IPv6 TCP or UDP packet with complete headers (the payload may be cut by
+ * the snaplen). The view's offsets index `buf`.
  */
 export function decode(
   view: PacketView,
@@ -42,9 +43,10 @@ export function decode(
   wireLen: number,
   tsMicros: number,
   stats: DecodeStats,
+  offset = 0,
 ): DecodeStatus {
   view.tsMicros = tsMicros;
-  return decodeFrame(view, linkType, buf, capLen, wireLen, stats);
+  return decodeFrame(view, linkType, buf, capLen, wireLen, stats, offset);
 }
 
 /**
@@ -52,39 +54,44 @@ export function decode(
  * no timestamp, because a double argument to a call V8 does not inline is boxed (a heap
  * number per packet, seen with allocation sampling).
  */
-export function decodeFrame(view: PacketView, linkType: number, buf: Buffer, capLen: number, wireLen: number, stats: DecodeStats): DecodeStatus {
+export function decodeFrame(view: PacketView, linkType: number, buf: Buffer, capLen: number, wireLen: number, stats: DecodeStats, offset = 0): DecodeStatus {
   view.reset(buf, capLen, wireLen, view.tsMicros);
+  view.frameOffset = offset;
   stats.packets++;
   stats.bytes += wireLen;
-  const len = capLen < buf.length ? capLen : buf.length;
+  const room = buf.length - offset;
+  const len = capLen < room ? capLen : room > 0 ? room : 0;
   view.capLen = len;
+  // From here on, offsets index buf and `end` bounds what was captured.
+  const o = offset;
+  const end = o + len;
 
   switch (linkType) {
     case LinkType.ETHERNET:
-      return decodeEthernet(view, buf, len, stats);
+      return decodeEthernet(view, buf, o, end, stats);
     case LinkType.RAW:
     case LinkType.RAW_ALT:
     case 14:
-      return decodeIpByVersion(view, buf, 0, len, stats);
+      return decodeIpByVersion(view, buf, o, end, stats);
     case LinkType.LINUX_SLL: {
       // 16-byte header, protocol (ethertype) at 14.
       if (len < 16) return malformed(stats, Malformed.truncated_link);
-      return decodeEtherType(view, buf, u16(buf, 14), 16, len, stats);
+      return decodeEtherType(view, buf, u16(buf, o + 14), o + 16, end, stats);
     }
     case LinkType.LINUX_SLL2: {
       // 20-byte header, protocol at 0.
       if (len < 20) return malformed(stats, Malformed.truncated_link);
-      return decodeEtherType(view, buf, u16(buf, 0), 20, len, stats);
+      return decodeEtherType(view, buf, u16(buf, o), o + 20, end, stats);
     }
     case LinkType.NULL: {
       // 4-byte address family in host byte order of the capturing machine.
       if (len < 4) return malformed(stats, Malformed.truncated_link);
-      const le = (buf[0] as number) | ((buf[1] as number) << 8);
-      const be = u16(buf, 2);
+      const le = (buf[o] as number) | ((buf[o + 1] as number) << 8);
+      const be = u16(buf, o + 2);
       const af = le !== 0 ? le : be;
-      if (af === 2) return decodeIpv4(view, buf, 4, len, stats);
+      if (af === 2) return decodeIpv4(view, buf, o + 4, end, stats);
       // BSD variants use 24, 28 or 30 for IPv6.
-      if (af === 24 || af === 28 || af === 30) return decodeIpv6(view, buf, 4, len, stats);
+      if (af === 24 || af === 28 || af === 30) return decodeIpv6(view, buf, o + 4, end, stats);
       return skipped(stats, Skipped.other_ethertype);
     }
     default:
@@ -110,10 +117,10 @@ function skipped(stats: DecodeStats, kind: number): DecodeStatus {
   return DecodeStatus.SKIPPED;
 }
 
-function decodeEthernet(view: PacketView, buf: Buffer, len: number, stats: DecodeStats): DecodeStatus {
-  if (len < 14) return malformed(stats, Malformed.truncated_link);
-  let type = u16(buf, 12);
-  let off = 14;
+function decodeEthernet(view: PacketView, buf: Buffer, start: number, len: number, stats: DecodeStats): DecodeStatus {
+  if (start + 14 > len) return malformed(stats, Malformed.truncated_link);
+  let type = u16(buf, start + 12);
+  let off = start + 14;
   let tags = 0;
   while (type === ETH_VLAN || type === ETH_QINQ || type === ETH_QINQ_OLD) {
     if (off + 4 > len) return malformed(stats, Malformed.truncated_vlan);
@@ -156,7 +163,7 @@ function decodeIpv4(view: PacketView, buf: Buffer, off: number, len: number, sta
     // A zero total length is what Linux writes into IPv4 super-packets over 64 KiB
     // (BIG TCP GSO/TSO, seen when capturing outgoing traffic): the wire length is
     // the only length there is, as tcpdump and Wireshark also assume.
-    total = view.wireLen - off;
+    total = view.wireLen - (off - view.frameOffset);
     stats.lengthFromWire++;
   }
   if (total < ihl) return malformed(stats, Malformed.bad_ipv4_total_length);
@@ -194,7 +201,7 @@ function decodeIpv6(view: PacketView, buf: Buffer, off: number, len: number, sta
   let payloadLen = u16(buf, off + 4);
   if (payloadLen === 0 && buf[off + 6] !== 59) {
     // IPv6 BIG TCP super-packets (and jumbograms) carry 0 here; take the wire length.
-    payloadLen = view.wireLen - off - 40;
+    payloadLen = view.wireLen - (off - view.frameOffset) - 40;
     if (payloadLen < 0) payloadLen = 0;
     stats.lengthFromWire++;
   }

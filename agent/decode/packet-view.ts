@@ -16,6 +16,8 @@ export const TcpFlag = {
 
 export class PacketView {
   buf: Buffer = Buffer.alloc(0);
+  /** Where the frame starts in buf (0 unless the engine hands over a whole batch). */
+  frameOffset = 0;
   /** Bytes captured (may be less than wireLen when the snaplen cut the packet). */
   capLen = 0;
   /** Bytes on the wire. */
@@ -75,6 +77,7 @@ export class PacketView {
   /** Reset every field before decoding the next packet. */
   reset(buf: Buffer, capLen: number, wireLen: number, tsMicros: number): void {
     this.buf = buf;
+    this.frameOffset = 0;
     this.capLen = capLen;
     this.wireLen = wireLen;
     this.tsMicros = tsMicros;

@@ -35,7 +35,7 @@ if (engine === 'pcap') {
   if (typeof native === 'string') throw new Error(native);
   const batch = Buffer.alloc(4 * 1024 * 1024);
   const words = new Uint32Array(batch.buffer, batch.byteOffset, batch.length >> 2);
-  const s = native.open(iface, '', snaplen, def('bufferSizeMb') * 1024 * 1024, def('bufferTimeoutMs'), batch, () => {
+  const s = native.open(iface, '', snaplen, def('bufferSizeMb') * 1024 * 1024, def('bufferTimeoutMs'), 0, batch, () => {
     for (let n = native.dispatch(s.handle); n > 0; n = native.dispatch(s.handle)) {
       let at = 0;
       for (let i = 0; i < n; i++) {

@@ -10,8 +10,9 @@
  *    with tcpreplay onto a veth pair at 20k pkt/s (median of BENCH_LIVE_REPEATS runs for the
  *    batch and pcap engines) and at top speed; the analyzer captures with --engine batch
  *    (the default), pcap and cap; CPU % of one core from /proc/PID/stat, kernel drops from
- *    the final summary. The last rows measure the batch addon and node_pcap's binding
- *    alone, with a handler that only counts (pcap-floor.ts).
+ *    the final summary; the batch engine also with --wakeup-interval 0 and 200 (default
+ *    100). The last rows measure the batch addon and node_pcap's binding alone, with a
+ *    handler that only counts (pcap-floor.ts).
  * 3. Memory: peak RSS with 100k tracked connections, and during a SYN flood from 1M
  *    distinct sources (the flood test's capture) with its exact counts checked.
  * 4. Live with the kernel filter (batch engine): 20k pkt/s at -s 1, 10 and 100, 100k pkt/s
@@ -139,12 +140,12 @@ async function liveRun(argv: string[], file: string, pps: number | 'top', limit:
   }
 }
 
-async function live(file: string, engine: string, pps: number | 'top', limit: number, sample = 1, label = '', repeats = 1): Promise<Row> {
+async function live(file: string, engine: string, pps: number | 'top', limit: number, sample = 1, label = '', repeats = 1, extra: string[] = []): Promise<Row> {
   const runs: LiveRun[] = [];
   for (let i = 0; i < repeats; i++) {
     const logs = mkdtempSync(join(tmpdir(), 'lbta-bench-'));
     try {
-      runs.push(await liveRun([MAIN, '-i', 'lbxb0', '--engine', engine, '-l', logs, '--summary-format', 'json', '--summary-interval', '1', '--cloudwatch', 'off', '-s', String(sample)],
+      runs.push(await liveRun([MAIN, '-i', 'lbxb0', '--engine', engine, '-l', logs, '--summary-format', 'json', '--summary-interval', '1', '--cloudwatch', 'off', '-s', String(sample), ...extra],
         file, pps, limit, '"msg":"capturing"', (out, warmSeen) => {
           const s = finalSummary(out);
           const cap = s['capture'] ?? {};
@@ -162,7 +163,7 @@ async function live(file: string, engine: string, pps: number | 'top', limit: nu
   const mid = sorted[Math.floor((sorted.length - 1) / 2)] as LiveRun;
   const spread = runs.length > 1 ? ` (median of ${runs.length} runs: ${runs.map((r) => pct(r).toFixed(1)).join(', ')} %)` : '';
   return {
-    what: `live ${engine} -s ${sample}, ${label || `tcpreplay ${pps === 'top' ? 'top speed' : `${pps.toLocaleString('en-US')} pkt/s`}`}, ${limit.toLocaleString('en-US')} packets`,
+    what: `live ${engine}${extra.length > 0 ? ` ${extra.join(' ')}` : ''} -s ${sample}, ${label || `tcpreplay ${pps === 'top' ? 'top speed' : `${pps.toLocaleString('en-US')} pkt/s`}`}, ${limit.toLocaleString('en-US')} packets`,
     seconds: mid.seconds, pps: limit / mid.seconds, cpu: mid.cpu, rssMb: mid.rssMb,
     note: `${pct(mid).toFixed(1)} % of one core${spread}; analysed ${mid.seen.toLocaleString('en-US')}; ${runs.map((r) => r.drops).filter((d, i, a) => a.indexOf(d) === i).join(' / ')}`,
   };
@@ -234,6 +235,8 @@ async function main(): Promise<void> {
       rows.push(await live(file, engine, 20_000, 200_000, 1, '', engine === 'cap' ? 1 : LIVE_REPEATS));
       rows.push(await live(file, engine, 'top', 300_000));
     }
+    // The batch engine's wake-up interval (default 100 ms): every block, and 200 ms.
+    for (const ms of [0, 200]) rows.push(await live(file, 'batch', 20_000, 200_000, 1, '', LIVE_REPEATS, ['--wakeup-interval', String(ms)]));
     // The kernel filter at -s N, with the default engine.
     for (const sample of [10, 100]) rows.push(await live(file, 'batch', 20_000, 200_000, sample));
     for (const sample of [1, 10]) rows.push(await live(file, 'batch', 100_000, 1_000_000, sample));

@@ -11,6 +11,7 @@ export function decodeGeneveInner(inner: PacketView, outer: PacketView, g: Genev
   if (g.oam || g.innerLength <= 0) return DecodeStatus.SKIPPED;
   if (g.protocol !== GeneveProtocol.IPV4 && g.protocol !== GeneveProtocol.IPV6) return DecodeStatus.SKIPPED;
   inner.reset(outer.buf, outer.capLen, outer.wireLen, outer.tsMicros);
+  inner.frameOffset = outer.frameOffset;
   // decodeIpAt takes the end of the captured bytes, not a length.
   return decodeIpAt(inner, outer.buf, g.innerOffset, g.innerOffset + g.innerLength, stats);
 }

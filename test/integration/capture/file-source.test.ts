@@ -25,7 +25,7 @@ function sha(buf: Buffer, len: number): string {
 /** Read a whole source, recording every packet. */
 async function readAll(source: PacketSource): Promise<Seen[]> {
   const seen: Seen[] = [];
-  source.start((buf, capLen, wireLen, tsMicros) => seen.push({ tsMicros, capLen, wireLen, sha: sha(buf, capLen) }));
+  source.start((buf, capLen, wireLen, tsMicros, offset) => seen.push({ tsMicros, capLen, wireLen, sha: sha(buf.subarray(offset), capLen) }));
   await source.done;
   return seen;
 }

@@ -39,8 +39,8 @@ export async function analyzePcap(path: string, opts: Readonly<{ localAddresses:
   const src = new FileSource({ path, filter: '' });
   let last = 0;
   let nextTick = 0;
-  src.start((buf, capLen, wireLen, ts) => {
-    if (decode(view, src.linkType, buf, capLen, wireLen, ts, stats) !== DecodeStatus.OK) return;
+  src.start((buf, capLen, wireLen, ts, offset) => {
+    if (decode(view, src.linkType, buf, capLen, wireLen, ts, stats, offset) !== DecodeStatus.OK) return;
     const g = classify.onPacket(view);
     table.onPacket(view);
     if (g !== undefined && decodeGeneveInner(inner, view, g, stats) === DecodeStatus.OK) {

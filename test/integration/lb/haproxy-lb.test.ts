@@ -214,8 +214,8 @@ before(async () => {
   const src = new FileSource({ path: pcap, filter: '' });
   let last = 0;
   let nextTick = 0;
-  src.start((buf, capLen, wireLen, ts) => {
-    if (decode(view, src.linkType, buf, capLen, wireLen, ts, stats) !== DecodeStatus.OK) return;
+  src.start((buf, capLen, wireLen, ts, offset) => {
+    if (decode(view, src.linkType, buf, capLen, wireLen, ts, stats, offset) !== DecodeStatus.OK) return;
     classify.onPacket(view);
     table.onPacket(view);
     last = ts;

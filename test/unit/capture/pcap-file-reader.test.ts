@@ -43,7 +43,7 @@ async function readFile(path: string, chunkBytes?: number): Promise<{ seen: Seen
 
 async function readSource(source: FileSource): Promise<Seen[]> {
   const seen: Seen[] = [];
-  source.start((buf, capLen, wireLen, tsMicros) => seen.push({ tsMicros, capLen, wireLen, sha: sha(buf, capLen) }));
+  source.start((buf, capLen, wireLen, tsMicros, offset) => seen.push({ tsMicros, capLen, wireLen, sha: sha(buf.subarray(offset), capLen) }));
   await source.done;
   return seen;
 }

@@ -28,7 +28,7 @@ class FakeSession implements PacketSource {
   reap(): boolean { return this.releasable; }
   deliver(n: number, tsMicros?: number): void {
     const b = Buffer.alloc(60);
-    for (let i = 0; i < n; i++) { this.received++; this.handler?.(b, 60, 60, tsMicros ?? ++clockMicros); }
+    for (let i = 0; i < n; i++) { this.received++; this.handler?.(b, 60, 60, tsMicros ?? ++clockMicros, 0); }
   }
   drained = 0;
   /** What a real stalled session hands over from its ring when drained. */

@@ -219,6 +219,34 @@ describe('decode: hostile input never throws', () => {
     });
   }
 
+  for (const [name, link, frame] of frames) {
+    test(`${name}: decoded in place at an offset inside a larger buffer, the same view shifted, at every cut`, () => {
+      // Prepare: the frame after 37 bytes of another packet, with more packets' bytes after it
+      // (a batch engine hands over one buffer and each packet's offset).
+      const at = 37;
+      const filler = (n: number): Buffer => Buffer.alloc(n, 0x45);
+      const fields = (v: PacketView, shift: number) => ({
+        ipVersion: v.ipVersion, ipOffset: v.ipOffset - shift, ipTotalLen: v.ipTotalLen, proto: v.proto, vlan: v.vlan,
+        src4: v.src4, dst4: v.dst4, src6Offset: v.src6Offset < 0 ? -1 : v.src6Offset - shift, srcPort: v.srcPort, dstPort: v.dstPort,
+        l4Offset: v.l4Offset - shift, tcpFlags: v.tcpFlags, seq: v.seq, optMss: v.optMss, payloadOffset: v.payloadOffset - shift,
+        payloadCapLen: v.payloadCapLen, payloadLen: v.payloadLen, capLen: v.capLen,
+      });
+      for (let cut = 0; cut <= frame.length; cut++) {
+        const alone = run(frame.subarray(0, cut), link, cut, frame.length);
+        const batch = Buffer.concat([filler(at), frame.subarray(0, cut), filler(200)]);
+        const view = new PacketView();
+        const stats = new DecodeStats();
+        // Act
+        const status = decode(view, link, batch, cut, frame.length, T0, stats, at);
+        // Assess
+        assert.equal(status, alone.status, `cut at ${cut}`);
+        assert.equal(view.frameOffset, at);
+        if (status === DecodeStatus.OK) assert.deepEqual(fields(view, at), fields(alone.view, 0), `cut at ${cut}`);
+        assert.deepEqual(stats.snapshot(), alone.snap, `cut at ${cut}`);
+      }
+    });
+  }
+
   test('empty input is malformed for every link type', () => {
     for (const link of [LinkType.ETHERNET, LinkType.RAW, LinkType.LINUX_SLL, LinkType.LINUX_SLL2, LinkType.NULL]) {
       assert.equal(run(Buffer.alloc(0), link).status, DecodeStatus.MALFORMED);
