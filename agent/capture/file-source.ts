@@ -49,8 +49,6 @@ export class FileSource implements PacketSource {
   #started = false;
   #stopped = false;
   #packets = 0;
-  /** Reused for every packet: records are copied here so each starts at offset 0. */
-  readonly #pkt = Buffer.alloc(MAX_SNAPLEN);
   /** A record split across two pipe reads. */
   readonly #carry = Buffer.alloc(RECORD_HEADER_BYTES + MAX_SNAPLEN);
   #carryUsed = 0;
@@ -152,15 +150,13 @@ export class FileSource implements PacketSource {
       off = this.#fillCarry(chunk);
       if (off < 0) return;
     }
-    const pkt = this.#pkt;
     const onPacket = this.#onPacket;
     while (off + RECORD_HEADER_BYTES <= len && !this.#stopped) {
       const capLen = chunk.readUInt32LE(off + 8);
       const end = off + RECORD_HEADER_BYTES + capLen;
       if (end > len) break;
-      chunk.copy(pkt, 0, off + RECORD_HEADER_BYTES, end);
       this.#packets++;
-      onPacket(pkt, capLen, chunk.readUInt32LE(off + 12), chunk.readUInt32LE(off) * 1_000_000 + chunk.readUInt32LE(off + 4), 0);
+      onPacket(chunk, capLen, chunk.readUInt32LE(off + 12), chunk.readUInt32LE(off) * 1_000_000 + chunk.readUInt32LE(off + 4), off + RECORD_HEADER_BYTES);
       off = end;
     }
     if (off < len && !this.#stopped) {
@@ -191,10 +187,9 @@ export class FileSource implements PacketSource {
     this.#carryUsed += take;
     off += take;
     if (this.#carryUsed < need) return -1;
-    carry.copy(this.#pkt, 0, RECORD_HEADER_BYTES, need);
     this.#carryUsed = 0;
     this.#packets++;
-    this.#onPacket(this.#pkt, capLen, carry.readUInt32LE(12), carry.readUInt32LE(0) * 1_000_000 + carry.readUInt32LE(4), 0);
+    this.#onPacket(carry, capLen, carry.readUInt32LE(12), carry.readUInt32LE(0) * 1_000_000 + carry.readUInt32LE(4), RECORD_HEADER_BYTES);
     return off;
   }
 

@@ -96,25 +96,11 @@ export class PcapFileReader {
   #stopped = false;
   #packets = 0;
   #otherLinkType = 0;
-  /**
-   * Reused for every packet: records are copied here so each frame starts at offset 0.
-   * It sits in the same memory as #buf, right after it, so the copy is a copyWithin
-   * (a memmove): Buffer.copy between two buffers allocates a view per call (~100 bytes
-   * a packet, measured: a scavenge every ~10k packets).
-   */
-  readonly #pkt: Buffer;
-  /** #buf and #pkt together, for copyWithin. */
-  readonly #mem: Buffer;
-  /** Offset of #pkt in #mem. */
-  readonly #pktAt: number;
 
   constructor(opts: PcapFileReaderOptions) {
     this.path = opts.path;
     const chunk = Math.max(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES, 2 * (MAX_RECORD_BYTES + 64));
-    this.#mem = Buffer.alloc(chunk + MAX_RECORD_BYTES);
-    this.#buf = this.#mem.subarray(0, chunk);
-    this.#pkt = this.#mem.subarray(chunk);
-    this.#pktAt = chunk;
+    this.#buf = Buffer.alloc(chunk);
   }
 
   get linkType(): number {
@@ -256,9 +242,6 @@ export class PcapFileReader {
   /** Deliver the complete classic pcap records in the buffer that start before sliceEnd. */
   #pcapRecords(onPacket: PacketHandler, sliceEnd: number): void {
     const buf = this.#buf;
-    const pkt = this.#pkt;
-    const mem = this.#mem;
-    const pktAt = this.#pktAt;
     const end = this.#end;
     const le = this.#le;
     const nanos = this.#nanos;
@@ -275,11 +258,11 @@ export class PcapFileReader {
       const sec = u32(buf, pos, le);
       const frac = u32(buf, pos + 4, le);
       const wireLen = u32(buf, pos + 12, le);
-      mem.copyWithin(pktAt, data, data + capLen);
       pos = data + capLen;
       this.#pos = pos;
       this.#packets++;
-      onPacket(pkt, capLen, wireLen, sec * 1_000_000 + (nanos ? Math.floor(frac / 1000) : frac), 0);
+      // In place: the handler reads buf[data, data + capLen) and keeps nothing.
+      onPacket(buf, capLen, wireLen, sec * 1_000_000 + (nanos ? Math.floor(frac / 1000) : frac), data);
     }
     this.#pos = pos;
   }
@@ -388,8 +371,7 @@ export class PcapFileReader {
       this.#otherLinkType++;
       return;
     }
-    this.#mem.copyWithin(this.#pktAt, data, data + capLen);
     this.#packets++;
-    onPacket(this.#pkt, capLen, wireLen, tsMicros, 0);
+    onPacket(this.#buf, capLen, wireLen, tsMicros, data);
   }
 }

@@ -33,9 +33,11 @@ export const target: FuzzTarget = {
     let packets = 0;
     try {
       reader.open();
-      await reader.run((buf, capLen, wireLen, ts) => {
+      await reader.run((buf, capLen, wireLen, ts, offset) => {
         packets++;
-        within('capLen', capLen, 0, Math.min(MAX_RECORD_BYTES, buf.length, data.length));
+        within('capLen', capLen, 0, Math.min(MAX_RECORD_BYTES, data.length));
+        // The record lies inside the buffer it is handed over in.
+        within('offset', offset, 0, buf.length - capLen);
         within('wireLen', wireLen, 0, 0xffffffff);
         assert.ok(Number.isFinite(ts), `timestamp ${ts}`);
       });

@@ -36,7 +36,7 @@ async function readFile(path: string, chunkBytes?: number): Promise<{ seen: Seen
   } catch (err) {
     return { seen, err, reader };
   }
-  const err = await reader.run((buf, capLen, wireLen, tsMicros) => seen.push({ tsMicros, capLen, wireLen, sha: sha(buf, capLen) }))
+  const err = await reader.run((buf, capLen, wireLen, tsMicros, offset) => seen.push({ tsMicros, capLen, wireLen, sha: sha(buf.subarray(offset), capLen) }))
     .then(() => undefined, (e: unknown) => e);
   return { seen, err, reader };
 }
