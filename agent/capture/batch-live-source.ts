@@ -6,8 +6,8 @@
  *
  * What it buys over node_pcap (one JavaScript call per packet): the wake-up interval. At
  * light load a wake-up costs far more than the packets it brings, and libpcap retires a
- * ring block every 15-25 ms at 20k pkt/s; reading the ring at most every 100 ms measured
- * about a quarter less CPU (BENCHMARKS.md). Also: the socket and kernel ring are released
+ * ring block every 15-25 ms at 20k pkt/s; reading the ring at most every 200 ms measured
+ * about a third less CPU (BENCHMARKS.md). Also: the socket and kernel ring are released
  * at stop(), idle or not, and a failed dispatch says why (pcap_geterr).
  *
  * Same libpcap settings as the pcap engine (packet-mmap ring in block mode, snaplen,
@@ -44,10 +44,12 @@ export type BatchLiveOptions = PcapLiveOptions & Readonly<{
 }>;
 
 /**
- * One wake-up per 100 ms instead of one per ring block (every 15-25 ms at 20k pkt/s): about
- * a quarter less CPU at light load, measured (BENCHMARKS.md); events are at most 150 ms late.
+ * One wake-up per 200 ms instead of one per ring block (every 15-25 ms at 20k pkt/s): about
+ * a third less CPU at light load, measured (BENCHMARKS.md); events are at most 250 ms late.
+ * While it is held off, the 64 MiB ring takes a burst of up to ~300 MB/s (2.5 Gbit/s at
+ * full snaplen); after one wake-up at such a rate the hold-off is skipped.
  */
-export const DEFAULT_WAKEUP_INTERVAL_MS = 100;
+export const DEFAULT_WAKEUP_INTERVAL_MS = 200;
 /** The stall check (resilient-source.ts) allows a second of undelivered packets. */
 export const MAX_WAKEUP_INTERVAL_MS = 500;
 

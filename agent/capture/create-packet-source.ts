@@ -33,7 +33,7 @@ export type PacketSourceOptions = Readonly<{
   bufferSizeMb?: number | undefined;
   /** @default DEFAULT_BUFFER_TIMEOUT_MS (50) */
   bufferTimeoutMs?: number | undefined;
-  /** Batch engine only: read the ring at most every N ms. @default DEFAULT_WAKEUP_INTERVAL_MS (100) */
+  /** Batch engine only: read the ring at most every N ms. @default DEFAULT_WAKEUP_INTERVAL_MS (200) */
   wakeupIntervalMs?: number | undefined;
   /** User BPF expression ANDed with what the analysis needs. */
   filter?: string | undefined;
