@@ -31,6 +31,22 @@ export type PcapLiveOptions = Readonly<{
   bufferTimeoutMs?: number;
 }>;
 
+/** The libpcap settings both libpcap engines (pcap, batch) open with, defaults applied and checked. */
+export type PcapSettings = Readonly<{ snaplen: number; bufferBytes: number; timeoutMs: number }>;
+
+export function pcapSettings(opts: PcapLiveOptions): PcapSettings {
+  const snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
+  const bufferBytes = Math.round((opts.bufferSizeMb ?? DEFAULT_BUFFER_SIZE_MB) * 1024 * 1024);
+  const timeoutMs = opts.bufferTimeoutMs ?? DEFAULT_BUFFER_TIMEOUT_MS;
+  if (!Number.isInteger(snaplen) || snaplen < 64 || snaplen > 262144) {
+    throw new RangeError(`snaplen must be an integer from 64 to 262144, got ${snaplen}`);
+  }
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_BUFFER_TIMEOUT_MS) {
+    throw new RangeError(`buffer timeout must be 1 to ${MAX_BUFFER_TIMEOUT_MS} ms, got ${timeoutMs}`);
+  }
+  return { snaplen, bufferBytes, timeoutMs };
+}
+
 export class PcapLiveSource implements PacketSource {
   readonly engine = 'pcap';
   readonly name: string;
@@ -52,15 +68,7 @@ export class PcapLiveSource implements PacketSource {
   constructor(opts: PcapLiveOptions) {
     this.name = opts.interfaceName;
     this.#filter = opts.filter;
-    this.#snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
-    this.#bufferBytes = Math.round((opts.bufferSizeMb ?? DEFAULT_BUFFER_SIZE_MB) * 1024 * 1024);
-    this.#timeoutMs = opts.bufferTimeoutMs ?? DEFAULT_BUFFER_TIMEOUT_MS;
-    if (!Number.isInteger(this.#snaplen) || this.#snaplen < 64 || this.#snaplen > 262144) {
-      throw new RangeError(`snaplen must be an integer from 64 to 262144, got ${this.#snaplen}`);
-    }
-    if (!Number.isInteger(this.#timeoutMs) || this.#timeoutMs < 1 || this.#timeoutMs > MAX_BUFFER_TIMEOUT_MS) {
-      throw new RangeError(`buffer timeout must be 1 to ${MAX_BUFFER_TIMEOUT_MS} ms, got ${this.#timeoutMs}`);
-    }
+    ({ snaplen: this.#snaplen, bufferBytes: this.#bufferBytes, timeoutMs: this.#timeoutMs } = pcapSettings(opts));
     this.#buf = Buffer.alloc(this.#snaplen);
   }
 
