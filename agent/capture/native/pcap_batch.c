@@ -187,10 +187,14 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
   s->count++;
 }
 
-static session_t *unwrap(napi_env env, napi_value v) {
+/* The session handle that is a call's only argument (a TypeError thrown when it is not). */
+static session_t *session_arg(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
   void *data = NULL;
-  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
-    napi_throw_type_error(env, NULL, "pcap_batch: not a session handle");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, "pcap_batch: expects a session handle");
     return NULL;
   }
   return (session_t *)data;
@@ -362,10 +366,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
  * (0: none ready), -1 on a capture error (see error()), -2 once closed.
  */
 static napi_value js_dispatch(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session_t *s = unwrap(env, argv[0]);
+  napi_value out;
+  session_t *s = session_arg(env, info);
   if (s == NULL) return NULL;
   int32_t result;
   if (s->closed) {
@@ -403,10 +405,8 @@ static napi_value js_dispatch(napi_env env, napi_callback_info info) {
 
 /* error(handle) -> libpcap's message for the last failed dispatch. */
 static napi_value js_error(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session_t *s = unwrap(env, argv[0]);
+  napi_value out;
+  session_t *s = session_arg(env, info);
   if (s == NULL) return NULL;
   CHECK(env, napi_create_string_utf8(env, s->error, NAPI_AUTO_LENGTH, &out));
   return out;
@@ -414,10 +414,8 @@ static napi_value js_error(napi_env env, napi_callback_info info) {
 
 /* stats(handle) -> { received, dropped, ifDropped } (pcap_stats); throws once closed or on error. */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session_t *s = unwrap(env, argv[0]);
+  napi_value out;
+  session_t *s = session_arg(env, info);
   if (s == NULL) return NULL;
   if (s->closed) return throw_error(env, "pcap_batch.stats: the session is closed");
   struct pcap_stat st;
@@ -431,10 +429,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
 
 /* close(handle): stop watching the fd and release the libpcap handle now. Idempotent. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  session_t *s = unwrap(env, argv[0]);
+  session_t *s = session_arg(env, info);
   if (s == NULL) return NULL;
   close_session(s);
   return NULL;
