@@ -7,7 +7,7 @@
  * What it buys over node_pcap (one JavaScript call per packet): the wake-up interval. At
  * light load a wake-up costs far more than the packets it brings, and libpcap retires a
  * ring block every 15-25 ms at 20k pkt/s; reading the ring at most every 200 ms measured
- * about a third less CPU (BENCHMARKS.md). Also: the socket and kernel ring are released
+ * about a quarter less CPU (BENCHMARKS.md). Also: the socket and kernel ring are released
  * at stop(), idle or not, and a failed dispatch says why (pcap_geterr).
  *
  * Same libpcap settings as the pcap engine (packet-mmap ring in block mode, snaplen,
@@ -43,7 +43,7 @@ export type BatchLiveOptions = PcapLiveOptions & Readonly<{
 
 /**
  * One wake-up per 200 ms instead of one per ring block (every 15-25 ms at 20k pkt/s): about
- * a third less CPU at light load, measured (BENCHMARKS.md); events are at most 250 ms late.
+ * a quarter less CPU at light load, measured (BENCHMARKS.md); events are at most 250 ms late.
  * While it is held off, the 64 MiB ring takes a burst of up to ~300 MB/s (2.5 Gbit/s at
  * full snaplen); after one wake-up at such a rate the hold-off is skipped.
  */

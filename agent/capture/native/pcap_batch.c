@@ -14,7 +14,7 @@
  * packets and the next wake-up hands over more of them. At light load a wake-up costs far
  * more than the packets it brings (at 20k pkt/s libpcap retires a block every 15-25 ms, and
  * the analysis then runs on cold caches): one wake-up per 200 ms instead of per block was
- * measured at about a third less CPU. The hold-off is skipped when, at the rate of the
+ * measured at about a quarter less CPU. The hold-off is skipped when, at the rate of the
  * last interval, it would fill more than a quarter of the ring, so a busy capture is read
  * at every block as before.
  *
