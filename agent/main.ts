@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPacketSource } from './capture/create-packet-source.js';
+import { CaptureEngine, createPacketSource } from './capture/create-packet-source.js';
 import { defaultRouteInterface, localAddresses } from './capture/interfaces.js';
 import { CaptureError, type CaptureStats, type PacketSource } from './capture/packet-source.js';
 import { ResilientLiveSource } from './capture/resilient-source.js';
@@ -277,7 +277,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
   // engine's wake-up interval): idle expiry runs that far behind, so a SYN-ACK still in the
   // ring never turns its SYN into an unanswered one.
   const deliveryLagMicros = !live ? 0
-    : (config.bufferTimeoutMs + (source.engine === 'batch' ? config.wakeupIntervalMs : 0)) * 1000;
+    : (config.bufferTimeoutMs + (source.engine === CaptureEngine.BATCH ? config.wakeupIntervalMs : 0)) * 1000;
   const timers: NodeJS.Timeout[] = [
     setInterval(() => {
       pipeline.tick(idleClock.now(pipeline.lastPacketMicros) - deliveryLagMicros);

@@ -20,20 +20,19 @@ import { captureErrorFromPcap } from './capture-errors.js';
 import { Completion } from './completion.js';
 import { assertInterfaceExists, interfaceNames } from './interfaces.js';
 import { CaptureError, CaptureErrorCode, type CaptureStats, type PacketHandler, type PacketSource } from './packet-source.js';
-import { pcapSettings, type PcapLiveOptions } from './pcap-live-source.js';
+import { pcapSettings, type PcapLiveOptions, type PcapSettings } from './pcap-live-source.js';
 
 type SessionHandle = { readonly __brand: 'pcap_batch session' };
 
 /** native/pcap_batch.c's exports. */
 export type PcapBatchBinding = {
   open(device: string, filter: string, snaplen: number, bufferBytes: number, timeoutMs: number, holdoffMs: number,
-    batch: Buffer, onReadable: (status: number) => void): { handle: SessionHandle; linkType: number; snaplen: number };
+    batch: Buffer, onReadable: (status: number) => void): { handle: SessionHandle; linkType: number };
   /** Packets written into the batch buffer from offset 0; 0 none ready, -1 error (see error()), -2 closed. */
   dispatch(handle: SessionHandle): number;
   error(handle: SessionHandle): string;
   stats(handle: SessionHandle): { received: number; dropped: number; ifDropped: number };
   close(handle: SessionHandle): void;
-  libVersion(): string;
 };
 
 export type BatchLiveOptions = PcapLiveOptions & Readonly<{
@@ -97,9 +96,7 @@ export class BatchLiveSource implements PacketSource {
   readonly name: string;
   #linkType = -1;
   readonly #filter: string;
-  readonly #snaplen: number;
-  readonly #bufferBytes: number;
-  readonly #timeoutMs: number;
+  readonly #settings: PcapSettings;
   readonly #wakeupMs: number;
   readonly #native: PcapBatchBinding;
   #handle: SessionHandle | undefined;
@@ -117,7 +114,7 @@ export class BatchLiveSource implements PacketSource {
   constructor(opts: BatchLiveOptions) {
     this.name = opts.interfaceName;
     this.#filter = opts.filter;
-    ({ snaplen: this.#snaplen, bufferBytes: this.#bufferBytes, timeoutMs: this.#timeoutMs } = pcapSettings(opts));
+    this.#settings = pcapSettings(opts);
     this.#wakeupMs = opts.wakeupIntervalMs ?? DEFAULT_WAKEUP_INTERVAL_MS;
     if (!Number.isInteger(this.#wakeupMs) || this.#wakeupMs < 0 || this.#wakeupMs > MAX_WAKEUP_INTERVAL_MS) {
       throw new RangeError(`wake-up interval must be 0 to ${MAX_WAKEUP_INTERVAL_MS} ms, got ${this.#wakeupMs}`);
@@ -137,7 +134,8 @@ export class BatchLiveSource implements PacketSource {
     assertInterfaceExists(this.name);
     this.#onPacket = onPacket;
     try {
-      const s = this.#native.open(this.name, this.#filter, this.#snaplen, this.#bufferBytes, this.#timeoutMs,
+      const { snaplen, bufferBytes, timeoutMs } = this.#settings;
+      const s = this.#native.open(this.name, this.#filter, snaplen, bufferBytes, timeoutMs,
         this.#wakeupMs, this.#batch, (status) => this.#readable(status));
       this.#handle = s.handle;
       this.#linkType = s.linkType;
@@ -151,13 +149,9 @@ export class BatchLiveSource implements PacketSource {
   }
 
   #readable(status: number): void {
-    if (status < 0) {
-      // libuv stopped watching the fd (the interface went away): what the ring holds is read, then the session ends.
-      this.#deliver();
-      this.#fail();
-      return;
-    }
     this.#deliver();
+    // libuv stopped watching the fd (the interface went away): the ring was read, the session ends.
+    if (status < 0) this.#fail();
   }
 
   /** Dispatch until libpcap has nothing ready; each batch goes through the handler packet by packet. */

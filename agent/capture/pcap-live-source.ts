@@ -52,9 +52,7 @@ export class PcapLiveSource implements PacketSource {
   readonly name: string;
   #linkType = -1;
   readonly #filter: string;
-  readonly #snaplen: number;
-  readonly #bufferBytes: number;
-  readonly #timeoutMs: number;
+  readonly #settings: PcapSettings;
   #session: NativePcapSession | undefined;
   /** Reused for every packet; the binding copies into it. */
   readonly #buf: Buffer;
@@ -68,8 +66,8 @@ export class PcapLiveSource implements PacketSource {
   constructor(opts: PcapLiveOptions) {
     this.name = opts.interfaceName;
     this.#filter = opts.filter;
-    ({ snaplen: this.#snaplen, bufferBytes: this.#bufferBytes, timeoutMs: this.#timeoutMs } = pcapSettings(opts));
-    this.#buf = Buffer.alloc(this.#snaplen);
+    this.#settings = pcapSettings(opts);
+    this.#buf = Buffer.alloc(this.#settings.snaplen);
   }
 
   get linkType(): number {
@@ -91,8 +89,9 @@ export class PcapLiveSource implements PacketSource {
     };
     const session = new (loadPcapBinding().PcapSession)();
     try {
-      const lt = session.open_live(this.name, this.#filter, this.#bufferBytes, this.#snaplen, '', onReady,
-        false, this.#timeoutMs,
+      const { snaplen, bufferBytes, timeoutMs } = this.#settings;
+      const lt = session.open_live(this.name, this.#filter, bufferBytes, snaplen, '', onReady,
+        false, timeoutMs,
         // pcap_lookupnet() warns for interfaces without IPv4; harmless (only used by filters naming "net").
         () => undefined,
         // Promiscuous off: the instance only cares about its own traffic.

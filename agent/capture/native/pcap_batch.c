@@ -215,7 +215,7 @@ static napi_value set_prop_u32(napi_env env, napi_value obj, const char *key, ui
 
 /*
  * open(device, filter, snaplen, bufferBytes, timeoutMs, holdoffMs, batch, onReadable)
- *   -> { handle, linkType, snaplen }
+ *   -> { handle, linkType }
  * Throws Error(libpcap's message) when the capture cannot be opened or the filter is bad.
  */
 static napi_value js_open(napi_env env, napi_callback_info info) {
@@ -357,7 +357,6 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   CHECK(env, napi_create_object(env, &result));
   CHECK(env, napi_set_named_property(env, result, "handle", handle));
   if (set_prop_u32(env, result, "linkType", (uint32_t)pcap_datalink(p)) == NULL) return NULL;
-  if (set_prop_u32(env, result, "snaplen", s->snaplen) == NULL) return NULL;
   return result;
 }
 
@@ -435,14 +434,6 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* libVersion() -> pcap_lib_version(). */
-static napi_value js_lib_version(napi_env env, napi_callback_info info) {
-  (void)info;
-  napi_value out;
-  CHECK(env, napi_create_string_utf8(env, pcap_lib_version(), NAPI_AUTO_LENGTH, &out));
-  return out;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
@@ -450,7 +441,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"error", NULL, js_error, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
-      {"libVersion", NULL, js_lib_version, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;
