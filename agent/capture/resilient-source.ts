@@ -284,6 +284,11 @@ export class ResilientLiveSource implements PacketSource {
 
   #tryResume(now: number): void {
     const link = this.#linkState(this.name);
+    // Deleting an interface takes it down first, and the capture may fail in between: a gap
+    // seen as a down was a removal if the interface is then gone or back with another ifindex.
+    if (this.#gapReason === GapReason.INTERFACE_DOWN && (!link.exists || link.ifindex !== this.#ifindex)) {
+      this.#gapReason = GapReason.INTERFACE_REMOVED;
+    }
     if (!link.exists || !link.up) return;
     const next = this.#open();
     try {

@@ -105,6 +105,33 @@ describe('ResilientLiveSource', () => {
     assert.deepEqual(r.starts, ['interface_removed', 'interface_removed']);
   });
 
+  it('reports a removal caught half-way (down, then gone) as a removal', () => {
+    // Prepare
+    const r = rig();
+    // Act: the session fails while the kernel has only taken the interface down; by the
+    // next check it is gone, then it comes back under the same name with another ifindex.
+    r.link.state = { exists: true, up: false, ifindex: 7 };
+    r.src.check();
+    r.clock.ms += 250;
+    r.link.state = { exists: false, up: false, ifindex: -1 };
+    r.src.check();
+    const during = r.src.health();
+    r.clock.ms += 250;
+    r.link.state = { exists: true, up: true, ifindex: 12 };
+    r.src.check();
+    // Assess
+    assert.deepEqual(r.starts, ['interface_down'], 'the start is reported as first seen');
+    assert.equal(during.reason, 'interface_removed');
+    assert.deepEqual(r.gaps.map((g) => [g.reason, g.durationMs]), [['interface_removed', 500]]);
+    // A plain down and up keeps its reason (same ifindex).
+    r.link.state = { exists: true, up: false, ifindex: 12 };
+    r.src.check();
+    r.clock.ms += 100;
+    r.link.state = { exists: true, up: true, ifindex: 12 };
+    r.src.check();
+    assert.equal(r.gaps[1]?.reason, 'interface_down');
+  });
+
   it('reopens a session whose packets reach the kernel but not the analyzer (a flap between two checks)', () => {
     // Prepare
     const r = rig();
