@@ -33,7 +33,7 @@ if (engine === 'pcap') {
 } else {
   const native = loadPcapBatch();
   if (typeof native === 'string') throw new Error(native);
-  const batch = Buffer.alloc(4 * 1024 * 1024);
+  const batch = Buffer.alloc(256 * 1024); // as the agent (batch-live-source.ts)
   const words = new Uint32Array(batch.buffer, batch.byteOffset, batch.length >> 2);
   const s = native.open(iface, '', snaplen, def('bufferSizeMb') * 1024 * 1024, def('bufferTimeoutMs'), 0, batch, () => {
     for (let n = native.dispatch(s.handle); n > 0; n = native.dispatch(s.handle)) {
