@@ -12,7 +12,7 @@
  */
 import type { PacketView } from '../decode/packet-view.js';
 import { ConnState } from '../flows/conn-state.js';
-import { connAddresses, type TcpConnection, type TcpObserver } from '../flows/tcp-observer.js';
+import { connAddresses, origIpText, type TcpConnection, type TcpObserver } from '../flows/tcp-observer.js';
 import type { LbType } from '../events/schema.js';
 import type { ClassifySnapshot } from './classify-stats.js';
 import { ConnEnd, ConnectionState } from './connection-state.js';
@@ -94,7 +94,14 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
       if (cs !== undefined) classifier.onPayload(cs, fromOriginator, view);
     },
     onClose(conn) {
-      // Connections without payload reach us only here (TCP health checks, refusals).
+      // Connections without payload reach us only here (TCP health checks, refusals). Most of
+      // them count for nothing here (flows reports refusals and resets): they get no state,
+      // which a SYN flood would otherwise make and drop once per source.
+      const app = conn.app;
+      if (app === undefined || app === GENEVE) {
+        const seqBytes = conn.bytesOrig + conn.bytesResp;
+        if (seqBytes !== 0 || !classifier.closeWithoutPayloadCounts(seqBytes, origIpText(conn))) return;
+      }
       const cs = stateOf(conn);
       if (cs === undefined) return;
       const end = connEnd(conn);

@@ -221,6 +221,15 @@ export class TrafficClassifier {
     }
   }
 
+  /**
+   * Whether closing a connection that never carried payload can count for anything: only a
+   * silent one from a load balancer can, as a TCP health check (see #tcpHealthCheck); onClose
+   * of any other such connection changes no counter and emits nothing.
+   */
+  closeWithoutPayloadCounts(seqBytes: number, originatorIp: string): boolean {
+    return seqBytes === 0 && this.#knowledge.isLoadBalancerAddress(originatorIp);
+  }
+
   /** The most likely load-balancer type of one flow: enrichment's answer, else the flow's indicators. */
   lbTypeOf(cs: ConnectionState): LbType {
     return this.#lbType(cs);

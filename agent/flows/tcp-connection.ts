@@ -237,10 +237,15 @@ const EMPTY = new Uint8Array(0);
 /** Printable addresses of a connection. Allocates: only for events and summaries. */
 export type ConnAddresses = { origIp: string; origPort: number; respIp: string; respPort: number };
 
+/** The originator's address as text. */
+export function origIpText(c: TcpConnection): string {
+  return c.ipVersion === IpVersion.V4 ? formatIp4(c.origIp4) : formatIp6(c.origIp6, 0);
+}
+
 export function connAddresses(c: TcpConnection): ConnAddresses {
   const v4 = c.ipVersion === IpVersion.V4;
   return {
-    origIp: v4 ? formatIp4(c.origIp4) : formatIp6(c.origIp6, 0),
+    origIp: origIpText(c),
     origPort: c.origPort,
     respIp: v4 ? formatIp4(c.respIp4) : formatIp6(c.respIp6, 0),
     respPort: c.respPort,
