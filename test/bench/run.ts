@@ -18,8 +18,11 @@
  * 4. Live with the kernel filter (batch engine): 20k pkt/s at -s 1, 10 and 100, 100k pkt/s
  *    at -s 1 and 10, and a one-second burst of 300k packets at 300k pkt/s.
  *
+ * The headline offline pair (full analysis, tshark with TCP analysis) runs BENCH_OFFLINE_REPEATS
+ * times, alternating, and shows the median: one run of either moves by a quarter on a shared VM.
+ *
  * Options (env): BENCH_PACKETS (default 1_000_000), BENCH_SKIP_LIVE=1, BENCH_LIVE_REPEATS (default 3),
- * BENCH_OUT (markdown file to write).
+ * BENCH_OFFLINE_REPEATS (default 3), BENCH_OUT (markdown file to write).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -69,6 +72,16 @@ function timed(cmd: string, args: string[]): { seconds: number; cpu: number; rss
   return { seconds, cpu: (u ?? 0) + (s ?? 0), rssMb: (m ?? 0) / 1024, stdout: r.stdout };
 }
 
+type Timed = ReturnType<typeof timed>;
+
+/** The run of median duration, and a note listing every run's. */
+function median(runs: Timed[]): Timed & { spread: string } {
+  const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)] as Timed;
+  const spread = runs.length > 1 ? `median of ${runs.length} runs: ${runs.map((r) => r.seconds.toFixed(2)).join(', ')} s` : '';
+  return { ...mid, spread };
+}
+
 function finalSummary(stdout: string): Record<string, Record<string, unknown>> {
   const line = stdout.split('\n').find((l) => l.startsWith('{"summary":"final"'));
   return line ? (JSON.parse(line) as Record<string, Record<string, unknown>>) : {};
@@ -96,6 +109,7 @@ function warmupFile(): string {
 
 /** Live runs of the headline row (20k pkt/s, default engine): CPU on a shared VM varies run to run. */
 const LIVE_REPEATS = Number(process.env['BENCH_LIVE_REPEATS'] ?? 3);
+const OFFLINE_REPEATS = Number(process.env['BENCH_OFFLINE_REPEATS'] ?? 3);
 
 type LiveRun = { seconds: number; cpu: number; rssMb: number; seen: number; drops: string };
 
@@ -197,14 +211,21 @@ async function main(): Promise<void> {
     ({ what, seconds: r.seconds, pps: packets / r.seconds, cpu: r.cpu, rssMb: r.rssMb, note });
 
   process.stdout.write('offline runs ...\n');
-  const ours = timed(process.execPath, [MAIN, '--read', file, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off']);
+  const oursRuns: Timed[] = [];
+  const tsharkRuns: Timed[] = [];
+  for (let i = 0; i < OFFLINE_REPEATS; i++) {
+    oursRuns.push(timed(process.execPath, [MAIN, '--read', file, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off']));
+    tsharkRuns.push(timed('tshark', ['-n', '-r', file, '-o', 'tcp.analyze_sequence_numbers:TRUE', '-Y', 'http', '-q']));
+  }
+  const ours = median(oursRuns);
   const s = finalSummary(ours.stdout);
   rows.push(row('lb-traffic-analyzer --read (full analysis)', ours,
-    `${String(s['http_errors']?.['status_classes'] ? JSON.stringify(s['http_errors']['status_classes']) : '')} events ${JSON.stringify(s['events'] ?? {})}`));
+    `${ours.spread}; ${String(s['http_errors']?.['status_classes'] ? JSON.stringify(s['http_errors']['status_classes']) : '')} events ${JSON.stringify(s['events'] ?? {})}`));
   const oursS10 = timed(process.execPath, [MAIN, '--read', file, '-l', logs, '-s', '10', '--summary-format', 'json', '--cloudwatch', 'off']);
   rows.push(row('lb-traffic-analyzer --read -s 10', oursS10));
   rows.push(row('lb-traffic-analyzer --read -s 100', timed(process.execPath, [MAIN, '--read', file, '-l', logs, '-s', '100', '--summary-format', 'json', '--cloudwatch', 'off'])));
-  rows.push(row('tshark TCP analysis + HTTP display filter', timed('tshark', ['-n', '-r', file, '-o', 'tcp.analyze_sequence_numbers:TRUE', '-Y', 'http', '-q'])));
+  const tshark = median(tsharkRuns);
+  rows.push(row('tshark TCP analysis + HTTP display filter', tshark, tshark.spread));
   rows.push(row('tshark -q -z conv,tcp', timed('tshark', ['-n', '-r', file, '-q', '-z', 'conv,tcp'])));
   rows.push(row('tcpdump -nn -r (print every packet)', timed('bash', ['-c', `tcpdump -nn -r ${file} > /dev/null 2>&1`])));
   rows.push(row('tcpdump -r -w /dev/null (copy only)', timed('bash', ['-c', `tcpdump -r ${file} -w /dev/null 2>/dev/null`])));
