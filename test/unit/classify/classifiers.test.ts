@@ -74,3 +74,22 @@ test('a TCP health check with no payload is seen only at close, and a GENEVE-mar
   assert.deepEqual(snap.healthChecks.tcp, { ok: 1, failed: 0 });
   assert.equal(snap.lbTypes.flows['GWLB'], 2);
 });
+
+test('a connection that never carried payload gets classifier state at close only when it can be a TCP health check', () => {
+  // Prepare: the load balancer is 198.18.50.1; the other peers are clients or a SYN flood.
+  const k = createClassifiers({ sink: { emit: () => undefined }, knowledge: staticLbKnowledge({ lbAddresses: ['198.18.50.1'] }) });
+  const refused = conn(ConnState.REJ, 'Sr', { origIp4: 0xc6123209 });
+  const withBytes = conn(ConnState.SF, 'ShADadFf', { bytesOrig: 120, bytesResp: 80 });
+  const check = conn(ConnState.SF, 'ShAFf');
+  // Act
+  k.observer.onClose(refused);
+  k.observer.onClose(withBytes);
+  k.observer.onClose(check);
+  // Assess: neither of the first two counts for anything, so neither got a ConnectionState.
+  assert.equal(refused.app, undefined);
+  assert.equal(withBytes.app, undefined);
+  assert.ok(check.app !== undefined);
+  const snap = k.snapshot();
+  assert.deepEqual(snap.healthChecks.tcp, { ok: 1, failed: 0 });
+  assert.deepEqual(snap.lbTypes.flows, { NLB: 1 }, 'only the health check is a load-balancer flow');
+});
