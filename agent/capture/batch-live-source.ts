@@ -1,8 +1,9 @@
 /**
  * Live capture through libpcap with a batch of packets per JavaScript call (the
  * project's own addon, native/pcap_batch.c): libuv watches the capture fd, and on each
- * wake-up one dispatch() copies every packet the kernel ring holds into one reused
- * buffer, whose records go to the handler in place (buffer and offset, no further copy).
+ * wake-up dispatch() copies what the kernel ring holds, as much as fits, into one reused
+ * buffer, whose records go to the handler in place (buffer and offset, no further copy);
+ * dispatches follow one another until the ring is empty.
  *
  * What it buys over node_pcap (one JavaScript call per packet): the wake-up interval. At
  * light load a wake-up costs far more than the packets it brings, and libpcap retires a
@@ -61,6 +62,13 @@ const enum Rec { TS_SEC = 0, TS_USEC = 1, CAPLEN = 2, LEN = 3, HEADER_BYTES = 16
  * 20k pkt/s: each packet came from memory twice, once for the copy and once for the analysis.
  */
 const BATCH_BYTES = 256 * 1024;
+/** Packets at the snaplen one libpcap call may take into the batch at the least (jumbo snaplens). */
+const MIN_BATCH_PACKETS = 16;
+
+/** The batch buffer for `snaplen`: BATCH_BYTES, or more when the snaplen would leave room for few packets. */
+export function batchBytes(snaplen: number): number {
+  return Math.max(BATCH_BYTES, MIN_BATCH_PACKETS * (Rec.HEADER_BYTES + ((snaplen + 3) & ~3)));
+}
 
 const require = createRequire(import.meta.url);
 
@@ -104,9 +112,9 @@ export class BatchLiveSource implements PacketSource {
   readonly #native: PcapBatchBinding;
   #handle: SessionHandle | undefined;
   /** The addon's records; each packet goes to the handler in place (offset, no copy). */
-  readonly #batch = Buffer.alloc(BATCH_BYTES);
+  readonly #batch: Buffer;
   /** #batch's record headers as 32-bit words (a fresh Buffer.alloc is aligned). */
-  readonly #words = new Uint32Array(this.#batch.buffer, this.#batch.byteOffset, BATCH_BYTES >> 2);
+  readonly #words: Uint32Array;
   #onPacket: PacketHandler | undefined;
   #stopped = false;
   #stopping = false;
@@ -118,6 +126,8 @@ export class BatchLiveSource implements PacketSource {
     this.name = opts.interfaceName;
     this.#filter = opts.filter;
     this.#settings = pcapSettings(opts);
+    this.#batch = Buffer.alloc(batchBytes(this.#settings.snaplen));
+    this.#words = new Uint32Array(this.#batch.buffer, this.#batch.byteOffset, this.#batch.length >> 2);
     this.#wakeupMs = opts.wakeupIntervalMs ?? DEFAULT_WAKEUP_INTERVAL_MS;
     if (!Number.isInteger(this.#wakeupMs) || this.#wakeupMs < 0 || this.#wakeupMs > MAX_WAKEUP_INTERVAL_MS) {
       throw new RangeError(`wake-up interval must be 0 to ${MAX_WAKEUP_INTERVAL_MS} ms, got ${this.#wakeupMs}`);

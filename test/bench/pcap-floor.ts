@@ -9,7 +9,7 @@
  * Usage: node dist/test/bench/pcap-floor.js IFACE [pcap|batch]
  */
 import { OPTIONS } from '../../agent/config/parse.js';
-import { loadPcapBatch } from '../../agent/capture/batch-live-source.js';
+import { batchBytes, loadPcapBatch } from '../../agent/capture/batch-live-source.js';
 import { HeaderField, loadPcapBinding } from '../../agent/capture/pcap-binding.js';
 
 const def = (key: string): number => Number(OPTIONS.find((o) => o.key === key)?.def);
@@ -33,7 +33,7 @@ if (engine === 'pcap') {
 } else {
   const native = loadPcapBatch();
   if (typeof native === 'string') throw new Error(native);
-  const batch = Buffer.alloc(256 * 1024); // as the agent (batch-live-source.ts)
+  const batch = Buffer.alloc(batchBytes(snaplen)); // as the agent
   const words = new Uint32Array(batch.buffer, batch.byteOffset, batch.length >> 2);
   const s = native.open(iface, '', snaplen, def('bufferSizeMb') * 1024 * 1024, def('bufferTimeoutMs'), 0, batch, () => {
     for (let n = native.dispatch(s.handle); n > 0; n = native.dispatch(s.handle)) {

@@ -4,8 +4,9 @@
  *
  * Same libpcap settings as node_pcap (packet-mmap ring in block mode, snaplen, buffer size,
  * buffer timeout, kernel filter, pcap_stats). The capture fd is watched by libuv; on each
- * wake-up JavaScript calls dispatch(), which copies every packet libpcap has ready into one
- * preallocated buffer as records and returns how many it wrote:
+ * wake-up JavaScript calls dispatch() until it returns 0; each call copies the packets
+ * libpcap has ready, as many as fit, into one preallocated buffer as records and returns
+ * how many it wrote:
  *
  *   u32 ts_sec, u32 ts_usec, u32 caplen, u32 len   (host byte order)
  *   caplen bytes of packet, padded to a multiple of 4

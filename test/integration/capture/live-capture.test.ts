@@ -160,6 +160,22 @@ describe('live capture on a veth pair', { skip: skipReason ?? false }, () => {
     assert.ok(!sockets().has(opened[0] ?? ''), 'the packet socket is closed by stop(), with no packet needed');
   });
 
+  it('batch engine: opens and captures at the largest snaplen (its batch buffer grows to hold such packets)', async () => {
+    // Prepare
+    const source = createPacketSource({ interface: IF_ROOT, filter: `udp port ${UDP_PORT}`, snaplen: 262_144 });
+    const seen: number[] = [];
+    source.start((_buf, capLen) => { seen.push(capLen); });
+    // Act
+    await execFileAsync('ip', ['netns', 'exec', NS, 'python3', '-c',
+      `import socket\nu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(5): u.sendto(b'x' * 1400, ('198.18.10.1', ${UDP_PORT}))`], { timeout: 10_000 });
+    await waitFor(() => seen.length >= 5, 5000, `5 packets (have ${seen.length})`);
+    source.stop();
+    await source.done;
+    // Assess
+    assert.equal(source.engine, 'batch');
+    assert.deepEqual(seen, [1442, 1442, 1442, 1442, 1442]);
+  });
+
   it('batch engine: between two wake-ups the ring keeps what arrives, and stop() still hands it over', async () => {
     // Prepare: read the ring at most every 500 ms.
     const source = createPacketSource({ interface: IF_ROOT, filter: `udp port ${UDP_PORT}`, wakeupIntervalMs: 500 });
