@@ -66,7 +66,7 @@ const BATCH_BYTES = 256 * 1024;
 const MIN_BATCH_PACKETS = 16;
 
 /** The batch buffer for `snaplen`: BATCH_BYTES, or more when the snaplen would leave room for few packets. */
-export function batchBytes(snaplen: number): number {
+function batchBytes(snaplen: number): number {
   return Math.max(BATCH_BYTES, MIN_BATCH_PACKETS * (Rec.HEADER_BYTES + ((snaplen + 3) & ~3)));
 }
 
