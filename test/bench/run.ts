@@ -11,7 +11,7 @@
  *    batch and pcap engines) and at top speed; the analyzer captures with --engine batch
  *    (the default), pcap and cap; CPU % of one core from /proc/PID/stat, kernel drops from
  *    the final summary; the batch engine also with --wakeup-interval 0 and 100 (default
- *    200). The last rows measure the batch addon and node_pcap's binding alone, with a
+ *    200). The last rows measure the batch and pcap engines' live sources alone, with a
  *    handler that only counts (pcap-floor.ts).
  * 3. Memory: peak RSS with 100k tracked connections, and during a SYN flood from 1M
  *    distinct sources (the flood test's capture) with its exact counts checked.
@@ -74,12 +74,16 @@ function timed(cmd: string, args: string[]): { seconds: number; cpu: number; rss
 
 type Timed = ReturnType<typeof timed>;
 
+/** The run whose `by` is the median (the lower middle of an even count). */
+function middle<T>(runs: T[], by: (r: T) => number): T {
+  const sorted = [...runs].sort((a, b) => by(a) - by(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)] as T;
+}
+
 /** The run of median duration, and a note listing every run's. */
 function median(runs: Timed[]): Timed & { spread: string } {
-  const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
-  const mid = sorted[Math.floor((sorted.length - 1) / 2)] as Timed;
   const spread = runs.length > 1 ? `median of ${runs.length} runs: ${runs.map((r) => r.seconds.toFixed(2)).join(', ')} s` : '';
-  return { ...mid, spread };
+  return { ...middle(runs, (r) => r.seconds), spread };
 }
 
 function finalSummary(stdout: string): Record<string, Record<string, unknown>> {
@@ -173,8 +177,7 @@ async function live(file: string, engine: string, pps: number | 'top', limit: nu
     }
   }
   const pct = (r: LiveRun) => 100 * r.cpu / r.seconds;
-  const sorted = [...runs].sort((a, b) => pct(a) - pct(b));
-  const mid = sorted[Math.floor((sorted.length - 1) / 2)] as LiveRun;
+  const mid = middle(runs, pct);
   const spread = runs.length > 1 ? ` (median of ${runs.length} runs: ${runs.map((r) => pct(r).toFixed(1)).join(', ')} %)` : '';
   return {
     what: `live ${engine}${extra.length > 0 ? ` ${extra.join(' ')}` : ''} -s ${sample}, ${label || `tcpreplay ${pps === 'top' ? 'top speed' : `${pps.toLocaleString('en-US')} pkt/s`}`}, ${limit.toLocaleString('en-US')} packets`,
@@ -190,7 +193,7 @@ async function live(file: string, engine: string, pps: number | 'top', limit: nu
 async function deliveryFloor(file: string, engine: 'pcap' | 'batch', pps: number, limit: number): Promise<Row> {
   const r = await liveRun([join(HERE, 'pcap-floor.js'), 'lbxb0', engine], file, pps, limit, 'ready', () => ({ seen: 0, drops: '' }));
   return {
-    what: `${engine === 'pcap' ? 'node_pcap binding' : 'batch addon'} alone (no analysis: a handler that counts), tcpreplay ${pps.toLocaleString('en-US')} pkt/s, ${limit.toLocaleString('en-US')} packets`,
+    what: `${engine === 'pcap' ? 'node_pcap engine' : 'batch engine'} alone (no analysis: a handler that counts), tcpreplay ${pps.toLocaleString('en-US')} pkt/s, ${limit.toLocaleString('en-US')} packets`,
     seconds: r.seconds, pps: limit / r.seconds, cpu: r.cpu, rssMb: r.rssMb,
     note: `${(100 * r.cpu / r.seconds).toFixed(1)} % of one core: ${engine === 'pcap' ? 'one JavaScript callback per packet' : 'a few dispatches per wake-up (200 ms), a handler call per packet'}`,
   };
