@@ -12,19 +12,41 @@
 /** Uint32 fields per endpoint. */
 export const enum EU { ISN = 0, NEXT_SEQ = 1, LAST_SEQ = 2, LAST_ACK = 3, STRIDE = 4 }
 /** Float64 fields per endpoint. */
-export const enum EF { LAST_ACK_MICROS = 0, NEXT_SEQ_MICROS = 1, BYTES = 2, STRIDE = 3 }
-/** Int32 fields per endpoint; PACK holds the small ones (EP below). */
-export const enum EI { PACK = 0, DUP_ACKS = 1, WINDOW = 2, SYNS = 3, STRIDE = 4 }
+export const enum EF { BYTES = 0, STRIDE = 1 }
+/**
+ * Int32 fields per endpoint: two packed with small fields (EP and EW below), and two
+ * times in µs after the connection's time base (TB below; 0 = none): when the side's
+ * last ACK was seen and when its next expected sequence number last advanced.
+ */
+export const enum EI { PACK = 0, WIN_DUP = 1, ACK_AT = 2, NEXT_SEQ_AT = 3, STRIDE = 4 }
 /**
  * Bit fields of EI.PACK, each a shift and a mask (of the shifted-down value): state 0-6,
- * two flags, SegmentKind 0-9, ten history letters.
+ * two flags, SegmentKind 0-9, ten history letters, SYNs sent (saturating at 8191).
  */
 export const enum EP {
   STATE_SHIFT = 0, STATE_MASK = 0x7,
   FLAGS_SHIFT = 3, FLAGS_MASK = 0x3,
   KIND_SHIFT = 5, KIND_MASK = 0xf,
   HISTORY_SHIFT = 9, HISTORY_MASK = 0x3ff,
+  SYNS_SHIFT = 19, SYNS_MASK = 0x1fff,
 }
+/**
+ * Bit fields of EI.WIN_DUP: the raw window of the side's last segment plus one (0: none
+ * yet), and its consecutive duplicate ACKs (saturating at 32767).
+ */
+export const enum EW { WINDOW_MASK = 0x1ffff, DUP_SHIFT = 17, DUP_MASK = 0x7fff }
+/**
+ * The per-endpoint times (EI.ACK_AT, EI.NEXT_SEQ_AT) are 32-bit: µs after the connection's
+ * time base, FIRST_SEEN - SLACK + epoch * STEP (the epoch sits in CI.BITS). Only their
+ * distance to the current packet matters, and only when it is under the fast-retransmission
+ * window or the out-of-order threshold (an RTT). When a packet comes more than MAX µs after
+ * the base the epoch advances, the stored times move down with it, and a time that falls
+ * below 1 (more than ~18 minutes old) becomes "none", which those comparisons treat as
+ * long ago, as they would the real distance. SLACK leaves ~9 minutes for timestamps that
+ * go back before the first packet. Halves the bytes of the two times (issue 6: RSS with
+ * 100k connections) and keeps every answer exact.
+ */
+export const enum TB { SLACK = 0x20000000, STEP = 0x40000000, MAX = 0x7fffffff }
 /**
  * Uint32 fields per connection. SYNACK_AT and MRU_SYN_AT are µs after FIRST_SEEN plus
  * one (0 = none; a time more than 71 minutes after the first packet is not kept: only
@@ -35,10 +57,13 @@ export const enum CU { ORIG_IP4 = 0, RESP_IP4 = 1, HASH = 2, SYNACK_AT = 3, MRU_
 export const enum CF { FIRST_SEEN = 0, LAST_SEEN = 1, STRIDE = 2 }
 /**
  * Int32 fields per connection. Links hold the other connection's index + 1, so a
- * zeroed slot has no links (0 = none). The list the connection is on sits in BITS
- * above LIST_SHIFT.
+ * zeroed slot has no links (0 = none). BITS holds the flags (CB) below LIST_SHIFT, the
+ * list the connection is on (LIST_MASK) above it, and the time base's epoch (TB) above
+ * EPOCH_SHIFT.
  */
-export const enum CI { HASH_NEXT = 0, PREV = 1, NEXT = 2, ORIG_PORT = 3, RESP_PORT = 4, BITS = 5, STRIDE = 6, LIST_SHIFT = 8 }
+export const enum CI { HASH_NEXT = 0, PREV = 1, NEXT = 2, PORTS = 3, BITS = 4, STRIDE = 5, LIST_SHIFT = 6, LIST_MASK = 0x7, EPOCH_SHIFT = 9, EPOCH_MAX = 0x7fffff }
+/** CI.PORTS: the originator's port in the high 16 bits, the responder's in the low 16. */
+export const enum CP { ORIG_SHIFT = 16, RESP_MASK = 0xffff }
 /** Bits of CI.BITS (below CI.LIST_SHIFT). */
 export const enum CB { V6 = 1, SYN_SEEN = 2, LOCAL_ORIG = 4, SAMPLED = 8, REPORTED = 16, HANDSHAKE_DONE = 32 }
 /**

@@ -3,8 +3,9 @@
  * no JavaScript object per connection. Measured (issue 6): a pooled object per
  * connection cost 168 bytes of old space, its history string ~30 more, and because
  * every one of them survived its first scavenge V8 grew the young generation to its
- * 32 MB maximum while a table filled; with columns, 100k connections are ~25 MB of
- * array buffers and the heap stays small. Plain object fields holding sequence
+ * 32 MB maximum while a table filled; with columns, a connection is 168 bytes (160 in
+ * array buffers: small fields share words, times other than first and last seen are
+ * 32-bit offsets, see conn-columns.ts) and the heap stays small. Plain object fields holding sequence
  * numbers and microsecond times would also each be a boxed double. The columns grow
  * a chunk at a time up to the table's bound.
  */
@@ -109,12 +110,12 @@ export class ConnStore {
 
   /** The list (ConnList) the connection is on. */
   list(index: number): number {
-    return (this.#ci(index)[(index & CHUNK_MASK) * CI.STRIDE + CI.BITS] as number) >>> CI.LIST_SHIFT;
+    return ((this.#ci(index)[(index & CHUNK_MASK) * CI.STRIDE + CI.BITS] as number) >>> CI.LIST_SHIFT) & CI.LIST_MASK;
   }
   setList(index: number, list: number): void {
     const ci = this.#ci(index);
     const k = (index & CHUNK_MASK) * CI.STRIDE + CI.BITS;
-    ci[k] = ((ci[k] as number) & ((1 << CI.LIST_SHIFT) - 1)) | (list << CI.LIST_SHIFT);
+    ci[k] = ((ci[k] as number) & ~(CI.LIST_MASK << CI.LIST_SHIFT)) | (list << CI.LIST_SHIFT);
   }
 
   /** Time the connection was last seen (µs), read without a Connection view. */

@@ -1,4 +1,4 @@
-import { EF, EI, EP, EU } from './conn-columns.js';
+import { EF, EI, EP, EU, EW } from './conn-columns.js';
 import type { EndpointState } from './conn-state.js';
 import type { ConnChunk } from './conn-store.js';
 
@@ -48,43 +48,41 @@ export class Endpoint {
   set seqInit(v: boolean) { this.#flag(Bit.SEQ_INIT, v); }
   get ackInit(): boolean { return ((this.#i[this.#e * EI.STRIDE] as number) & Bit.ACK_INIT) !== 0; }
   set ackInit(v: boolean) { this.#flag(Bit.ACK_INIT, v); }
-  get lastAckMicros(): number { return this.#f[this.#e * EF.STRIDE + EF.LAST_ACK_MICROS] as number; }
-  set lastAckMicros(v: number) { this.#f[this.#e * EF.STRIDE + EF.LAST_ACK_MICROS] = v; }
-  /** When nextSeq last advanced (tshark's nextseqtime): the out-of-order clock starts there. */
-  get nextSeqMicros(): number { return this.#f[this.#e * EF.STRIDE + EF.NEXT_SEQ_MICROS] as number; }
-  set nextSeqMicros(v: number) { this.#f[this.#e * EF.STRIDE + EF.NEXT_SEQ_MICROS] = v; }
-  /** nextSeqMicros and lastAckMicros from the packet itself: no double argument, no heap number per call. */
-  stampNextSeq(v: { readonly tsMicros: number }): void { this.#f[this.#e * EF.STRIDE + EF.NEXT_SEQ_MICROS] = v.tsMicros; }
-  stampAck(v: { readonly tsMicros: number }): void { this.#f[this.#e * EF.STRIDE + EF.LAST_ACK_MICROS] = v.tsMicros; }
+  /** When this side's last ACK was seen: µs after the connection's time base, 0 = none (conn-columns.ts, TB). */
+  get ackAt(): number { return this.#i[this.#e * EI.STRIDE + EI.ACK_AT] as number; }
+  set ackAt(v: number) { this.#i[this.#e * EI.STRIDE + EI.ACK_AT] = v; }
+  /** When nextSeq last advanced (tshark's nextseqtime), as ackAt: the out-of-order clock starts there. */
+  get nextSeqAt(): number { return this.#i[this.#e * EI.STRIDE + EI.NEXT_SEQ_AT] as number; }
+  set nextSeqAt(v: number) { this.#i[this.#e * EI.STRIDE + EI.NEXT_SEQ_AT] = v; }
   /** Payload bytes in sequence space (gaps included, retransmissions not counted twice). */
   get bytes(): number { return this.#f[this.#e * EF.STRIDE + EF.BYTES] as number; }
   set bytes(v: number) { this.#f[this.#e * EF.STRIDE + EF.BYTES] = v; }
-  /** Consecutive duplicate ACKs this side sent for lastAck. */
-  get dupAcks(): number { return this.#i[this.#e * EI.STRIDE + EI.DUP_ACKS] as number; }
-  set dupAcks(v: number) { this.#i[this.#e * EI.STRIDE + EI.DUP_ACKS] = v; }
+  /** Consecutive duplicate ACKs this side sent for lastAck (saturating at 32767). */
+  get dupAcks(): number { return ((this.#i[this.#e * EI.STRIDE + EI.WIN_DUP] as number) >>> EW.DUP_SHIFT) & EW.DUP_MASK; }
+  set dupAcks(v: number) { this.#putWinDup(EW.DUP_SHIFT, EW.DUP_MASK, v); }
   /** Raw window of this side's last segment; -1 before the first one. */
-  get window(): number { return this.#i[this.#e * EI.STRIDE + EI.WINDOW] as number; }
-  set window(v: number) { this.#i[this.#e * EI.STRIDE + EI.WINDOW] = v; }
-  /** SYN (or SYN-ACK) segments sent: more than one means retries. */
-  get syns(): number { return this.#i[this.#e * EI.STRIDE + EI.SYNS] as number; }
-  set syns(v: number) { this.#i[this.#e * EI.STRIDE + EI.SYNS] = v; }
+  get window(): number { return ((this.#i[this.#e * EI.STRIDE + EI.WIN_DUP] as number) & EW.WINDOW_MASK) - 1; }
+  set window(v: number) { this.#putWinDup(0, EW.WINDOW_MASK, v + 1); }
+  /** SYN (or SYN-ACK) segments sent: more than one means retries (saturating at 8191). */
+  get syns(): number { return ((this.#i[this.#e * EI.STRIDE] as number) >>> EP.SYNS_SHIFT) & EP.SYNS_MASK; }
+  set syns(v: number) { this.#put(EP.SYNS_SHIFT, EP.SYNS_MASK, v); }
   /** SegmentKind of this side's previous analysed segment (keep-alive and probe ACKs). */
   get lastKind(): number { return ((this.#i[this.#e * EI.STRIDE] as number) >>> EP.KIND_SHIFT) & EP.KIND_MASK; }
   set lastKind(v: number) { this.#put(EP.KIND_SHIFT, EP.KIND_MASK, v); }
 
+  /** Write a field of the packed word; a value above the field's mask is kept as the mask (saturates). */
   #put(shift: number, mask: number, v: number): void {
     const k = this.#e * EI.STRIDE + EI.PACK;
-    this.#i[k] = ((this.#i[k] as number) & ~(mask << shift)) | ((v & mask) << shift);
+    this.#i[k] = ((this.#i[k] as number) & ~(mask << shift)) | ((v < mask ? v : mask) << shift);
+  }
+  #putWinDup(shift: number, mask: number, v: number): void {
+    const k = this.#e * EI.STRIDE + EI.WIN_DUP;
+    this.#i[k] = ((this.#i[k] as number) & ~(mask << shift)) | ((v < mask ? v : mask) << shift);
   }
   #flag(bit: number, on: boolean): void {
     const k = this.#e * EI.STRIDE + EI.PACK;
     const p = this.#i[k] as number;
     this.#i[k] = on ? p | bit : p & ~bit;
-  }
-
-  /** After the store cleared the slot: the fields whose empty value is not 0. */
-  reset(): void {
-    this.window = -1;
   }
 }
 

@@ -47,14 +47,13 @@ export function seqLe(a: number, b: number): boolean {
 /**
  * Classify one segment from `s` (sender) to `r` (receiver) before the sender's
  * state is advanced, and count it. Only called when the sender's sequence space
- * is known (s.seqInit). `oooThresholdMicros`: the connection's initial RTT when known,
- * else OUT_OF_ORDER_THRESHOLD_MICROS (as tshark).
+ * is known (s.seqInit). `at`: the packet's time on the connection's time base, as the
+ * endpoints' ackAt and nextSeqAt (conn-columns.ts, TB), a 32-bit integer, so passing it
+ * boxes nothing. `oooThresholdMicros`: the connection's initial RTT when known, else
+ * OUT_OF_ORDER_THRESHOLD_MICROS (as tshark).
  */
-export function analyseSegment(s: Endpoint, r: Endpoint, v: PacketView, c: FlowCounters,
+export function analyseSegment(s: Endpoint, r: Endpoint, v: PacketView, c: FlowCounters, at: number,
   oooThresholdMicros: number = OUT_OF_ORDER_THRESHOLD_MICROS): SegmentKind {
-  // The packet's time is read here, not passed: a double argument to a call V8 does not
-  // inline is boxed, one heap number per packet (allocation sampling: 16 MB per 1M packets).
-  const now = v.tsMicros;
   c.segmentsAnalysed++;
   const flags = v.tcpFlags;
   const ctl = (flags & CONTROL) !== 0;
@@ -77,14 +76,17 @@ export function analyseSegment(s: Endpoint, r: Endpoint, v: PacketView, c: FlowC
     c.retransmissions++;
     const end = (seq + len) >>> 0;
     // tshark's order: fast retransmission, out-of-order, spurious, plain retransmission.
-    if (r.dupAcks >= 2 && r.lastAck === seq && now - r.lastAckMicros <= FAST_RETRANSMISSION_WINDOW_MICROS) {
+    // A time of 0 is none (never, or too long ago to matter): never within the window.
+    const ackAt = r.ackAt;
+    if (r.dupAcks >= 2 && r.lastAck === seq && ackAt !== 0 && at - ackAt <= FAST_RETRANSMISSION_WINDOW_MICROS) {
       c.fastRetransmissions++;
       return SegmentKind.FAST_RETRANSMISSION;
     }
     // A segment filling a hole soon after its successors: reordered, not resent. Not when it
     // ends exactly at the next expected byte (the last segment sent again).
-    const sinceAdvance = now - s.nextSeqMicros;
-    if (sinceAdvance >= 0 && sinceAdvance < oooThresholdMicros && s.nextSeq !== end) {
+    const advancedAt = s.nextSeqAt;
+    const sinceAdvance = at - advancedAt;
+    if (advancedAt !== 0 && sinceAdvance >= 0 && sinceAdvance < oooThresholdMicros && s.nextSeq !== end) {
       c.retransmissions--;
       c.outOfOrder++;
       return SegmentKind.OUT_OF_ORDER;

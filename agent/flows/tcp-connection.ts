@@ -1,6 +1,6 @@
 import { formatIp4, formatIp6, IpVersion } from '../decode/packet-view.js';
 import { connState, EndpointState, type ConnState } from './conn-state.js';
-import { Bytes, CB, CF, CI, CU, EF, EI, EP } from './conn-columns.js';
+import { Bytes, CB, CF, CI, CP, CU, EF, EI, EP, TB } from './conn-columns.js';
 import { CHUNK_MASK, NO_CHUNK, type ConnChunk, type ConnStore } from './conn-store.js';
 import { Endpoint } from './endpoint.js';
 
@@ -100,10 +100,10 @@ export class Connection implements TcpConnection {
 
   get ipVersion(): IpVersion { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) & CB.V6) !== 0 ? IpVersion.V6 : IpVersion.V4; }
   set ipVersion(v: IpVersion) { this.#setBit(CB.V6, v === IpVersion.V6); }
-  get origPort(): number { return this.#c.ci32[this.#slot * CI.STRIDE + CI.ORIG_PORT] as number; }
-  set origPort(v: number) { this.#c.ci32[this.#slot * CI.STRIDE + CI.ORIG_PORT] = v; }
-  get respPort(): number { return this.#c.ci32[this.#slot * CI.STRIDE + CI.RESP_PORT] as number; }
-  set respPort(v: number) { this.#c.ci32[this.#slot * CI.STRIDE + CI.RESP_PORT] = v; }
+  get origPort(): number { return (this.#c.ci32[this.#slot * CI.STRIDE + CI.PORTS] as number) >>> CP.ORIG_SHIFT; }
+  get respPort(): number { return (this.#c.ci32[this.#slot * CI.STRIDE + CI.PORTS] as number) & CP.RESP_MASK; }
+  /** Both ports at once (one word): the originator's and the responder's. */
+  setPorts(orig: number, resp: number): void { this.#c.ci32[this.#slot * CI.STRIDE + CI.PORTS] = (orig << CP.ORIG_SHIFT) | (resp & CP.RESP_MASK); }
   get synSeen(): boolean { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) & CB.SYN_SEEN) !== 0; }
   set synSeen(v: boolean) { this.#setBit(CB.SYN_SEEN, v); }
   get localIsOriginator(): boolean { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) & CB.LOCAL_ORIG) !== 0; }
@@ -117,7 +117,33 @@ export class Connection implements TcpConnection {
   get handshakeDone(): boolean { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) & CB.HANDSHAKE_DONE) !== 0; }
   set handshakeDone(v: boolean) { this.#setBit(CB.HANDSHAKE_DONE, v); }
   /** The list (ConnList) the connection is on. */
-  get list(): ConnList { return ((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) >>> CI.LIST_SHIFT) as ConnList; }
+  get list(): ConnList { return (((this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) >>> CI.LIST_SHIFT) & CI.LIST_MASK) as ConnList; }
+  /** The epoch of the endpoint times' base (conn-columns.ts, TB). */
+  get timeEpoch(): number { return (this.#c.ci32[this.#slot * CI.STRIDE + CI.BITS] as number) >>> CI.EPOCH_SHIFT; }
+
+  /**
+   * A packet `at` µs after the time base, past TB.MAX: advance the epoch until it fits,
+   * move both sides' times down with it (one that falls below 1 becomes none), and return
+   * `at` from the new base. Beyond the last epoch (a clock that jumped centuries) the times
+   * become none and the base stays: `at` is returned unchanged, and the caller keeps no time.
+   */
+  rebaseTimes(at: number): number {
+    const steps = Math.ceil((at - TB.MAX) / TB.STEP);
+    const k = this.#slot * CI.STRIDE + CI.BITS;
+    const ci = this.#c.ci32;
+    const epoch = ((ci[k] as number) >>> CI.EPOCH_SHIFT) + steps;
+    const fits = epoch <= CI.EPOCH_MAX;
+    const shift = fits ? steps * TB.STEP : 0;
+    const ei = this.#c.ei32;
+    for (let e = this.#slot * 2; e < this.#slot * 2 + 2; e++) {
+      for (let f = EI.ACK_AT; f <= EI.NEXT_SEQ_AT; f++) {
+        const t = ei[e * EI.STRIDE + f] as number;
+        ei[e * EI.STRIDE + f] = fits && t - shift >= 1 ? t - shift : 0;
+      }
+    }
+    if (fits) ci[k] = ((ci[k] as number) & ((1 << CI.EPOCH_SHIFT) - 1)) | (epoch << CI.EPOCH_SHIFT);
+    return at - shift;
+  }
 
   get app(): unknown { return this.#c.apps[this.#slot]; }
   set app(v: unknown) { this.#c.apps[this.#slot] = v; }
@@ -227,8 +253,6 @@ export class Connection implements TcpConnection {
   /** Zero the connection's columns and classifier slot, before its index is reused. */
   clear(): void {
     this.#c.clear(this.#slot);
-    this.orig.reset();
-    this.resp.reset();
   }
 }
 

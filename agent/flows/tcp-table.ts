@@ -12,7 +12,7 @@ import { EventLimiter } from '../events/event-limiter.js';
 import { EndpointState } from './conn-state.js';
 import { ConnQueue } from './conn-list.js';
 import { ConnStore } from './conn-store.js';
-import { CF, CU } from './conn-columns.js';
+import { CF, CU, TB } from './conn-columns.js';
 import { FlowCounters, type FlowSnapshot } from './flow-stats.js';
 import { sampleHash4, sampleHash6, tableHash, tableHash6 } from './flow-hash.js';
 import { FLOW_DEFAULTS, positiveInt, seconds, type FlowTableOptions } from './flow-options.js';
@@ -198,11 +198,9 @@ export class FlowTable {
     if (index !== -1) this.#free = this.#store.hashNext(index);
     else index = this.#made++;
     c.point(index);
-    // A fresh slot is zero; a reused one was cleared when its connection left. Either way the
-    // fields whose empty value is not 0 (and the free-list link) are set again here.
+    // A fresh slot is zero; a reused one was cleared when its connection left, but for its
+    // free-list link, set again here. Every column's empty value is 0.
     this.#store.setHashNext(index, -1);
-    c.orig.reset();
-    c.resp.reset();
     const flags = v.tcpFlags;
     // The originator sent the SYN; a SYN-ACK's receiver is the originator; otherwise guess by ports.
     let senderIsOrig: boolean;
@@ -225,8 +223,7 @@ export class FlowTable {
       c.setIp6(v.buf, senderIsOrig ? v.src6Offset : v.dst6Offset, senderIsOrig ? v.dst6Offset : v.src6Offset);
       c.sampled = sampleHash6(v.buf, v.src6Offset, v.dst6Offset, v.srcPort, v.dstPort) % this.#sample === 0;
     }
-    c.origPort = senderIsOrig ? v.srcPort : v.dstPort;
-    c.respPort = senderIsOrig ? v.dstPort : v.srcPort;
+    c.setPorts(senderIsOrig ? v.srcPort : v.dstPort, senderIsOrig ? v.dstPort : v.srcPort);
     c.localIsOriginator = this.#originatorIsLocal(c);
     const cf = c.chunk.cf64;
     cf[c.slot * CF.STRIDE + CF.FIRST_SEEN] = v.tsMicros;
@@ -297,10 +294,18 @@ export class FlowTable {
       cu[cuAt + CU.FIRST_RTT] = Math.min(Math.max(0, sinceFirst - (cu[cuAt + CU.MRU_SYN_AT] as number)), 0xffffffff);
     }
 
+    // The packet's time after the base of the endpoint times (conn-columns.ts, TB). Stored
+    // only when it fits; passed on clamped to 32 bits, which keeps its sign and every
+    // distance the analysis compares (under ~18 minutes).
+    let at = now - (firstSeen - TB.SLACK + c.timeEpoch * TB.STEP);
+    if (at > TB.MAX) at = c.rebaseTimes(at);
+    const stamp = at >= 1 && at <= TB.MAX ? at : 0;
+    const at32 = at > TB.MAX ? TB.MAX : at < -TB.MAX ? -TB.MAX : at;
+
     // Per-segment analysis (sampled flows only): before the sender's state moves.
     let kind: SegmentKind = SegmentKind.NORMAL;
     if (c.sampled && s.seqInit && !rst) {
-      kind = analyseSegment(s, r, v, this.#counters, c.firstRttMicros > 0 ? c.firstRttMicros : OUT_OF_ORDER_THRESHOLD_MICROS);
+      kind = analyseSegment(s, r, v, this.#counters, at32, c.firstRttMicros > 0 ? c.firstRttMicros : OUT_OF_ORDER_THRESHOLD_MICROS);
     }
 
     // Sequence space and bytes (every flow: cheap, and robust to filtered segments).
@@ -310,14 +315,14 @@ export class FlowTable {
         s.seqInit = true;
         s.isn = v.seq;
         s.nextSeq = end;
-        s.stampNextSeq(v);
+        s.nextSeqAt = stamp;
         s.bytes += len;
       } else if (seqLt(s.nextSeq, end)) {
         const adv = (end - s.nextSeq) >>> 0;
         // A jump of over 1 GiB is a bogus or resynchronised sequence number, not data.
         if (adv < 0x40000000) s.bytes += Math.max(0, adv - (syn ? 1 : 0) - (fin ? 1 : 0));
         s.nextSeq = end;
-        s.stampNextSeq(v);
+        s.nextSeqAt = stamp;
       }
       s.lastSeq = v.seq;
     }
@@ -325,7 +330,7 @@ export class FlowTable {
       if (!s.ackInit || v.ack !== s.lastAck) s.dupAcks = 0;
       s.lastAck = v.ack;
       s.ackInit = true;
-      s.stampAck(v);
+      s.ackAt = stamp;
     }
     s.lastKind = kind;
 

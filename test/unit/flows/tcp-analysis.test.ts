@@ -157,6 +157,38 @@ const SCENARIOS: readonly Scenario[] = [
     expect: { ...NONE, ka: 3 },
   },
   {
+    // The endpoint times are 32-bit offsets whose base moves every ~18 minutes (conn-columns.ts, TB).
+    name: 'after 80 minutes of traffic (several moves of the time base) fast retransmissions and out-of-order segments are still told apart',
+    run: (h) => {
+      const c = conv();
+      h.feed(c.handshake());
+      for (let i = 0; i < 20; i++) h.feed([c.seg(true, 'PA', block(10)), c.seg(false, 'A')], 120_000);
+      const d1 = c.seg(true, 'PA', block(100));
+      const d2 = c.seg(true, 'PA', block(100)); // lost before the capture point
+      const d3 = c.seg(true, 'PA', block(100));
+      const dupAck = (): Buffer => c.seg(false, 'A', '', { ack: c.cseq - 200 });
+      h.feed([d1, d3, dupAck(), dupAck(), dupAck(), d2, c.seg(false, 'A')]);
+      const e1 = c.seg(true, 'PA', block(100));
+      const e2 = c.seg(true, 'PA', block(100));
+      const e3 = c.seg(true, 'PA', block(100));
+      h.feed([e1, e3, e2]);
+    },
+    expect: { ...NONE, retx: 1, fast: 1, dupack: 2, ooo: 1 },
+  },
+  {
+    name: 'data resent 40 minutes after its sender last sent new data is a (spurious) retransmission, not out-of-order',
+    run: (h) => {
+      const c = conv();
+      h.feed(c.handshake());
+      const d1 = c.seg(true, 'PA', block(100));
+      h.feed([d1, c.seg(false, 'A')]);
+      // Only the server sends data from here on; the client only acknowledges.
+      for (let i = 0; i < 10; i++) h.feed([c.seg(false, 'PA', block(10)), c.seg(true, 'A')], 120_000);
+      h.feed(d1);
+    },
+    expect: { ...NONE, retx: 1, spurious: 1 },
+  },
+  {
     name: 'sequence numbers wrapping at 2^32 do not confuse the analysis',
     run: (h) => {
       const c = conv({ c: 0xffffff00 }); // the client's ISN is 256 below 2^32

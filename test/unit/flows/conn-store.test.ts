@@ -1,0 +1,106 @@
+/**
+ * The connection store's packed columns: small fields share words (issue 6, bytes per
+ * connection), so each must read back what was written, leave its neighbours alone,
+ * and saturate instead of spilling into them.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConnStore } from '../../../agent/flows/conn-store.js';
+import { EndpointState } from '../../../agent/flows/conn-state.js';
+import { Connection } from '../../../agent/flows/tcp-connection.js';
+
+function fresh(index = 5): Connection {
+  return new Connection(new ConnStore()).point(index);
+}
+
+describe('Connection store packed fields', () => {
+  it('a cleared slot reads as empty: window -1, no SYNs, no duplicate ACKs, ports 0', () => {
+    const c = fresh();
+    for (const s of [c.orig, c.resp]) {
+      assert.equal(s.window, -1);
+      assert.equal(s.syns, 0);
+      assert.equal(s.dupAcks, 0);
+      assert.equal(s.state, EndpointState.INACTIVE);
+    }
+    assert.equal(c.origPort, 0);
+    assert.equal(c.respPort, 0);
+  });
+
+  it('window, duplicate ACKs, SYNs, state, kind and history bits keep their own values', () => {
+    const c = fresh();
+    const s = c.orig;
+    s.state = EndpointState.ESTABLISHED;
+    s.lastKind = 9;
+    s.historyBits = 0x3ff;
+    s.seqInit = true;
+    s.ackInit = true;
+    s.syns = 3;
+    s.window = 65535;
+    s.dupAcks = 12;
+    assert.deepEqual([s.state, s.lastKind, s.historyBits, s.seqInit, s.ackInit, s.syns, s.window, s.dupAcks],
+      [EndpointState.ESTABLISHED, 9, 0x3ff, true, true, 3, 65535, 12]);
+    s.window = 0;
+    s.dupAcks = 0;
+    s.syns = 1;
+    s.historyBits = 0;
+    assert.deepEqual([s.state, s.lastKind, s.historyBits, s.seqInit, s.ackInit, s.syns, s.window, s.dupAcks],
+      [EndpointState.ESTABLISHED, 9, 0, true, true, 1, 0, 0]);
+    // The other side and the neighbouring slot are untouched.
+    assert.deepEqual([c.resp.window, c.resp.syns, c.resp.dupAcks, c.resp.state], [-1, 0, 0, EndpointState.INACTIVE]);
+    const n = new Connection(new ConnStore());
+    assert.equal(n.point(6).orig.window, -1);
+  });
+
+  it('SYN and duplicate-ACK counts saturate instead of overflowing into the next field', () => {
+    const s = fresh().orig;
+    s.window = 1234;
+    s.state = EndpointState.SYN_SENT;
+    for (let i = 0; i < 9000; i++) s.syns++;
+    for (let i = 0; i < 40000; i++) s.dupAcks++;
+    assert.equal(s.syns, 8191);
+    assert.equal(s.dupAcks, 32767);
+    assert.equal(s.window, 1234);
+    assert.equal(s.state, EndpointState.SYN_SENT);
+  });
+
+  it('both ports share one word, each 0..65535', () => {
+    const c = fresh();
+    c.setPorts(65535, 1);
+    assert.deepEqual([c.origPort, c.respPort], [65535, 1]);
+    c.setPorts(0, 65535);
+    assert.deepEqual([c.origPort, c.respPort], [0, 65535]);
+    c.setPorts(443, 50000);
+    assert.deepEqual([c.origPort, c.respPort], [443, 50000]);
+  });
+
+  it('moving the time base shifts both sides\' times, drops the ones it passes and keeps the list', () => {
+    const c = fresh(3);
+    const step = 0x40000000;
+    c.orig.ackAt = 100;
+    c.orig.nextSeqAt = step + 500;
+    c.resp.ackAt = 0x7fffffff;
+    c.resp.nextSeqAt = 0;
+    c.sampled = true;
+    assert.equal(c.timeEpoch, 0);
+    // A packet 1 µs past the last offset that fits: one step.
+    const at = c.rebaseTimes(0x7fffffff + 1);
+    assert.equal(at, 0x7fffffff + 1 - step);
+    assert.equal(c.timeEpoch, 1);
+    assert.deepEqual([c.orig.ackAt, c.orig.nextSeqAt, c.resp.ackAt, c.resp.nextSeqAt], [0, 500, 0x7fffffff - step, 0]);
+    assert.equal(c.sampled, true);
+    // Hours later: as many steps as it takes, in one move.
+    const later = c.rebaseTimes(10 * step + 7);
+    assert.ok(later >= 1 && later <= 0x7fffffff, `${later} fits`);
+    assert.equal(c.timeEpoch, 1 + (10 * step + 7 - later) / step);
+    assert.deepEqual([c.orig.ackAt, c.orig.nextSeqAt, c.resp.ackAt, c.resp.nextSeqAt], [0, 0, 0, 0]);
+  });
+
+  it('a clock that jumps beyond the last epoch clears the times and leaves the base', () => {
+    const c = fresh();
+    c.orig.ackAt = 5;
+    const huge = 2 ** 60; // ~36,000 years of µs: past the 23-bit epoch
+    assert.equal(c.rebaseTimes(huge), huge);
+    assert.equal(c.timeEpoch, 0);
+    assert.equal(c.orig.ackAt, 0);
+  });
+});
