@@ -80,4 +80,5 @@ STOPSIGNAL SIGTERM
 # health.json is rewritten every 10 s; see agent/healthcheck.ts for what counts as stuck.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "dist/agent/healthcheck.js"]
-ENTRYPOINT ["node", "dist/agent/main.js"]
+# The Node.js options the agent runs with: agent/node-flags.ts says why.
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--v8-pool-size=1", "dist/agent/main.js"]

@@ -18,6 +18,9 @@
  * 4. Live with the kernel filter (batch engine): 20k pkt/s at -s 1, 10 and 100, 100k pkt/s
  *    at -s 1 and 10, and a one-second burst of 300k packets at 300k pkt/s.
  *
+ * The agent runs with the Node.js options it is deployed with (agent/node-flags.ts), and so do
+ * the live floor rows' sources.
+ *
  * The headline offline pair (full analysis, tshark with TCP analysis) runs BENCH_OFFLINE_REPEATS
  * times, alternating, and shows the median: one run of either moves by a quarter on a shared VM.
  *
@@ -34,6 +37,7 @@ import { TcpConversation } from '../helpers/packet-builder.js';
 import { PcapWriter } from '../helpers/pcap-writer.js';
 import { TestNetwork } from '../helpers/netns.js';
 import { writeSynFlood } from '../integration/flood/syn-flood-capture.js';
+import { NODE_FLAGS } from '../../agent/node-flags.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..', '..');
@@ -124,7 +128,7 @@ async function liveRun(argv: string[], file: string, pps: number | 'top', limit:
   try {
     net.addNamespace('lbx-bench');
     net.addVeth({ nameA: 'lbxb0', nameB: 'lbxb1', nsB: 'lbx-bench' });
-    const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...NODE_FLAGS, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     const exited = new Promise<void>((r) => proc.on('exit', () => r()));
@@ -217,16 +221,16 @@ async function main(): Promise<void> {
   const oursRuns: Timed[] = [];
   const tsharkRuns: Timed[] = [];
   for (let i = 0; i < OFFLINE_REPEATS; i++) {
-    oursRuns.push(timed(process.execPath, [MAIN, '--read', file, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off']));
+    oursRuns.push(timed(process.execPath, [...NODE_FLAGS, MAIN, '--read', file, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off']));
     tsharkRuns.push(timed('tshark', ['-n', '-r', file, '-o', 'tcp.analyze_sequence_numbers:TRUE', '-Y', 'http', '-q']));
   }
   const ours = median(oursRuns);
   const s = finalSummary(ours.stdout);
   rows.push(row('lb-traffic-analyzer --read (full analysis)', ours,
     `${ours.spread}; ${String(s['http_errors']?.['status_classes'] ? JSON.stringify(s['http_errors']['status_classes']) : '')} events ${JSON.stringify(s['events'] ?? {})}`));
-  const oursS10 = timed(process.execPath, [MAIN, '--read', file, '-l', logs, '-s', '10', '--summary-format', 'json', '--cloudwatch', 'off']);
+  const oursS10 = timed(process.execPath, [...NODE_FLAGS, MAIN, '--read', file, '-l', logs, '-s', '10', '--summary-format', 'json', '--cloudwatch', 'off']);
   rows.push(row('lb-traffic-analyzer --read -s 10', oursS10));
-  rows.push(row('lb-traffic-analyzer --read -s 100', timed(process.execPath, [MAIN, '--read', file, '-l', logs, '-s', '100', '--summary-format', 'json', '--cloudwatch', 'off'])));
+  rows.push(row('lb-traffic-analyzer --read -s 100', timed(process.execPath, [...NODE_FLAGS, MAIN, '--read', file, '-l', logs, '-s', '100', '--summary-format', 'json', '--cloudwatch', 'off'])));
   const tshark = median(tsharkRuns);
   rows.push(row('tshark TCP analysis + HTTP display filter', tshark, tshark.spread));
   rows.push(row('tshark -q -z conv,tcp', timed('tshark', ['-n', '-r', file, '-q', '-z', 'conv,tcp'])));
@@ -235,7 +239,7 @@ async function main(): Promise<void> {
 
   const openFile = join(CACHE, 'open-100k.pcap');
   if (!existsSync(openFile)) generateOpen(openFile, 100_000);
-  const mem = timed(process.execPath, [MAIN, '--read', openFile, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off', '--idle-timeout', '86400']);
+  const mem = timed(process.execPath, [...NODE_FLAGS, MAIN, '--read', openFile, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off', '--idle-timeout', '86400']);
   const ms = finalSummary(mem.stdout);
   rows.push({ what: '100k open connections (--read)', seconds: mem.seconds, pps: 300_000 / mem.seconds, cpu: mem.cpu, rssMb: mem.rssMb,
     note: `peak tracked ${String(ms['connections']?.['tracked_peak'] ?? '?')}` });
@@ -243,7 +247,7 @@ async function main(): Promise<void> {
   const floodFile = join(CACHE, 'syn-flood-1m.pcap');
   const expect = writeSynFlood(floodFile, { syns: 1_000_000 });
   const floodLogs = mkdtempSync(join(tmpdir(), 'lbta-bench-'));
-  const flood = timed(process.execPath, [MAIN, '--read', floodFile, '-l', floodLogs, '--summary-format', 'json', '--cloudwatch', 'off', '--max-connections', '100000']);
+  const flood = timed(process.execPath, [...NODE_FLAGS, MAIN, '--read', floodFile, '-l', floodLogs, '--summary-format', 'json', '--cloudwatch', 'off', '--max-connections', '100000']);
   rmSync(floodLogs, { recursive: true, force: true });
   const fs = finalSummary(flood.stdout);
   const tcpErr = (fs['tcp_errors'] ?? {}) as Record<string, unknown>;
