@@ -14,27 +14,25 @@ export const enum EU { ISN = 0, NEXT_SEQ = 1, LAST_SEQ = 2, LAST_ACK = 3, STRIDE
 /** Float64 fields per endpoint. */
 export const enum EF { BYTES = 0, STRIDE = 1 }
 /**
- * Int32 fields per endpoint: two packed with small fields (EP and EW below), and two
- * times in µs after the connection's time base (TB below; 0 = none): when the side's
- * last ACK was seen and when its next expected sequence number last advanced.
+ * Int32 fields per endpoint: the packed small fields (EP below); the raw window of the
+ * side's last segment plus one (0: none yet); and two times in µs after the connection's
+ * time base (TB below; 0 = none): when the side's last ACK was seen and when its next
+ * expected sequence number last advanced.
  */
-export const enum EI { PACK = 0, WIN_DUP = 1, ACK_AT = 2, NEXT_SEQ_AT = 3, STRIDE = 4 }
+export const enum EI { PACK = 0, WINDOW = 1, ACK_AT = 2, NEXT_SEQ_AT = 3, STRIDE = 4 }
 /**
  * Bit fields of EI.PACK, each a shift and a mask (of the shifted-down value): state 0-6,
- * two flags, SegmentKind 0-9, ten history letters, SYNs sent (saturating at 8191).
+ * two flags, SegmentKind 0-9, ten history letters, consecutive duplicate ACKs (only "two
+ * or more" matters: saturating at 3), SYNs sent (saturating at 2047).
  */
 export const enum EP {
   STATE_SHIFT = 0, STATE_MASK = 0x7,
   FLAGS_SHIFT = 3, FLAGS_MASK = 0x3,
   KIND_SHIFT = 5, KIND_MASK = 0xf,
   HISTORY_SHIFT = 9, HISTORY_MASK = 0x3ff,
-  SYNS_SHIFT = 19, SYNS_MASK = 0x1fff,
+  DUP_SHIFT = 19, DUP_MASK = 0x3,
+  SYNS_SHIFT = 21, SYNS_MASK = 0x7ff,
 }
-/**
- * Bit fields of EI.WIN_DUP: the raw window of the side's last segment plus one (0: none
- * yet), and its consecutive duplicate ACKs (saturating at 32767).
- */
-export const enum EW { WINDOW_MASK = 0x1ffff, DUP_SHIFT = 17, DUP_MASK = 0x7fff }
 /**
  * The per-endpoint times (EI.ACK_AT, EI.NEXT_SEQ_AT) are 32-bit: µs after the connection's
  * time base, FIRST_SEEN - SLACK + epoch * STEP (the epoch sits in CI.BITS). Only their

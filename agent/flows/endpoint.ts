@@ -1,4 +1,4 @@
-import { EF, EI, EP, EU, EW } from './conn-columns.js';
+import { EF, EI, EP, EU } from './conn-columns.js';
 import type { EndpointState } from './conn-state.js';
 import type { ConnChunk } from './conn-store.js';
 
@@ -57,13 +57,13 @@ export class Endpoint {
   /** Payload bytes in sequence space (gaps included, retransmissions not counted twice). */
   get bytes(): number { return this.#f[this.#e * EF.STRIDE + EF.BYTES] as number; }
   set bytes(v: number) { this.#f[this.#e * EF.STRIDE + EF.BYTES] = v; }
-  /** Consecutive duplicate ACKs this side sent for lastAck (saturating at 32767). */
-  get dupAcks(): number { return ((this.#i[this.#e * EI.STRIDE + EI.WIN_DUP] as number) >>> EW.DUP_SHIFT) & EW.DUP_MASK; }
-  set dupAcks(v: number) { this.#putWinDup(EW.DUP_SHIFT, EW.DUP_MASK, v); }
-  /** Raw window of this side's last segment; -1 before the first one. */
-  get window(): number { return ((this.#i[this.#e * EI.STRIDE + EI.WIN_DUP] as number) & EW.WINDOW_MASK) - 1; }
-  set window(v: number) { this.#putWinDup(0, EW.WINDOW_MASK, v + 1); }
-  /** SYN (or SYN-ACK) segments sent: more than one means retries (saturating at 8191). */
+  /** Consecutive duplicate ACKs this side sent for lastAck (saturating at 3: the analysis asks for two). */
+  get dupAcks(): number { return ((this.#i[this.#e * EI.STRIDE] as number) >>> EP.DUP_SHIFT) & EP.DUP_MASK; }
+  set dupAcks(v: number) { this.#put(EP.DUP_SHIFT, EP.DUP_MASK, v); }
+  /** Raw window of this side's last segment; -1 before the first one (stored plus one: a cleared slot reads -1). */
+  get window(): number { return (this.#i[this.#e * EI.STRIDE + EI.WINDOW] as number) - 1; }
+  set window(v: number) { this.#i[this.#e * EI.STRIDE + EI.WINDOW] = v + 1; }
+  /** SYN (or SYN-ACK) segments sent: more than one means retries (saturating at 2047). */
   get syns(): number { return ((this.#i[this.#e * EI.STRIDE] as number) >>> EP.SYNS_SHIFT) & EP.SYNS_MASK; }
   set syns(v: number) { this.#put(EP.SYNS_SHIFT, EP.SYNS_MASK, v); }
   /** SegmentKind of this side's previous analysed segment (keep-alive and probe ACKs). */
@@ -73,10 +73,6 @@ export class Endpoint {
   /** Write a field of the packed word; a value above the field's mask is kept as the mask (saturates). */
   #put(shift: number, mask: number, v: number): void {
     const k = this.#e * EI.STRIDE + EI.PACK;
-    this.#i[k] = ((this.#i[k] as number) & ~(mask << shift)) | ((v < mask ? v : mask) << shift);
-  }
-  #putWinDup(shift: number, mask: number, v: number): void {
-    const k = this.#e * EI.STRIDE + EI.WIN_DUP;
     this.#i[k] = ((this.#i[k] as number) & ~(mask << shift)) | ((v < mask ? v : mask) << shift);
   }
   #flag(bit: number, on: boolean): void {

@@ -327,7 +327,8 @@ export class FlowTable {
       s.lastSeq = v.seq;
     }
     if (ack && !rst) {
-      if (!s.ackInit || v.ack !== s.lastAck) s.dupAcks = 0;
+      // The run of duplicate ACKs ends (written only when there is one: a write is a read-modify-write of the packed word).
+      if ((!s.ackInit || v.ack !== s.lastAck) && s.dupAcks !== 0) s.dupAcks = 0;
       s.lastAck = v.ack;
       s.ackInit = true;
       s.ackAt = stamp;
