@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --v8-pool-size=1
+#!/usr/bin/env node
 /**
  * Composition root: config → logger → local log → packet source → pipeline →
  * summaries, health file, CloudWatch shipping and LB discovery. The one place

@@ -1,7 +1,8 @@
 /**
  * The Node.js options the agent runs with: the Dockerfile's ENTRYPOINT, scripts/run.sh,
- * `npm start`, the `lb-traffic-analyzer` command (main.ts's first line) and the benchmark
- * all pass these (test/unit/infra/node-flags.test.ts keeps them in step). Measured with
+ * `npm start` and the benchmark pass these (test/unit/infra/node-flags.test.ts keeps them
+ * in step). The `lb-traffic-analyzer` command's first line stays `#!/usr/bin/env node`:
+ * options there need `env -S`, which older coreutils (Amazon Linux 2's 8.22) lack. Measured with
  * `npm run bench` and interleaved runs (BENCHMARKS.md, 2026-12-06 09:55-10:31 UTC):
  *
  * - `--max-semi-space-size=1`: V8 doubles the young generation's two semispaces (up to
@@ -15,6 +16,7 @@
  *   (~3 MB on the benchmark capture).
  *   An agent meant to use a few percent of one core has no use for four.
  *
- * Both are accepted in NODE_OPTIONS too, for a launch this project does not control.
+ * Both are accepted in NODE_OPTIONS too, for a launch this project does not control (that
+ * command, or `node dist/agent/main.js` by hand).
  */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=1'];

@@ -25,13 +25,14 @@ const read = (p: string): string => readFileSync(join(root, p), 'utf8');
 const spaced = NODE_FLAGS.join(' ');
 
 describe('The Node.js options the agent runs with', () => {
-  it('are in the Dockerfile ENTRYPOINT, scripts/run.sh, npm start and the command\'s first line', () => {
+  it('are in the Dockerfile ENTRYPOINT, scripts/run.sh and npm start', () => {
     const entry = `ENTRYPOINT ["node", ${NODE_FLAGS.map((f) => JSON.stringify(f)).join(', ')}, "dist/agent/main.js"]`;
     assert.ok(read('Dockerfile').split('\n').includes(entry), `Dockerfile has ${entry}`);
     assert.match(read('scripts/run.sh'), new RegExp(`\\bnode ${spaced} dist/agent/main\\.js "\\$@"`));
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
     assert.equal(pkg.scripts['start'], `node ${spaced} dist/agent/main.js`);
-    assert.equal(read('agent/main.ts').split('\n')[0], `#!/usr/bin/env -S node ${spaced}`);
+    // The command's first line carries no options: `env -S` is missing from older coreutils.
+    assert.equal(read('agent/main.ts').split('\n')[0], '#!/usr/bin/env node');
   });
 
   it('are accepted by this Node.js on the command line (the agent starts and prints its version)', () => {
