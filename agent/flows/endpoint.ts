@@ -73,7 +73,7 @@ export class Endpoint {
   /** Write a field of the packed word; a value above the field's mask is kept as the mask (saturates). */
   #put(shift: number, mask: number, v: number): void {
     const k = this.#e * EI.STRIDE + EI.PACK;
-    this.#i[k] = ((this.#i[k] as number) & ~(mask << shift)) | ((v < mask ? v : mask) << shift);
+    this.#i[k] = ((this.#i[k] as number) & ~(mask << shift)) | ((v < mask ? v & mask : mask) << shift);
   }
   #flag(bit: number, on: boolean): void {
     const k = this.#e * EI.STRIDE + EI.PACK;

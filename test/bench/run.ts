@@ -42,6 +42,8 @@ import { NODE_FLAGS } from '../../agent/node-flags.js';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..', '..');
 const MAIN = join(HERE, '..', '..', 'agent', 'main.js');
+/** The agent as it is deployed: its Node.js options, then main.js (arguments follow). */
+const AGENT = [...NODE_FLAGS, MAIN];
 const CACHE = join(ROOT, '.bench');
 const PACKETS = Number(process.env['BENCH_PACKETS'] ?? 1_000_000);
 
@@ -221,16 +223,16 @@ async function main(): Promise<void> {
   const oursRuns: Timed[] = [];
   const tsharkRuns: Timed[] = [];
   for (let i = 0; i < OFFLINE_REPEATS; i++) {
-    oursRuns.push(timed(process.execPath, [...NODE_FLAGS, MAIN, '--read', file, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off']));
+    oursRuns.push(timed(process.execPath, [...AGENT, '--read', file, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off']));
     tsharkRuns.push(timed('tshark', ['-n', '-r', file, '-o', 'tcp.analyze_sequence_numbers:TRUE', '-Y', 'http', '-q']));
   }
   const ours = median(oursRuns);
   const s = finalSummary(ours.stdout);
   rows.push(row('lb-traffic-analyzer --read (full analysis)', ours,
     `${ours.spread}; ${String(s['http_errors']?.['status_classes'] ? JSON.stringify(s['http_errors']['status_classes']) : '')} events ${JSON.stringify(s['events'] ?? {})}`));
-  const oursS10 = timed(process.execPath, [...NODE_FLAGS, MAIN, '--read', file, '-l', logs, '-s', '10', '--summary-format', 'json', '--cloudwatch', 'off']);
+  const oursS10 = timed(process.execPath, [...AGENT, '--read', file, '-l', logs, '-s', '10', '--summary-format', 'json', '--cloudwatch', 'off']);
   rows.push(row('lb-traffic-analyzer --read -s 10', oursS10));
-  rows.push(row('lb-traffic-analyzer --read -s 100', timed(process.execPath, [...NODE_FLAGS, MAIN, '--read', file, '-l', logs, '-s', '100', '--summary-format', 'json', '--cloudwatch', 'off'])));
+  rows.push(row('lb-traffic-analyzer --read -s 100', timed(process.execPath, [...AGENT, '--read', file, '-l', logs, '-s', '100', '--summary-format', 'json', '--cloudwatch', 'off'])));
   const tshark = median(tsharkRuns);
   rows.push(row('tshark TCP analysis + HTTP display filter', tshark, tshark.spread));
   rows.push(row('tshark -q -z conv,tcp', timed('tshark', ['-n', '-r', file, '-q', '-z', 'conv,tcp'])));
@@ -239,7 +241,7 @@ async function main(): Promise<void> {
 
   const openFile = join(CACHE, 'open-100k.pcap');
   if (!existsSync(openFile)) generateOpen(openFile, 100_000);
-  const mem = timed(process.execPath, [...NODE_FLAGS, MAIN, '--read', openFile, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off', '--idle-timeout', '86400']);
+  const mem = timed(process.execPath, [...AGENT, '--read', openFile, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off', '--idle-timeout', '86400']);
   const ms = finalSummary(mem.stdout);
   rows.push({ what: '100k open connections (--read)', seconds: mem.seconds, pps: 300_000 / mem.seconds, cpu: mem.cpu, rssMb: mem.rssMb,
     note: `peak tracked ${String(ms['connections']?.['tracked_peak'] ?? '?')}` });
@@ -247,7 +249,7 @@ async function main(): Promise<void> {
   const floodFile = join(CACHE, 'syn-flood-1m.pcap');
   const expect = writeSynFlood(floodFile, { syns: 1_000_000 });
   const floodLogs = mkdtempSync(join(tmpdir(), 'lbta-bench-'));
-  const flood = timed(process.execPath, [...NODE_FLAGS, MAIN, '--read', floodFile, '-l', floodLogs, '--summary-format', 'json', '--cloudwatch', 'off', '--max-connections', '100000']);
+  const flood = timed(process.execPath, [...AGENT, '--read', floodFile, '-l', floodLogs, '--summary-format', 'json', '--cloudwatch', 'off', '--max-connections', '100000']);
   rmSync(floodLogs, { recursive: true, force: true });
   const fs = finalSummary(flood.stdout);
   const tcpErr = (fs['tcp_errors'] ?? {}) as Record<string, unknown>;
