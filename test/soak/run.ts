@@ -20,6 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestNetwork } from '../helpers/netns.js';
 import { generateLbTraffic } from '../helpers/lb-traffic.js';
+import { NODE_FLAGS } from '../../agent/node-flags.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..', '..');
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
   try {
     net.addNamespace('lbsk-soak');
     net.addVeth({ nameA: 'lbsk0', nameB: 'lbsk1', nsB: 'lbsk-soak' });
-    const agent = spawn(process.execPath, [MAIN, '-i', 'lbsk0', '--engine', ENGINE, '-l', logs, '--summary-format', 'json', '--summary-interval', '0', '--cloudwatch', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const agent = spawn(process.execPath, [...NODE_FLAGS, MAIN, '-i', 'lbsk0', '--engine', ENGINE, '-l', logs, '--summary-format', 'json', '--summary-interval', '0', '--cloudwatch', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     agent.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.length > 1 << 20) out = out.slice(-(1 << 19)); });
     agent.stderr.on('data', (d: Buffer) => process.stderr.write(d));

@@ -7,8 +7,11 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { netnsUnavailableReason, run, TestNetwork, waitFor } from '../../helpers/netns.js';
+import { NODE_FLAGS } from '../../../agent/node-flags.js';
 
 export const MAIN = fileURLToPath(new URL('../../../agent/main.js', import.meta.url));
+/** The agent as it is deployed (its Node.js options, agent/node-flags.ts), then main.js: these runs measure memory. */
+export const AGENT: readonly string[] = [...NODE_FLAGS, MAIN];
 
 export type Event = Record<string, unknown> & { type: string; reason: string };
 export type Json = Record<string, Record<string, unknown>>;
@@ -55,7 +58,7 @@ export async function replayLive(net: TestNetwork, o: LiveReplay): Promise<LiveR
   // No IPv6 chatter (router solicitations, MLD) on the captured link: only the replayed frames.
   run('sysctl', ['-qw', `net.ipv6.conf.${o.targetIf}.disable_ipv6=1`], { allowFail: true });
   net.exec(o.ns, 'sysctl', ['-qw', `net.ipv6.conf.${o.peerIf}.disable_ipv6=1`], { allowFail: true });
-  const agent = spawn(process.execPath, [MAIN, '-i', o.targetIf, '-l', o.logs, '--summary-format', 'json', '--summary-interval', '0',
+  const agent = spawn(process.execPath, [...AGENT, '-i', o.targetIf, '-l', o.logs, '--summary-format', 'json', '--summary-interval', '0',
     '--cloudwatch', 'off', ...o.args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

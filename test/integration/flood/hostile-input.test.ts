@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ANSWERED, MAX_CONNECTIONS, REFUSED, RESETS, writeHostileCapture } from './hostile-capture.js';
-import { MAIN, readEvents, type Event } from './flood-run.js';
+import { AGENT, readEvents, type Event } from './flood-run.js';
 
 const GNU_TIME = '/usr/bin/time';
 
@@ -31,7 +31,7 @@ describe('Hostile input through the real binary: bounds hold and exact counts su
     const file = join(dir, 'hostile.pcap');
     writeHostileCapture(file);
     const logs = join(dir, 'logs');
-    const args = [MAIN, '--read', file, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off', '--max-connections', String(MAX_CONNECTIONS)];
+    const args = [...AGENT, '--read', file, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off', '--max-connections', String(MAX_CONNECTIONS)];
     const timed = existsSync(GNU_TIME);
     const r = timed
       ? spawnSync(GNU_TIME, ['-f', 'peak_rss_kb=%M', process.execPath, ...args], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: 110_000 })

@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FLOOD_TARGET, writeSynFlood, type SynFloodExpect } from './syn-flood-capture.js';
-import { clientsOf, MAIN, readEvents, type Event } from './flood-run.js';
+import { AGENT, clientsOf, readEvents, type Event } from './flood-run.js';
 
 const SYNS = Number(process.env['FLOOD_SYNS'] ?? 200_000);
 const MAX_CONNECTIONS = 100_000;
@@ -43,7 +43,7 @@ describe(`A SYN flood from ${SYNS.toLocaleString('en-US')} distinct sources, thr
     const file = join(dir, 'flood.pcap');
     expect = writeSynFlood(file, { syns: SYNS });
     const logs = join(dir, 'logs');
-    const args = [MAIN, '--read', file, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off', '--max-connections', String(MAX_CONNECTIONS)];
+    const args = [...AGENT, '--read', file, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off', '--max-connections', String(MAX_CONNECTIONS)];
     const timed = existsSync(GNU_TIME);
     const started = process.hrtime.bigint();
     const r = timed
