@@ -92,9 +92,10 @@ export class Pipeline {
     this.onPacket = this.#onPacket.bind(this);
   }
 
-  #onPacket(buf: Buffer, capLen: number, wireLen: number, tsMicros: number, offset: number): void {
+  #onPacket(buf: Buffer, capLen: number, wireLen: number, tsSec: number, tsUsec: number, offset: number): void {
     const view = this.view;
-    view.tsMicros = tsMicros;
+    view.tsMicros = tsSec * 1_000_000 + tsUsec;
+    const tsMicros = view.tsMicros;
     const status = decodeFrame(view, this.#linkType(), buf, capLen, wireLen, this.decodeStats, offset);
     if (tsMicros > this.#lastMicros) this.#lastMicros = tsMicros;
     if (status !== DecodeStatus.OK) return;

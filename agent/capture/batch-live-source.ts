@@ -186,7 +186,7 @@ export class BatchLiveSource implements PacketSource {
         const word = at >> 2;
         const capLen = w[word + Rec.CAPLEN] as number;
         const data = at + Rec.HEADER_BYTES;
-        onPacket(batch, capLen, w[word + Rec.LEN] as number, (w[word + Rec.TS_SEC] as number) * 1_000_000 + (w[word + Rec.TS_USEC] as number), data);
+        onPacket(batch, capLen, w[word + Rec.LEN] as number, w[word + Rec.TS_SEC] as number, w[word + Rec.TS_USEC] as number, data);
         if (this.#stopped) return;
         at = data + ((capLen + 3) & ~3);
       }

@@ -80,7 +80,10 @@ export class CapLiveSource implements PacketSource {
     }
     this.#cap = cap;
     cap.on('packet', (nbytes: number) => {
-      if (!this.#stopped) onPacket(buf, nbytes, nbytes, clockMicros(), 0);
+      if (this.#stopped) return;
+      const now = clockMicros();
+      const sec = Math.floor(now / 1_000_000);
+      onPacket(buf, nbytes, nbytes, sec, now - sec * 1_000_000, 0);
     });
   }
 

@@ -156,7 +156,7 @@ export class FileSource implements PacketSource {
       const end = off + RECORD_HEADER_BYTES + capLen;
       if (end > len) break;
       this.#packets++;
-      onPacket(chunk, capLen, chunk.readUInt32LE(off + 12), chunk.readUInt32LE(off) * 1_000_000 + chunk.readUInt32LE(off + 4), off + RECORD_HEADER_BYTES);
+      onPacket(chunk, capLen, chunk.readUInt32LE(off + 12), chunk.readUInt32LE(off), chunk.readUInt32LE(off + 4), off + RECORD_HEADER_BYTES);
       off = end;
     }
     if (off < len && !this.#stopped) {
@@ -189,7 +189,7 @@ export class FileSource implements PacketSource {
     if (this.#carryUsed < need) return -1;
     this.#carryUsed = 0;
     this.#packets++;
-    this.#onPacket(carry, capLen, carry.readUInt32LE(12), carry.readUInt32LE(0) * 1_000_000 + carry.readUInt32LE(4), RECORD_HEADER_BYTES);
+    this.#onPacket(carry, capLen, carry.readUInt32LE(12), carry.readUInt32LE(0), carry.readUInt32LE(4), RECORD_HEADER_BYTES);
     return off;
   }
 

@@ -262,7 +262,7 @@ export class PcapFileReader {
       this.#pos = pos;
       this.#packets++;
       // In place: the handler reads buf[data, data + capLen) and keeps nothing.
-      onPacket(buf, capLen, wireLen, sec * 1_000_000 + (nanos ? Math.floor(frac / 1000) : frac), data);
+      onPacket(buf, capLen, wireLen, sec, nanos ? Math.floor(frac / 1000) : frac, data);
     }
     this.#pos = pos;
   }
@@ -372,6 +372,7 @@ export class PcapFileReader {
       return;
     }
     this.#packets++;
-    onPacket(this.#buf, capLen, wireLen, tsMicros, data);
+    const sec = Math.floor(tsMicros / 1_000_000);
+    onPacket(this.#buf, capLen, wireLen, sec, tsMicros - sec * 1_000_000, data);
   }
 }

@@ -85,7 +85,7 @@ export class PcapLiveSource implements PacketSource {
       if (this.#stopped) return;
       const capLen = hv[HeaderField.CAPLEN] ?? 0;
       onPacket(buf, capLen <= buf.length ? capLen : buf.length, hv[HeaderField.LEN] ?? 0,
-        (hv[HeaderField.TS_SEC] ?? 0) * 1_000_000 + (hv[HeaderField.TS_USEC] ?? 0), 0);
+        hv[HeaderField.TS_SEC] ?? 0, hv[HeaderField.TS_USEC] ?? 0, 0);
     };
     const session = new (loadPcapBinding().PcapSession)();
     try {

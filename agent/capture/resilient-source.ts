@@ -159,14 +159,15 @@ export class ResilientLiveSource implements PacketSource {
   start(onPacket: PacketHandler): void {
     if (this.#handler) throw new CaptureError(CaptureErrorCode.OTHER, `capture on "${this.name}" already started`);
     // One closure for every session: counts deliveries for the stall check.
-    this.#handler = (buf, capLen, wireLen, tsMicros, offset) => {
+    this.#handler = (buf, capLen, wireLen, tsSec, tsUsec, offset) => {
       // Counted before the repeat check: a session handing over repeats is not stalled.
       this.#delivered++;
       // A replacement session bound before its predecessor was drained (#retire) sees some
       // packets twice (both sockets were bound); the kernel gave both copies one timestamp.
+      const tsMicros = tsSec * 1_000_000 + tsUsec;
       if (tsMicros <= this.#skipUntil) return;
       this.#lastTs = tsMicros;
-      onPacket(buf, capLen, wireLen, tsMicros, offset);
+      onPacket(buf, capLen, wireLen, tsSec, tsUsec, offset);
     };
     this.#inner.start(this.#handler);
     const link = this.#linkState(this.name);

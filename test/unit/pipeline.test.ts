@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { EventFactory } from '../../agent/events/event-factory.js';
 import type { AnalyzerEvent } from '../../agent/events/schema.js';
 import { Pipeline } from '../../agent/pipeline.js';
+import { secUsec } from '../../agent/capture/packet-source.js';
 import { tcp } from '../helpers/packet-builder.js';
 
 function pipeline(): { p: Pipeline; events: AnalyzerEvent[] } {
@@ -23,8 +24,8 @@ describe('pipeline', () => {
     const syn = tcp({ src: '198.18.20.2', dst: '198.18.20.1', sport: 40001, dport: 81, flags: 'S', seq: 1 });
     const rst = tcp({ src: '198.18.20.1', dst: '198.18.20.2', sport: 81, dport: 40001, flags: 'RA', seq: 0, ack: 2 });
     // Act
-    p.onPacket(syn, syn.length, syn.length, T0, 0);
-    p.onPacket(rst, rst.length, rst.length, T0 + 200, 0);
+    p.onPacket(syn, syn.length, syn.length, ...secUsec(T0), 0);
+    p.onPacket(rst, rst.length, rst.length, ...secUsec(T0 + 200), 0);
     // Assess
     assert.deepEqual(events.map((e) => [e.type, e.reason]), [['CONNECTION_FAILED', 'refused']]);
     assert.deepEqual(p.eventsByType(), { CONNECTION_FAILED: 1 });
@@ -38,7 +39,7 @@ describe('pipeline', () => {
     const view = p.view;
     const frame = tcp({ src: '198.18.20.2', dst: '198.18.20.1', sport: 40002, dport: 80, flags: 'S' });
     // Act
-    p.onPacket(frame, 20, frame.length, T0, 0);
+    p.onPacket(frame, 20, frame.length, ...secUsec(T0), 0);
     // Assess
     assert.equal(p.snapshot().decode.malformed.total, 1);
     assert.equal(events.length, 0);

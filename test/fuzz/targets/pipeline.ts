@@ -23,6 +23,7 @@ import { runInNewContext } from 'node:vm';
 import { EventFactory } from '../../../agent/events/event-factory.js';
 import type { AnalyzerEvent } from '../../../agent/events/schema.js';
 import { Pipeline } from '../../../agent/pipeline.js';
+import { secUsec } from '../../../agent/capture/packet-source.js';
 import { within, type FuzzTarget } from '../target.js';
 
 const FRAME_ROOM = 65536 + 128;
@@ -118,7 +119,7 @@ function play(data: Buffer, pipelines: readonly Pipeline[]): number {
     clock += 1000 * (1 + (ctl & 0x3f));
     packets++;
     if ((ctl & 0x80) !== 0) {
-      for (const pl of pipelines) pl.onPacket(payload, payload.length, payload.length + want - have, clock, 0);
+      for (const pl of pipelines) pl.onPacket(payload, payload.length, payload.length + want - have, ...secUsec(clock), 0);
       continue;
     }
     const fromClient = (ctl & 1) === 0;
@@ -130,7 +131,7 @@ function play(data: Buffer, pipelines: readonly Pipeline[]): number {
     const off = headers(v6, geneve, fromClient, sport, dport, want, seq, ack, flags);
     payload.copy(frame, off);
     const capLen = off + have;
-    for (const pl of pipelines) pl.onPacket(frame, capLen, off + want, clock, 0);
+    for (const pl of pipelines) pl.onPacket(frame, capLen, off + want, ...secUsec(clock), 0);
     const adv = want + ((flags & 0x03) !== 0 ? 1 : 0);
     if (fromClient) cNext = (cNext + adv) >>> 0;
     else sNext = (sNext + adv) >>> 0;

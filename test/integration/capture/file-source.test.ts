@@ -25,7 +25,8 @@ function sha(buf: Buffer, len: number): string {
 /** Read a whole source, recording every packet. */
 async function readAll(source: PacketSource): Promise<Seen[]> {
   const seen: Seen[] = [];
-  source.start((buf, capLen, wireLen, tsMicros, offset) => seen.push({ tsMicros, capLen, wireLen, sha: sha(buf.subarray(offset), capLen) }));
+  source.start((buf, capLen, wireLen, tsSec, tsUsec, offset) =>
+    seen.push({ tsMicros: tsSec * 1_000_000 + tsUsec, capLen, wireLen, sha: sha(buf.subarray(offset), capLen) }));
   await source.done;
   return seen;
 }
@@ -158,7 +159,8 @@ describe('capture file source', () => {
     let lastTs = 0;
     let monotonic = true;
     const source = createPacketSource({ readFile: path });
-    source.start((_b, _c, _w, ts) => {
+    source.start((_b, _c, _w, tsSec, tsUsec) => {
+      const ts = tsSec * 1_000_000 + tsUsec;
       if (ts < lastTs) monotonic = false;
       lastTs = ts;
       count++;

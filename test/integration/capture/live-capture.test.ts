@@ -57,7 +57,8 @@ type Capture = { count: number; tagged: number; ts: number[]; capLens: number[];
 /** Capture with `engine` while the namespace sends the burst; returns what was seen. */
 async function captureBurst(vlanPcap: string, source: PacketSource): Promise<Capture> {
   const seen: Capture = { count: 0, tagged: 0, ts: [], capLens: [], wireLens: [] };
-  source.start((buf, capLen, wireLen, tsMicros, offset) => {
+  source.start((buf, capLen, wireLen, tsSec, tsUsec, offset) => {
+    const tsMicros = tsSec * 1_000_000 + tsUsec;
     seen.count++;
     // libpcap puts the 802.1Q tag, which the kernel moved to metadata, back into the frame.
     if (buf.readUInt16BE(offset + 12) === 0x8100 && (buf.readUInt16BE(offset + 14) & 0xfff) === VLAN_ID) seen.tagged++;
@@ -145,7 +146,7 @@ describe('live capture on a veth pair', { skip: skipReason ?? false }, () => {
     const before = sockets();
     const source = createPacketSource({ interface: IF_ROOT, filter: `udp port ${UDP_PORT}`, snaplen: 96 });
     const seen: Array<{ capLen: number; wireLen: number; ethertype: number }> = [];
-    source.start((buf, capLen, wireLen, _ts, offset) => { seen.push({ capLen, wireLen, ethertype: buf.readUInt16BE(offset + 12) }); });
+    source.start((buf, capLen, wireLen, _tsSec, _tsUsec, offset) => { seen.push({ capLen, wireLen, ethertype: buf.readUInt16BE(offset + 12) }); });
     const opened = [...sockets()].filter((l) => !before.has(l));
     // Act: 300-byte datagrams (342 bytes on the wire), then stop on an idle interface.
     await execFileAsync('ip', ['netns', 'exec', NS, 'python3', '-c',

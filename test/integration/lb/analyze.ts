@@ -39,7 +39,8 @@ export async function analyzePcap(path: string, opts: Readonly<{ localAddresses:
   const src = new FileSource({ path, filter: '' });
   let last = 0;
   let nextTick = 0;
-  src.start((buf, capLen, wireLen, ts, offset) => {
+  src.start((buf, capLen, wireLen, tsSec, tsUsec, offset) => {
+    const ts = tsSec * 1_000_000 + tsUsec;
     if (decode(view, src.linkType, buf, capLen, wireLen, ts, stats, offset) !== DecodeStatus.OK) return;
     const g = classify.onPacket(view);
     table.onPacket(view);

@@ -214,7 +214,8 @@ before(async () => {
   const src = new FileSource({ path: pcap, filter: '' });
   let last = 0;
   let nextTick = 0;
-  src.start((buf, capLen, wireLen, ts, offset) => {
+  src.start((buf, capLen, wireLen, tsSec, tsUsec, offset) => {
+    const ts = tsSec * 1_000_000 + tsUsec;
     if (decode(view, src.linkType, buf, capLen, wireLen, ts, stats, offset) !== DecodeStatus.OK) return;
     classify.onPacket(view);
     table.onPacket(view);

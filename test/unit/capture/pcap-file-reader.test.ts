@@ -36,14 +36,16 @@ async function readFile(path: string, chunkBytes?: number): Promise<{ seen: Seen
   } catch (err) {
     return { seen, err, reader };
   }
-  const err = await reader.run((buf, capLen, wireLen, tsMicros, offset) => seen.push({ tsMicros, capLen, wireLen, sha: sha(buf.subarray(offset), capLen) }))
+  const err = await reader.run((buf, capLen, wireLen, tsSec, tsUsec, offset) =>
+    seen.push({ tsMicros: tsSec * 1_000_000 + tsUsec, capLen, wireLen, sha: sha(buf.subarray(offset), capLen) }))
     .then(() => undefined, (e: unknown) => e);
   return { seen, err, reader };
 }
 
 async function readSource(source: FileSource): Promise<Seen[]> {
   const seen: Seen[] = [];
-  source.start((buf, capLen, wireLen, tsMicros, offset) => seen.push({ tsMicros, capLen, wireLen, sha: sha(buf.subarray(offset), capLen) }));
+  source.start((buf, capLen, wireLen, tsSec, tsUsec, offset) =>
+    seen.push({ tsMicros: tsSec * 1_000_000 + tsUsec, capLen, wireLen, sha: sha(buf.subarray(offset), capLen) }));
   await source.done;
   return seen;
 }

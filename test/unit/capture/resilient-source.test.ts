@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Completion } from '../../../agent/capture/completion.js';
 import type { LinkState } from '../../../agent/capture/interfaces.js';
-import { CaptureError, CaptureErrorCode, type CaptureStats, type PacketHandler, type PacketSource } from '../../../agent/capture/packet-source.js';
+import { CaptureError, CaptureErrorCode, secUsec, type CaptureStats, type PacketHandler, type PacketSource } from '../../../agent/capture/packet-source.js';
 import { GapReason, ResilientLiveSource, type CaptureGap } from '../../../agent/capture/resilient-source.js';
 
 let clockMicros = 1_000_000;
@@ -28,7 +28,7 @@ class FakeSession implements PacketSource {
   reap(): boolean { return this.releasable; }
   deliver(n: number, tsMicros?: number): void {
     const b = Buffer.alloc(60);
-    for (let i = 0; i < n; i++) { this.received++; this.handler?.(b, 60, 60, tsMicros ?? ++clockMicros, 0); }
+    for (let i = 0; i < n; i++) { this.received++; this.handler?.(b, 60, 60, ...secUsec(tsMicros ?? ++clockMicros), 0); }
   }
   drained = 0;
   /** What a real stalled session hands over from its ring when drained. */

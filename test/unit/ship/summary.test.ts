@@ -15,8 +15,8 @@ function refusedOnce(sample: number): Pipeline {
   });
   const syn = tcp({ src: '198.18.20.2', dst: '198.18.20.1', sport: 40000, dport: 81, flags: 'S', seq: 1 });
   const rst = tcp({ src: '198.18.20.1', dst: '198.18.20.2', sport: 81, dport: 40000, flags: 'RA', seq: 0, ack: 2 });
-  p.onPacket(syn, syn.length, syn.length, 1_700_000_000_000_000, 0);
-  p.onPacket(rst, rst.length, rst.length, 1_700_000_000_000_100, 0);
+  p.onPacket(syn, syn.length, syn.length, 1_700_000_000, 0, 0);
+  p.onPacket(rst, rst.length, rst.length, 1_700_000_000, 100, 0);
   return p;
 }
 
