@@ -94,8 +94,8 @@ export class Pipeline {
 
   #onPacket(buf: Buffer, capLen: number, wireLen: number, tsSec: number, tsUsec: number, offset: number): void {
     const view = this.view;
-    view.tsMicros = tsSec * 1_000_000 + tsUsec;
-    const tsMicros = view.tsMicros;
+    const tsMicros = tsSec * 1_000_000 + tsUsec;
+    view.tsMicros = tsMicros;
     const status = decodeFrame(view, this.#linkType(), buf, capLen, wireLen, this.decodeStats, offset);
     if (tsMicros > this.#lastMicros) this.#lastMicros = tsMicros;
     if (status !== DecodeStatus.OK) return;

@@ -19,11 +19,11 @@ export type LinkType = (typeof LinkType)[keyof typeof LinkType];
  * Called once per packet, synchronously. The packet is buf[offset, offset + capLen): an
  * engine may hand over a whole batch's buffer instead of copying each packet out of it.
  * `buf` is reused by the engine: read it before returning, never keep it. The libpcap
- * timestamp comes as whole seconds and microseconds (`tsSec * 1_000_000 + tsUsec` µs since
- * the epoch; a malformed capture file may carry 1,000,000 or more in the microsecond field,
- * and only the sum counts, as it did for libpcap's readers): two small integers, where µs since the epoch would be a double that V8 boxes
- * into a heap number on every call it does not inline (allocation sampling: 16 bytes per
- * packet).
+ * timestamp comes as whole seconds and microseconds, `tsSec * 1_000_000 + tsUsec` µs since
+ * the epoch (a malformed capture file may carry 1,000,000 or more in the microsecond field:
+ * only the sum counts, as for libpcap's readers). Two small integers, because µs since the
+ * epoch is a double that V8 boxes into a heap number on every call it does not inline
+ * (allocation sampling: 16 bytes per packet).
  */
 export type PacketHandler = (buf: Buffer, capLen: number, wireLen: number, tsSec: number, tsUsec: number, offset: number) => void;
 

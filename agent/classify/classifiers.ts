@@ -99,8 +99,7 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
       // which a SYN flood would otherwise make and drop once per source.
       const app = conn.app;
       if (app === undefined || app === GENEVE) {
-        const seqBytes = conn.bytesOrig + conn.bytesResp;
-        if (seqBytes !== 0 || !classifier.closeWithoutPayloadCounts(seqBytes, origIpText(conn))) return;
+        if (conn.bytesOrig + conn.bytesResp !== 0 || !classifier.silentCloseCounts(origIpText(conn))) return;
       }
       const cs = stateOf(conn);
       if (cs === undefined) return;

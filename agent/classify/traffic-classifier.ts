@@ -222,12 +222,13 @@ export class TrafficClassifier {
   }
 
   /**
-   * Whether closing a connection that never carried payload can count for anything: only a
-   * silent one from a load balancer can, as a TCP health check (see #tcpHealthCheck); onClose
-   * of any other such connection changes no counter and emits nothing.
+   * Whether closing a silent connection (no payload, no sequence bytes) opened by
+   * `originatorIp` can count for anything: only one from a load balancer can, as a TCP
+   * health check (see #tcpHealthCheck); onClose of any other connection without payload
+   * changes no counter and emits nothing.
    */
-  closeWithoutPayloadCounts(seqBytes: number, originatorIp: string): boolean {
-    return seqBytes === 0 && this.#knowledge.isLoadBalancerAddress(originatorIp);
+  silentCloseCounts(originatorIp: string): boolean {
+    return this.#knowledge.isLoadBalancerAddress(originatorIp);
   }
 
   /** The most likely load-balancer type of one flow: enrichment's answer, else the flow's indicators. */
