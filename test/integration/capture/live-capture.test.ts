@@ -54,6 +54,12 @@ for fam, host, n in ((socket.AF_INET, '198.18.10.1', ${TCP4}), (socket.AF_INET6,
 
 type Capture = { count: number; tagged: number; ts: number[]; capLens: number[]; wireLens: number[] };
 
+/** `n` UDP datagrams of `bytes` payload bytes from the namespace to UDP_PORT on the root side. */
+async function sendDatagrams(n: number, bytes: number, fill = 'x'): Promise<void> {
+  await execFileAsync('ip', ['netns', 'exec', NS, 'python3', '-c',
+    `import socket\nu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(${n}): u.sendto(b'${fill}' * ${bytes}, ('198.18.10.1', ${UDP_PORT}))`], { timeout: 10_000 });
+}
+
 /** Capture with `engine` while the namespace sends the burst; returns what was seen. */
 async function captureBurst(vlanPcap: string, source: PacketSource): Promise<Capture> {
   const seen: Capture = { count: 0, tagged: 0, ts: [], capLens: [], wireLens: [] };
@@ -149,8 +155,7 @@ describe('live capture on a veth pair', { skip: skipReason ?? false }, () => {
     source.start((buf, capLen, wireLen, _tsSec, _tsUsec, offset) => { seen.push({ capLen, wireLen, ethertype: buf.readUInt16BE(offset + 12) }); });
     const opened = [...sockets()].filter((l) => !before.has(l));
     // Act: 300-byte datagrams (342 bytes on the wire), then stop on an idle interface.
-    await execFileAsync('ip', ['netns', 'exec', NS, 'python3', '-c',
-      `import socket\nu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(5): u.sendto(b'y' * 300, ('198.18.10.1', ${UDP_PORT}))`], { timeout: 10_000 });
+    await sendDatagrams(5, 300, 'y');
     await waitFor(() => seen.length >= 5, 5000, `5 packets (have ${seen.length})`);
     source.stop();
     await source.done;
@@ -167,8 +172,7 @@ describe('live capture on a veth pair', { skip: skipReason ?? false }, () => {
     const seen: number[] = [];
     source.start((_buf, capLen) => { seen.push(capLen); });
     // Act
-    await execFileAsync('ip', ['netns', 'exec', NS, 'python3', '-c',
-      `import socket\nu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(5): u.sendto(b'x' * 1400, ('198.18.10.1', ${UDP_PORT}))`], { timeout: 10_000 });
+    await sendDatagrams(5, 1400);
     await waitFor(() => seen.length >= 5, 5000, `5 packets (have ${seen.length})`);
     source.stop();
     await source.done;
@@ -183,8 +187,7 @@ describe('live capture on a veth pair', { skip: skipReason ?? false }, () => {
     let seen = 0;
     let firstAt = 0;
     source.start(() => { if (seen++ === 0) firstAt = Date.now(); });
-    const send = (n: number): Promise<unknown> => execFileAsync('ip', ['netns', 'exec', NS, 'python3', '-c',
-      `import socket\nu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(${n}): u.sendto(b'z' * 50, ('198.18.10.1', ${UDP_PORT}))`], { timeout: 10_000 });
+    const send = (n: number): Promise<void> => sendDatagrams(n, 50, 'z');
     // Act: a first burst wakes the capture up; a second one lands while it holds off; stop.
     await send(50);
     await waitFor(() => seen >= 50, 5000, `the first 50 packets (have ${seen})`);
