@@ -273,11 +273,11 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
   }
 
   const idleClock = new IdleClock();
-  // Packets reach the analysis up to this late (the kernel's block timeout, then the batch
-  // engine's wake-up interval): idle expiry runs that far behind, so a SYN-ACK still in the
+  // Packets reach the analysis up to this late (the kernel's block timeout, then the libpcap
+  // engines' wake-up interval): idle expiry runs that far behind, so a SYN-ACK still in the
   // ring never turns its SYN into an unanswered one.
   const deliveryLagMicros = !live ? 0
-    : (config.bufferTimeoutMs + (source.engine === CaptureEngine.BATCH ? config.wakeupIntervalMs : 0)) * 1000;
+    : (config.bufferTimeoutMs + (source.engine === CaptureEngine.CAP ? 0 : config.wakeupIntervalMs)) * 1000;
   const timers: NodeJS.Timeout[] = [
     setInterval(() => {
       pipeline.tick(idleClock.now(pipeline.lastPacketMicros) - deliveryLagMicros);

@@ -21,7 +21,7 @@ import { captureErrorFromPcap } from './capture-errors.js';
 import { Completion } from './completion.js';
 import { assertInterfaceExists, interfaceNames } from './interfaces.js';
 import { CaptureError, CaptureErrorCode, type CaptureStats, type PacketHandler, type PacketSource } from './packet-source.js';
-import { pcapSettings, type PcapLiveOptions, type PcapSettings } from './pcap-live-source.js';
+import { pcapSettings, wakeupInterval, type PcapLiveOptions, type PcapSettings } from './pcap-live-source.js';
 
 type SessionHandle = { readonly __brand: 'pcap_batch session' };
 
@@ -36,20 +36,7 @@ export type PcapBatchBinding = {
   close(handle: SessionHandle): void;
 };
 
-export type BatchLiveOptions = PcapLiveOptions & Readonly<{
-  /** Read the kernel ring at most every N ms (0: at every block). */
-  wakeupIntervalMs?: number | undefined;
-}>;
-
-/**
- * One wake-up per 200 ms instead of one per ring block (every 15-25 ms at 20k pkt/s): about
- * a quarter less CPU at light load, measured (BENCHMARKS.md); events are at most 250 ms late.
- * While it is held off, the 64 MiB ring takes a burst of up to ~300 MB/s (2.5 Gbit/s at
- * full snaplen); after one wake-up at such a rate the hold-off is skipped.
- */
-export const DEFAULT_WAKEUP_INTERVAL_MS = 200;
-/** The stall check (resilient-source.ts) allows a second of undelivered packets. */
-export const MAX_WAKEUP_INTERVAL_MS = 500;
+export type BatchLiveOptions = PcapLiveOptions;
 
 /** Record header in the batch buffer, in 32-bit words (host byte order). */
 const enum Rec { TS_SEC = 0, TS_USEC = 1, CAPLEN = 2, LEN = 3, HEADER_BYTES = 16 }
@@ -128,10 +115,7 @@ export class BatchLiveSource implements PacketSource {
     this.#settings = pcapSettings(opts);
     this.#batch = Buffer.alloc(batchBytes(this.#settings.snaplen));
     this.#words = new Uint32Array(this.#batch.buffer, this.#batch.byteOffset, this.#batch.length >> 2);
-    this.#wakeupMs = opts.wakeupIntervalMs ?? DEFAULT_WAKEUP_INTERVAL_MS;
-    if (!Number.isInteger(this.#wakeupMs) || this.#wakeupMs < 0 || this.#wakeupMs > MAX_WAKEUP_INTERVAL_MS) {
-      throw new RangeError(`wake-up interval must be 0 to ${MAX_WAKEUP_INTERVAL_MS} ms, got ${this.#wakeupMs}`);
-    }
+    this.#wakeupMs = wakeupInterval(opts.wakeupIntervalMs);
     const native = loadPcapBatch();
     if (typeof native === 'string') throw new CaptureError(CaptureErrorCode.OTHER, `the batch capture engine is not available: ${native}`);
     this.#native = native;

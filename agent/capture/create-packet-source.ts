@@ -33,7 +33,7 @@ export type PacketSourceOptions = Readonly<{
   bufferSizeMb?: number | undefined;
   /** @default DEFAULT_BUFFER_TIMEOUT_MS (50) */
   bufferTimeoutMs?: number | undefined;
-  /** Batch engine only: read the ring at most every N ms. @default DEFAULT_WAKEUP_INTERVAL_MS (200) */
+  /** The libpcap engines (batch, pcap): read the ring at most every N ms. @default DEFAULT_WAKEUP_INTERVAL_MS (200) */
   wakeupIntervalMs?: number | undefined;
   /** User BPF expression ANDed with what the analysis needs. */
   filter?: string | undefined;
@@ -85,6 +85,7 @@ export function createPacketSource(opts: PacketSourceOptions): PacketSource {
     snaplen: opts.snaplen ?? undefined,
     bufferSizeMb: opts.bufferSizeMb ?? undefined,
     bufferTimeoutMs: opts.bufferTimeoutMs ?? undefined,
+    wakeupIntervalMs: opts.wakeupIntervalMs ?? undefined,
   };
   let engine = opts.engine ?? CaptureEngine.BATCH;
   if (engine === CaptureEngine.BATCH) {
@@ -98,7 +99,7 @@ export function createPacketSource(opts: PacketSourceOptions): PacketSource {
   const open = engine === CaptureEngine.CAP
     ? (): PacketSource => new CapLiveSource({ interfaceName, filter, bufferSizeMb: opts.bufferSizeMb ?? undefined })
     : engine === CaptureEngine.BATCH
-      ? (): PacketSource => new BatchLiveSource({ ...pcapOpts, wakeupIntervalMs: opts.wakeupIntervalMs ?? undefined })
+      ? (): PacketSource => new BatchLiveSource(pcapOpts)
       : (): PacketSource => new PcapLiveSource(pcapOpts);
   return new ResilientLiveSource({ interfaceName, open });
 }

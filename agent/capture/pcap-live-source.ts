@@ -3,6 +3,15 @@
  * in block mode (immediate mode off): the kernel hands packets over in blocks, one
  * wake-up per block or per buffer timeout instead of one per packet (DESIGN,
  * "Capture: measured facts": about 11x less CPU).
+ *
+ * The ring is read on a timer, every wake-up interval (200 ms by default), not at
+ * every block: node_pcap's socket is non-blocking, so a dispatch() takes what the
+ * ring holds and returns. At 20k pkt/s libpcap retires a block every 15-25 ms, and
+ * each wake-up then runs the analysis on cold caches; one read per 200 ms measured
+ * about a quarter less CPU (BENCHMARKS.md), as for the batch engine. When, at the
+ * rate of the last interval, the ring would be a quarter full before the next read,
+ * the next read comes sooner. `--wakeup-interval 0` watches the fd (node_pcap's
+ * start_polling) and reads at every block.
  */
 import { captureErrorFromPcap } from './capture-errors.js';
 import { interfaceNames, assertInterfaceExists } from './interfaces.js';
@@ -22,6 +31,38 @@ export const DEFAULT_BUFFER_TIMEOUT_MS = 50;
 /** Above this the summary and events lag visibly; 0 would mean immediate mode. */
 export const MAX_BUFFER_TIMEOUT_MS = 50;
 
+/**
+ * One read of the kernel ring per 200 ms instead of one per block (every 15-25 ms at
+ * 20k pkt/s): about a quarter less CPU at light load, measured (BENCHMARKS.md); events
+ * are at most 250 ms late. The 64 MiB ring holds 200 ms of a burst up to ~300 MB/s
+ * (2.5 Gbit/s at full snaplen); after one read at such a rate the next comes sooner.
+ */
+export const DEFAULT_WAKEUP_INTERVAL_MS = 200;
+/** The stall check (resilient-source.ts) allows a second of undelivered packets. */
+export const MAX_WAKEUP_INTERVAL_MS = 500;
+/** Ring space one packet takes beside its bytes: tpacket3_hdr, sockaddr_ll and alignment, about. */
+const RING_OVERHEAD_BYTES = 64;
+
+/**
+ * When to read the ring next, in ms, given the rate it filled at since the last read: the
+ * wake-up interval, unless at that rate the ring would be a quarter full by then; then
+ * when it would be an eighth full (at least 1 ms), so a busy capture is read often.
+ */
+export function nextReadDelay(bytesPerMs: number, wakeupMs: number, ringBytes: number): number {
+  const quarter = ringBytes / 4;
+  if (bytesPerMs * wakeupMs < quarter) return wakeupMs;
+  return Math.max(1, Math.floor(quarter / 2 / bytesPerMs));
+}
+
+/** The wake-up interval, checked: 0 (read at every block) to MAX_WAKEUP_INTERVAL_MS. */
+export function wakeupInterval(ms: number | undefined): number {
+  const v = ms ?? DEFAULT_WAKEUP_INTERVAL_MS;
+  if (!Number.isInteger(v) || v < 0 || v > MAX_WAKEUP_INTERVAL_MS) {
+    throw new RangeError(`wake-up interval must be 0 to ${MAX_WAKEUP_INTERVAL_MS} ms, got ${v}`);
+  }
+  return v;
+}
+
 export type PcapLiveOptions = Readonly<{
   interfaceName: string;
   /** Complete BPF expression (see buildBpfFilter), '' for none. */
@@ -29,6 +70,8 @@ export type PcapLiveOptions = Readonly<{
   snaplen?: number;
   bufferSizeMb?: number;
   bufferTimeoutMs?: number;
+  /** Read the kernel ring at most every N ms (0: at every block). @default DEFAULT_WAKEUP_INTERVAL_MS */
+  wakeupIntervalMs?: number | undefined;
 }>;
 
 /** The libpcap settings both libpcap engines (pcap, batch) open with, defaults applied and checked. */
@@ -60,13 +103,22 @@ export class PcapLiveSource implements PacketSource {
   /** Host-order view of #header (Buffer.alloc gives a fresh, aligned ArrayBuffer). */
   readonly #hv = new Uint32Array(this.#header.buffer, this.#header.byteOffset, 4);
   #stopped = false;
+  /** stop() is reading the ring a last time: a failure then is not reported. */
+  #stopping = false;
   readonly #completion = new Completion();
   readonly done: Promise<void> = this.#completion.promise;
+  readonly #wakeupMs: number;
+  /** The next timed read (wake-up interval > 0). */
+  #timer: NodeJS.Timeout | undefined;
+  /** Ring space the packets delivered since the last timed read took (estimated), and that read's time. */
+  #ringBytes = 0;
+  #lastReadMs = 0;
 
   constructor(opts: PcapLiveOptions) {
     this.name = opts.interfaceName;
     this.#filter = opts.filter;
     this.#settings = pcapSettings(opts);
+    this.#wakeupMs = wakeupInterval(opts.wakeupIntervalMs);
     this.#buf = Buffer.alloc(this.#settings.snaplen);
   }
 
@@ -84,6 +136,7 @@ export class PcapLiveSource implements PacketSource {
       // libpcap may finish the current block after close(); nothing is delivered after stop().
       if (this.#stopped) return;
       const capLen = hv[HeaderField.CAPLEN] ?? 0;
+      this.#ringBytes += capLen + RING_OVERHEAD_BYTES;
       onPacket(buf, capLen <= buf.length ? capLen : buf.length, hv[HeaderField.LEN] ?? 0,
         hv[HeaderField.TS_SEC] ?? 0, hv[HeaderField.TS_USEC] ?? 0, 0);
     };
@@ -103,11 +156,29 @@ export class PcapLiveSource implements PacketSource {
       });
     }
     this.#session = session;
-    session.read_callback = () => this.#dispatch();
-    session.start_polling();
-    // Packets may already be waiting before the first readiness notification.
-    setImmediate(() => this.#dispatch());
+    if (this.#wakeupMs === 0) {
+      session.read_callback = () => this.#dispatch();
+      session.start_polling();
+      // Packets may already be waiting before the first readiness notification.
+      setImmediate(() => this.#dispatch());
+    } else {
+      this.#lastReadMs = performance.now();
+      this.#timer = setTimeout(this.#timedRead, this.#wakeupMs);
+    }
   }
+
+  /** Reads the ring, then sets the next read: after the interval, or sooner when the ring fills fast. */
+  readonly #timedRead = (): void => {
+    this.#timer = undefined;
+    if (this.#stopped || !this.#session) return;
+    this.#dispatch();
+    if (this.#stopped || !this.#session) return;
+    const now = performance.now();
+    const bytesPerMs = this.#ringBytes / Math.max(1, now - this.#lastReadMs);
+    this.#ringBytes = 0;
+    this.#lastReadMs = now;
+    this.#timer = setTimeout(this.#timedRead, nextReadDelay(bytesPerMs, this.#wakeupMs, this.#settings.bufferBytes));
+  };
 
   #dispatch(): void {
     const session = this.#session;
@@ -116,7 +187,7 @@ export class PcapLiveSource implements PacketSource {
     if (r === -2) {
       this.#session = undefined;
       this.#completion.resolve();
-    } else if (r === -1 && !this.#stopped) {
+    } else if (r === -1 && !this.#stopped && !this.#stopping) {
       // The binding does not expose pcap_geterr(); on Linux this is the interface going away.
       // The session is kept: only a dispatch returning -2 releases it (see reap()).
       this.#completion.reject(new CaptureError(CaptureErrorCode.INTERFACE_LOST,
@@ -170,7 +241,13 @@ export class PcapLiveSource implements PacketSource {
   stop(): void {
     if (this.#stopped) return;
     const session = this.#session;
-    if (session) this.stats();
+    if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
+    // Packets still in the ring (a read may be due) are delivered first.
+    if (session) {
+      this.#stopping = true;
+      this.#dispatch();
+      this.stats();
+    }
     this.#stopped = true;
     this.#completion.resolve();
     if (!session) return;

@@ -25,7 +25,7 @@ export type Config = Readonly<{
   bufferSizeMb: number;
   /** --buffer-timeout / LBTA_BUFFER_TIMEOUT_MS: libpcap hands packets over in blocks at most this late. */
   bufferTimeoutMs: number;
-  /** --wakeup-interval / LBTA_WAKEUP_INTERVAL_MS: the batch engine reads the kernel ring at most this often. */
+  /** --wakeup-interval / LBTA_WAKEUP_INTERVAL_MS: the libpcap engines (batch, pcap) read the kernel ring at most this often. */
   wakeupIntervalMs: number;
   /** --filter / LBTA_FILTER: extra BPF expression ANDed with the built-in one. */
   filter: string | undefined;

@@ -52,7 +52,7 @@ export const OPTIONS: readonly Spec[] = [
   { key: 'bufferTimeoutMs', long: 'buffer-timeout', env: 'LBTA_BUFFER_TIMEOUT_MS', arg: 'MS', kind: INT(1, 50, 'milliseconds, 1..50'), def: 50,
     help: 'libpcap hands packets over in blocks at most MS late (immediate mode costs ~10x the CPU; fewer, larger blocks cost less)' },
   { key: 'wakeupIntervalMs', long: 'wakeup-interval', env: 'LBTA_WAKEUP_INTERVAL_MS', arg: 'MS', kind: INT(0, 500, 'milliseconds, 0..500'), def: 200,
-    help: 'batch engine: read the kernel ring at most every MS (0: at every block libpcap hands over); fewer, larger hand-overs cost less CPU, events are at most MS + the buffer timeout later; skipped while the ring fills fast' },
+    help: 'batch and pcap engines: read the kernel ring at most every MS (0: at every block libpcap hands over); fewer, larger hand-overs cost less CPU, events are at most MS + the buffer timeout later; sooner while the ring fills fast' },
   { key: 'filter', long: 'filter', env: 'LBTA_FILTER', arg: 'BPF', kind: { t: 'str' }, def: undefined,
     help: 'extra BPF expression ANDed with the built-in filter, e.g. "port 80 or port 443"' },
   { key: 'retentionDays', long: 'retention-days', env: 'LBTA_RETENTION_DAYS', arg: 'DAYS', kind: INT(1, 3650, 'days'), def: 7,

@@ -119,10 +119,12 @@ describe('live capture on a veth pair', { skip: skipReason ?? false }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const engine of ['batch', 'pcap'] as const) {
-    it(`${engine} engine: captures exactly the burst, with libpcap timestamps, full lengths and kernel counters`, async () => {
+  // Each libpcap engine reads the ring on its wake-up interval (default) and at every block (0).
+  for (const [engine, wakeupIntervalMs] of [['batch', undefined], ['pcap', undefined], ['batch', 0], ['pcap', 0]] as const) {
+    const how = wakeupIntervalMs === 0 ? ' reading every block' : '';
+    it(`${engine} engine${how}: captures exactly the burst, with libpcap timestamps, full lengths and kernel counters`, async () => {
       // Prepare (batch is the default engine)
-      const source = createPacketSource({ interface: IF_ROOT, filter: FILTER, ...(engine === 'pcap' ? { engine } : {}) });
+      const source = createPacketSource({ interface: IF_ROOT, filter: FILTER, ...(engine === 'pcap' ? { engine } : {}), wakeupIntervalMs });
       const from = Date.now();
       // Act
       const seen = await captureBurst(vlanPcap, source);
@@ -181,9 +183,10 @@ describe('live capture on a veth pair', { skip: skipReason ?? false }, () => {
     assert.deepEqual(seen, [1442, 1442, 1442, 1442, 1442]);
   });
 
-  it('batch engine: between two wake-ups the ring keeps what arrives, and stop() still hands it over', async () => {
+  for (const engine of ['batch', 'pcap'] as const) {
+  it(`${engine} engine: between two wake-ups the ring keeps what arrives, and stop() still hands it over`, async () => {
     // Prepare: read the ring at most every 500 ms.
-    const source = createPacketSource({ interface: IF_ROOT, filter: `udp port ${UDP_PORT}`, wakeupIntervalMs: 500 });
+    const source = createPacketSource({ interface: IF_ROOT, filter: `udp port ${UDP_PORT}`, engine, wakeupIntervalMs: 500 });
     let seen = 0;
     let firstAt = 0;
     source.start(() => { if (seen++ === 0) firstAt = Date.now(); });
@@ -201,8 +204,9 @@ describe('live capture on a veth pair', { skip: skipReason ?? false }, () => {
     // Assess
     assert.equal(seen, 100, 'stop() read what the ring held');
     if (heldOff) assert.equal(beforeStop, 50, 'the second burst waited in the ring for the next wake-up');
-    process.stdout.write(`# wake-up interval 500 ms: ${beforeStop} of 100 delivered before stop() (${heldOff ? 'checked' : 'too slow to check'}), ${seen} after\n`);
+    process.stdout.write(`# ${engine} engine, wake-up interval 500 ms: ${beforeStop} of 100 delivered before stop() (${heldOff ? 'checked' : 'too slow to check'}), ${seen} after\n`);
   });
+  }
 
   it('cap engine: captures exactly the same burst, with clock timestamps and no kernel counters', async () => {
     // Prepare
