@@ -105,12 +105,18 @@ function cpuTicks(pid: number): number {
 
 /**
  * Before each measured live run the agent is warmed up with WARMUP_PACKETS of the same mix
- * on connections of their own (target port 9080) at 50k pkt/s, so the figures are those of
+ * on connections of their own (target port 9080) at WARMUP_PPS, so the figures are those of
  * an agent that has been running (hot path JIT-compiled, tables populated); the measured
  * replay then starts at the capture's first packet. A summary a second tells how many
  * packets the warm-up brought, which the final totals leave out.
+ *
+ * 1M packets: V8 optimises a function after enough calls, and the ones that run per event
+ * (a reset, a refusal, a 5xx: one request in a few hundred) were still being compiled for
+ * ~20 s after a 300k-packet warm-up: in 10-s windows of one 50-s run at 20k pkt/s, the
+ * first measured 6.6 % of a core, the next four 4.6-5.2 % (pcap engine).
  */
-const WARMUP_PACKETS = 300_000;
+const WARMUP_PACKETS = 1_000_000;
+const WARMUP_PPS = 100_000;
 function warmupFile(): string {
   const file = join(CACHE, `lb-traffic-warmup-${WARMUP_PACKETS}.pcap`);
   if (!existsSync(file)) generateLbTraffic(file, WARMUP_PACKETS, { targetPort: 9080 });
@@ -140,7 +146,7 @@ async function liveRun(argv: string[], file: string, pps: number | 'top', limit:
       await new Promise((r) => setTimeout(r, 100));
     }
     await new Promise((r) => setTimeout(r, 1000));
-    net.exec('lbx-bench', 'tcpreplay', ['-q', '-i', 'lbxb1', '--pps', '50000', warmupFile()]);
+    net.exec('lbx-bench', 'tcpreplay', ['-q', '-i', 'lbxb1', '--pps', String(WARMUP_PPS), warmupFile()]);
     // A summary a second: the last one after the warm-up says how many packets it brought.
     await new Promise((r) => setTimeout(r, 1500));
     const intervals = out.split('\n').filter((l) => l.startsWith('{"summary":"interval"'));
