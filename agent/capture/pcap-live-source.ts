@@ -171,8 +171,8 @@ export class PcapLiveSource implements PacketSource {
   readonly #timedRead = (): void => {
     this.#timer = undefined;
     if (this.#stopped || !this.#session) return;
-    this.#dispatch();
-    if (this.#stopped || !this.#session) return;
+    // A failed read ends the timed reads: the session is being replaced (resilient-source.ts).
+    if (!this.#dispatch()) return;
     const now = performance.now();
     const bytesPerMs = this.#ringBytes / Math.max(1, now - this.#lastReadMs);
     this.#ringBytes = 0;
@@ -180,19 +180,24 @@ export class PcapLiveSource implements PacketSource {
     this.#timer = setTimeout(this.#timedRead, nextReadDelay(bytesPerMs, this.#wakeupMs, this.#settings.bufferBytes));
   };
 
-  #dispatch(): void {
+  /** Delivers what the ring holds; false when the session is over (closed or failed). */
+  #dispatch(): boolean {
     const session = this.#session;
-    if (!session) return;
+    if (!session) return false;
     const r = session.dispatch(this.#buf, this.#header);
     if (r === -2) {
       this.#session = undefined;
       this.#completion.resolve();
-    } else if (r === -1 && !this.#stopped && !this.#stopping) {
+      return false;
+    }
+    if (r !== -1) return true;
+    if (!this.#stopped && !this.#stopping) {
       // The binding does not expose pcap_geterr(); on Linux this is the interface going away.
       // The session is kept: only a dispatch returning -2 releases it (see reap()).
       this.#completion.reject(new CaptureError(CaptureErrorCode.INTERFACE_LOST,
         `capture on "${this.name}" failed: the interface went down or was removed`));
     }
+    return false;
   }
 
   /**
