@@ -107,3 +107,27 @@ test('a full Root table drops its oldest Root first, and a Root observed by byte
   assert.equal(d.observe('r-9998', t + 8), 0);
   assert.equal(d.observe('r-9998', t + 9), 3);
 });
+
+test('Roots that differ in one byte, in order or in length are different Roots, over 300,000 of them', () => {
+  // Prepare: ALB-shaped Roots (the benchmark's form), and near misses of one of them.
+  const d = new TraceRepeatDetector();
+  const t = 1_000_000_000;
+  const base = '1-67891233-000000000000000000000abc';
+  const near = [base.slice(0, -1), `${base}0`, base.replace('abc', 'acb'), base.replace('abc', 'abd'), base.replace('1-6', '1-7')];
+  // Act: each seen once or twice within the window; only a third arrival would be a loop.
+  let reported = 0;
+  d.observe(base, t);
+  d.observe(base, t + 1);
+  for (const n of near) reported += d.observe(n, t + 2) + d.observe(n, t + 3);
+  for (let i = 0; i < 300_000; i++) {
+    const root = `1-67891234-${i.toString(16).padStart(24, '0')}`;
+    reported += d.observe(root, t + 4 + i) + d.observe(root, t + 4 + i);
+  }
+  // Assess: no near miss or other Root counted as the base or as each other; the base is still itself.
+  assert.equal(reported, 0);
+  const fresh = new TraceRepeatDetector();
+  fresh.observe(base, t);
+  fresh.observe(base, t + 1);
+  for (const n of near) fresh.observe(n, t + 2);
+  assert.equal(fresh.observe(base, t + 3), 3);
+});
