@@ -195,12 +195,12 @@ export type TtlLoopEvidence = Readonly<{ ipId: number; seq: number; length: numb
 /**
  * The same packet (addresses, IP id, length, protocol, ports, sequence number) seen again
  * within a second with a lower TTL. One slot per hash of the packet's identity; what every
- * packet reads and writes (its identity, a count, its first TTL and the time) sits in one
- * 32-byte row, the TTL history only once a packet repeats: a new packet, the usual case,
- * touches one cache line.
+ * packet reads and writes (two 32-bit hashes of its identity, a count with its first TTL,
+ * and the time) sits in one 16-byte row, four to a cache line (the table is 64 KB); the TTL
+ * history only once a packet repeats: a new packet, the usual case, touches one line.
  */
 export class TtlLoopDetector {
-  /** Per slot (ROW words): k1, k2, k3, META (count, reported flag, first TTL), time in µs as high and low words. */
+  /** Per slot (ROW words): K1, K2 (identity hashes), META (count, reported flag, first TTL), TIME (µs, mod 2^32). */
   readonly #rows = new Uint32Array(TTL_SLOTS * ROW);
   /** Up to TTL_HISTORY TTLs per slot, filled from the second sighting on. */
   readonly #ttls = new Uint8Array(TTL_SLOTS * TTL_HISTORY);
@@ -217,18 +217,19 @@ export class TtlLoopDetector {
     const k1 = (a ^ Math.imul(b, 0x9e3779b1)) >>> 0;
     const k2 = ((v.ipId << 16) ^ v.ipTotalLen ^ (v.proto << 8) ^ v.srcPort) >>> 0;
     const k3 = (v.seq ^ Math.imul(v.dstPort, 0x85ebca6b)) >>> 0;
-    const slot = (Math.imul(k1 ^ k2 ^ k3, 0x27d4eb2d) >>> 20) & (TTL_SLOTS - 1);
+    const k23 = (Math.imul(k2 ^ (k2 >>> 16), 0x7feb352d) ^ k3) >>> 0;
+    const slot = (Math.imul(k1 ^ k23, 0x27d4eb2d) >>> 20) & (TTL_SLOTS - 1);
     const rows = this.#rows;
     const r = slot * ROW;
-    const ts = v.tsMicros;
-    if (rows[r] !== k1 || rows[r + 1] !== k2 || rows[r + 2] !== k3 ||
-        ts - ((rows[r + 4] ?? 0) * TWO_32 + (rows[r + 5] ?? 0)) > TTL_WINDOW_MICROS) {
-      rows[r] = k1; rows[r + 1] = k2; rows[r + 2] = k3;
-      rows[r + 3] = 1 | (v.ttl << META_FIRST_TTL_SHIFT);
-      rows[r + 4] = Math.floor(ts / TWO_32); rows[r + 5] = ts >>> 0;
+    // The time wraps every 71.6 minutes; only distances under a second are asked about.
+    const t32 = v.tsMicros >>> 0;
+    if (rows[r] !== k1 || rows[r + 1] !== k23 || ((t32 - (rows[r + 3] ?? 0)) >>> 0) > TTL_WINDOW_MICROS) {
+      rows[r] = k1; rows[r + 1] = k23;
+      rows[r + 2] = 1 | (v.ttl << META_FIRST_TTL_SHIFT);
+      rows[r + 3] = t32;
       return undefined;
     }
-    const meta = rows[r + 3] ?? 0;
+    const meta = rows[r + 2] ?? 0;
     let n = meta & META_COUNT_MASK;
     const base = slot * TTL_HISTORY;
     if (n === 1) this.#ttls[base] = meta >>> META_FIRST_TTL_SHIFT;
@@ -236,9 +237,9 @@ export class TtlLoopDetector {
     // Retransmissions and the same packet captured twice (in and out) keep their TTL: only a drop counts.
     if (v.ttl >= last) return undefined;
     if (n < TTL_HISTORY) this.#ttls[base + n++] = v.ttl;
-    rows[r + 4] = Math.floor(ts / TWO_32); rows[r + 5] = ts >>> 0;
+    rows[r + 3] = t32;
     const reported = (meta & META_REPORTED) !== 0;
-    rows[r + 3] = (meta & ~META_COUNT_MASK) | n | (n >= TTL_REPEAT_THRESHOLD ? META_REPORTED : 0);
+    rows[r + 2] = (meta & ~META_COUNT_MASK) | n | (n >= TTL_REPEAT_THRESHOLD ? META_REPORTED : 0);
     if (!reported && n >= TTL_REPEAT_THRESHOLD) {
       return { ipId: v.ipId, seq: v.seq >>> 0, length: v.ipTotalLen, ttls: Array.from(this.#ttls.subarray(base, base + n)) };
     }
@@ -246,9 +247,8 @@ export class TtlLoopDetector {
   }
 }
 
-/** Uint32 words per TTL slot (two slots per 64-byte cache line). */
-const ROW = 8;
-const TWO_32 = 4294967296;
+/** Uint32 words per TTL slot (four slots per 64-byte cache line). */
+const ROW = 4;
 /** Bits of a TTL slot's META word. */
 const META_COUNT_MASK = 0xff;
 const META_REPORTED = 0x100;

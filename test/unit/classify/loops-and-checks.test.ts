@@ -131,3 +131,18 @@ test('Roots that differ in one byte, in order or in length are different Roots, 
   for (const n of near) fresh.observe(n, t + 2);
   assert.equal(fresh.observe(base, t + 3), 3);
 });
+
+test('the TTL check keeps its one-second window across the wrap of its 32-bit microsecond clock', () => {
+  // Prepare: copies 400 µs apart, the second one just past a multiple of 2^32 µs (every 71.6 minutes).
+  const wrap = 4294967296 * 412_000;
+  const d = new TtlLoopDetector();
+  // Act / Assess: the loop is found across the wrap.
+  assert.equal(d.observe(view(64, wrap - 300)), undefined);
+  assert.equal(d.observe(view(63, wrap + 100)), undefined);
+  assert.deepEqual(d.observe(view(62, wrap + 500))?.ttls, [64, 63, 62]);
+  // Copies more than a second apart are not the same sighting, on either side of a wrap.
+  const far = new TtlLoopDetector();
+  assert.equal(far.observe(view(64, wrap - 600_000)), undefined);
+  assert.equal(far.observe(view(63, wrap + 600_000)), undefined);
+  assert.equal(far.observe(view(62, wrap + 1_800_000)), undefined);
+});
