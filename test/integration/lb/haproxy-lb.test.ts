@@ -14,17 +14,11 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClassifiers } from '../../../agent/classify/classifiers.js';
 import type { ClassifySnapshot } from '../../../agent/classify/classify-stats.js';
 import { staticLbKnowledge } from '../../../agent/classify/lb-knowledge.js';
-import { FileSource } from '../../../agent/capture/file-source.js';
-import { decode, DecodeStats, DecodeStatus } from '../../../agent/decode/decode.js';
-import { PacketView } from '../../../agent/decode/packet-view.js';
-import { EventFactory } from '../../../agent/events/event-factory.js';
 import type { AnalyzerEvent } from '../../../agent/events/schema.js';
-import { StaticLocalAddresses } from '../../../agent/flows/local-addresses.js';
-import { FlowTable } from '../../../agent/flows/tcp-table.js';
 import { Haproxy, haproxyUnavailableReason } from '../../helpers/haproxy.js';
+import { analyzePcap } from './analyze.js';
 import { netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
 
 const NS_LB = 'lblb-lb';
@@ -193,12 +187,8 @@ before(async () => {
   haproxy.stop();
 
   // Analyse the capture: decode → flows → classify.
-  const factory = new EventFactory();
-  const sink = { emit: (e: AnalyzerEvent) => { events.push(e); } };
-  const flowSink = { emit: (e: AnalyzerEvent) => { flowEvents.push(e); } };
-  const classify = createClassifiers({
-    sink,
-    events: factory,
+  const analysis = await analyzePcap(pcap, {
+    localAddresses: [TARGET],
     knowledge: staticLbKnowledge({
       lbAddresses: [LB_INNER],
       healthChecks: {
@@ -210,23 +200,9 @@ before(async () => {
       },
     }),
   });
-  const table = new FlowTable({ sink: flowSink, events: factory, localAddresses: new StaticLocalAddresses([TARGET]), observer: classify.observer });
-  const view = new PacketView();
-  const stats = new DecodeStats();
-  const src = new FileSource({ path: pcap, filter: '' });
-  let last = 0;
-  let nextTick = 0;
-  src.start((buf, capLen, wireLen, tsSec, tsUsec, offset) => {
-    const ts = tsSec * 1_000_000 + tsUsec;
-    if (decode(view, src.linkType, buf, capLen, wireLen, ts, stats, offset) !== DecodeStatus.OK) return;
-    classify.onPacket(view);
-    table.onPacket(view);
-    last = ts;
-    if (ts >= nextTick) { table.tick(ts); classify.tick(ts); nextTick = ts + 200_000; }
-  });
-  await src.done;
-  table.flush(last);
-  snap = classify.snapshot();
+  events = analysis.events;
+  flowEvents = analysis.flowEvents;
+  snap = analysis.snapshot;
 
   // tshark as an independent oracle for status codes and refusals. Each response here
   // fits one segment; without stream reassembly tshark reads every segment's status
