@@ -36,8 +36,6 @@ export type PcapBatchBinding = {
   close(handle: SessionHandle): void;
 };
 
-export type BatchLiveOptions = PcapLiveOptions;
-
 /** Record header in the batch buffer, in 32-bit words (host byte order). */
 const enum Rec { TS_SEC = 0, TS_USEC = 1, CAPLEN = 2, LEN = 3, HEADER_BYTES = 16 }
 
@@ -109,7 +107,7 @@ export class BatchLiveSource implements PacketSource {
   readonly #completion = new Completion();
   readonly done: Promise<void> = this.#completion.promise;
 
-  constructor(opts: BatchLiveOptions) {
+  constructor(opts: PcapLiveOptions) {
     this.name = opts.interfaceName;
     this.#filter = opts.filter;
     this.#settings = pcapSettings(opts);

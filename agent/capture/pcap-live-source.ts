@@ -170,9 +170,8 @@ export class PcapLiveSource implements PacketSource {
   /** Reads the ring, then sets the next read: after the interval, or sooner when the ring fills fast. */
   readonly #timedRead = (): void => {
     this.#timer = undefined;
-    if (this.#stopped || !this.#session) return;
     // A failed read ends the timed reads: the session is being replaced (resilient-source.ts).
-    if (!this.#dispatch()) return;
+    if (this.#stopped || !this.#dispatch()) return;
     const now = performance.now();
     const bytesPerMs = this.#ringBytes / Math.max(1, now - this.#lastReadMs);
     this.#ringBytes = 0;
