@@ -21,7 +21,7 @@ import {
   HeadRange, latin1, looksLikeRequestStart, looksLikeResponseStart, matchHttp2Preface, RequestHeadScan, ResponseHeadScan,
   responseHasBody, scanRequestHead, scannedForwardedFor, scannedMethod, scanResponseHead, ScanStatus,
 } from './http/http-parser.js';
-import { CHUNKED, HttpStream, NO_BODY, OPAQUE, RESYNC, UNTIL_CLOSE, type Framing, type ScannedHead } from './http/http-stream.js';
+import { CHUNKED, HttpStream, NO_BODY, OPAQUE, RESYNC, UNTIL_CLOSE, type Framing, type HttpStreamHandler, type ScannedHead } from './http/http-stream.js';
 import { EMPTY_LB_KNOWLEDGE, type LbBinding, type LbKnowledge } from './lb-knowledge.js';
 import { ByTarget, IntervalStat, type IntervalStatSet, type TargetCounters } from './target-stats.js';
 import { findTraceRoot, TraceRepeatDetector, TtlLoopDetector } from './loops/loop-detector.js';
@@ -46,6 +46,8 @@ export type ClassifierOptions = Readonly<{
 /** Originator bytes held while the protocol is undecided; a proxy header plus a ClientHello fit. */
 const PRELUDE_MAX = 20 * 1024;
 const DEFAULT_MAX_PENDING = 64;
+/** The fields of a result that makes no event (a passed health check). */
+const NO_FIELDS: Record<string, unknown> = Object.freeze({});
 /** Events about one connection's unanswered requests at close; the rest are only counted. */
 const MAX_CLOSE_EVENTS = 10;
 /** LOOP_DETECTED events of one reason at most this often (every loop is still counted). */
@@ -80,6 +82,65 @@ export function guessLbType(bits: number): LbType {
   return 'unknown';
 }
 
+/** The classifier's HTTP entry points, taking the connection (RequestSide, ResponseSide). */
+type HttpHooks = Readonly<{
+  requestHeadIn(cs: ConnectionState, buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean;
+  requestHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing;
+  responseHeadIn(cs: ConnectionState, buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean;
+  responseHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number): Framing;
+  malformedHead(reason: string): void;
+}>;
+
+/**
+ * One side of one HTTP connection, as its HttpStream's handler: two fields and methods on
+ * the prototype, where four closures per side were made for each connection.
+ */
+abstract class HttpSide implements HttpStreamHandler {
+  protected readonly hooks: HttpHooks;
+  protected readonly cs: ConnectionState;
+
+  constructor(hooks: HttpHooks, cs: ConnectionState) {
+    this.hooks = hooks;
+    this.cs = cs;
+  }
+
+  abstract onHead(buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing;
+  abstract onBodyEnd(ts: number): void;
+
+  onMalformed(reason: string): void {
+    this.hooks.malformedHead(reason);
+  }
+}
+
+class RequestSide extends HttpSide {
+  onHeadIn(buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean {
+    return this.hooks.requestHeadIn(this.cs, buf, off, len, ts, out);
+  }
+
+  onHead(buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing {
+    return this.hooks.requestHead(this.cs, buf, off, len, partial, firstTs, lastTs);
+  }
+
+  /** A request body ended: its request was sent in full only then. */
+  onBodyEnd(ts: number): void {
+    const last = this.cs.pending[this.cs.pending.length - 1];
+    if (last !== undefined) last.lastTs = ts;
+  }
+}
+
+class ResponseSide extends HttpSide {
+  onHeadIn(buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean {
+    return this.hooks.responseHeadIn(this.cs, buf, off, len, ts, out);
+  }
+
+  onHead(buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number): Framing {
+    return this.hooks.responseHead(this.cs, buf, off, len, partial, firstTs);
+  }
+
+  /** A response's end pairs nothing. */
+  onBodyEnd(): void {}
+}
+
 export class TrafficClassifier {
   readonly #responseTime = new IntervalStat();
   readonly #byTarget = new ByTarget();
@@ -108,6 +169,14 @@ export class TrafficClassifier {
   /** Out-parameters of the byte scanners (plain IPv4 value; trace Root start and end). */
   readonly #ipv4Out = new Int32Array(1);
   readonly #rootOut = new Int32Array(2);
+  /** What both sides of every HTTP connection call back (see RequestSide): made once, not per connection. */
+  readonly #httpHooks: HttpHooks = {
+    requestHeadIn: (cs, buf, off, len, ts, out) => this.#requestHeadIn(cs, buf, off, len, ts, out),
+    requestHead: (cs, buf, off, len, partial, firstTs, lastTs) => this.#requestHead(cs, buf, off, len, partial, firstTs, lastTs),
+    responseHeadIn: (cs, buf, off, len, ts, out) => this.#responseHeadIn(cs, buf, off, len, ts, out),
+    responseHead: (cs, buf, off, len, partial, firstTs) => this.#responseHead(cs, buf, off, len, partial, firstTs),
+    malformedHead: (reason) => this.#malformedHead(reason),
+  };
 
   constructor(opts: ClassifierOptions) {
     this.#sink = opts.sink;
@@ -374,21 +443,8 @@ export class TrafficClassifier {
   // ---------------------------------------------------------------- HTTP
 
   #startHttp(cs: ConnectionState): void {
-    cs.req = new HttpStream(looksLikeRequestStart, {
-      onHeadIn: (buf, off, len, ts, out) => this.#requestHeadIn(cs, buf, off, len, ts, out),
-      onHead: (buf, off, len, partial, firstTs, lastTs) => this.#requestHead(cs, buf, off, len, partial, firstTs, lastTs),
-      onMalformed: (reason) => this.#malformedHead(reason),
-      onBodyEnd: (ts) => {
-        const last = cs.pending[cs.pending.length - 1];
-        if (last !== undefined) last.lastTs = ts;
-      },
-    });
-    cs.res = new HttpStream(looksLikeResponseStart, {
-      onHeadIn: (buf, off, len, ts, out) => this.#responseHeadIn(cs, buf, off, len, ts, out),
-      onHead: (buf, off, len, partial, firstTs) => this.#responseHead(cs, buf, off, len, partial, firstTs),
-      onMalformed: (reason) => this.#malformedHead(reason),
-      onBodyEnd: () => undefined,
-    });
+    cs.req = new HttpStream(looksLikeRequestStart, new RequestSide(this.#httpHooks, cs));
+    cs.res = new HttpStream(looksLikeResponseStart, new ResponseSide(this.#httpHooks, cs));
   }
 
   #malformedHead(reason: string): void {
@@ -562,15 +618,19 @@ export class TrafficClassifier {
       if (req.timedOut) return;
       const spec = this.#knowledge.healthCheckFor(cs.facts.responderPort);
       const timeoutMs = this.#hcTimeoutMs(cs);
+      const late = latencyMs > timeoutMs;
+      if (!late && this.#matcher(spec?.matcher)(status)) {
+        // Passed: counted only (no event), so no detail is made.
+        this.#healthCheckResult(cs, HealthCheckKind.HTTP, undefined, firstTs, '', NO_FIELDS);
+        return;
+      }
       const detail = { method: req.method, path: req.path, status: status, latency_ms: round3(latencyMs) };
-      if (latencyMs > timeoutMs) {
+      if (late) {
         this.#healthCheckResult(cs, HealthCheckKind.HTTP, HealthCheckFailReason.TIMEOUT, firstTs,
           `answered ${status} after ${round3(latencyMs)} ms, over the ${timeoutMs / 1000} s timeout`, { ...detail, timeout_ms: timeoutMs });
-      } else if (!this.#matcher(spec?.matcher)(status)) {
+      } else {
         this.#healthCheckResult(cs, HealthCheckKind.HTTP, HealthCheckFailReason.STATUS, firstTs,
           `answered ${status}, expected ${spec?.matcher ?? '200-399'}`, { ...detail, matcher: spec?.matcher ?? '200-399' });
-      } else {
-        this.#healthCheckResult(cs, HealthCheckKind.HTTP, undefined, firstTs, '', detail);
       }
       return;
     }

@@ -50,6 +50,8 @@ const Mode = { HEAD: 0, BODY: 1, CHUNK_SIZE: 2, CHUNK_DATA: 3, CHUNK_TRAILER: 4,
 type Mode = (typeof Mode)[keyof typeof Mode];
 
 const MAX_CHUNK_LINE = 1024;
+/** onHeadIn's answer, one for all streams: read as soon as onHeadIn returns, before any other stream runs. */
+const SCANNED: ScannedHead = { length: 0, framing: NO_BODY };
 const MAX_CHUNK_SIZE = 2 ** 40;
 
 export type LooksLikeStart = (buf: Uint8Array, off: number, len: number) => boolean;
@@ -66,8 +68,6 @@ export class HttpStream {
   #chunkDigits = 0;
   #chunkExt = false;
   #lineLen = 0;
-  /** onHeadIn's answer, reused. */
-  readonly #scanned: ScannedHead = { length: 0, framing: NO_BODY };
 
   constructor(looksLikeStart: LooksLikeStart, handler: HttpStreamHandler) {
     this.#looksLikeStart = looksLikeStart;
@@ -175,7 +175,7 @@ export class HttpStream {
       }
       const limit = Math.min(end, p + MAX_HEAD_BYTES);
       // Fastest path: the handler finds the head's end while it reads the head (one pass).
-      const scanned = this.#scanned;
+      const scanned = SCANNED;
       if (this.#handler.onHeadIn?.(buf, p, limit - p, ts, scanned) === true) {
         this.#apply(scanned.framing, ts);
         return p + scanned.length;
