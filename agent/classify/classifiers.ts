@@ -12,7 +12,7 @@
  */
 import type { PacketView } from '../decode/packet-view.js';
 import { ConnState } from '../flows/conn-state.js';
-import { connAddresses, origIpText, type TcpConnection, type TcpObserver } from '../flows/tcp-observer.js';
+import { origIpText, respIpText, type TcpConnection, type TcpObserver } from '../flows/tcp-observer.js';
 import type { LbType } from '../events/schema.js';
 import type { ClassifySnapshot } from './classify-stats.js';
 import { ConnEnd, ConnectionState } from './connection-state.js';
@@ -48,24 +48,33 @@ export type Classifiers = Readonly<{
 const IGNORED = Symbol('classify.ignored');
 const GENEVE = Symbol('classify.geneve');
 
+export type ConnEndResult = Readonly<{ how: ConnEnd; established: boolean }>;
+
+/** The results connEnd() hands out: shared, so a closing connection allocates none. */
+const END_RESULTS = new Map<ConnEnd, readonly [ConnEndResult, ConnEndResult]>(
+  Object.values(ConnEnd).map((how) => [how, [Object.freeze({ how, established: false }), Object.freeze({ how, established: true })]]));
+
+function endResult(how: ConnEnd, established: boolean): ConnEndResult {
+  return (END_RESULTS.get(how) as readonly [ConnEndResult, ConnEndResult])[established ? 1 : 0];
+}
+
 /** How a connection ended, from its Zeek state and history (upper case = originator). */
-export function connEnd(conn: TcpConnection): { how: ConnEnd; established: boolean } {
-  const h = conn.history;
-  const established = h.includes('h') || /[Dd]/.test(h);
+export function connEnd(conn: TcpConnection): ConnEndResult {
+  const established = conn.historyIndexOf('h') >= 0 || conn.historyIndexOf('D') >= 0 || conn.historyIndexOf('d') >= 0;
   switch (conn.state) {
-    case ConnState.REJ: return { how: ConnEnd.REFUSED, established: false };
-    case ConnState.S0: return { how: ConnEnd.UNANSWERED, established: false };
-    case ConnState.RSTO: case ConnState.RSTOS0: return { how: ConnEnd.RESET_BY_ORIGINATOR, established };
-    case ConnState.RSTR: case ConnState.RSTRH: return { how: ConnEnd.RESET_BY_RESPONDER, established };
-    case ConnState.S2: return { how: ConnEnd.FIN_BY_ORIGINATOR, established };
-    case ConnState.S3: return { how: ConnEnd.FIN_BY_RESPONDER, established };
+    case ConnState.REJ: return endResult(ConnEnd.REFUSED, false);
+    case ConnState.S0: return endResult(ConnEnd.UNANSWERED, false);
+    case ConnState.RSTO: case ConnState.RSTOS0: return endResult(ConnEnd.RESET_BY_ORIGINATOR, established);
+    case ConnState.RSTR: case ConnState.RSTRH: return endResult(ConnEnd.RESET_BY_RESPONDER, established);
+    case ConnState.S2: return endResult(ConnEnd.FIN_BY_ORIGINATOR, established);
+    case ConnState.S3: return endResult(ConnEnd.FIN_BY_RESPONDER, established);
     case ConnState.SF: {
-      const o = h.indexOf('F');
-      const r = h.indexOf('f');
+      const o = conn.historyIndexOf('F');
+      const r = conn.historyIndexOf('f');
       const responderFirst = r >= 0 && (o < 0 || r < o);
-      return { how: responderFirst ? ConnEnd.FIN_BY_RESPONDER : ConnEnd.FIN_BY_ORIGINATOR, established };
+      return endResult(responderFirst ? ConnEnd.FIN_BY_RESPONDER : ConnEnd.FIN_BY_ORIGINATOR, established);
     }
-    default: return { how: ConnEnd.EXPIRED, established };
+    default: return endResult(ConnEnd.EXPIRED, established);
   }
 }
 
@@ -79,9 +88,8 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
     if (app instanceof ConnectionState) return app;
     if (app === IGNORED) return undefined;
     if (!includeOutgoing && conn.localIsOriginator) { conn.app = IGNORED; return undefined; }
-    const a = connAddresses(conn);
     const cs = classifier.open(
-      { originatorIp: a.origIp, originatorPort: a.origPort, responderIp: a.respIp, responderPort: a.respPort, geneve: app === GENEVE || inGeneve },
+      { originatorIp: origIpText(conn), originatorPort: conn.origPort, responderIp: respIpText(conn), responderPort: conn.respPort, geneve: app === GENEVE || inGeneve },
       conn.firstSeenMicros,
     );
     conn.app = cs;

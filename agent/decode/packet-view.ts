@@ -119,6 +119,25 @@ export function formatIp4(a: number): string {
   return `${(a >>> 24) & 255}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
 
+const IP4_TEXT_BITS = 12;
+const ip4TextKeys = new Int32Array(1 << IP4_TEXT_BITS);
+const ip4Texts: Array<string | undefined> = new Array<string | undefined>(1 << IP4_TEXT_BITS).fill(undefined);
+
+/**
+ * formatIp4 through a small direct-mapped cache: a connection's addresses are mostly the
+ * same few (load-balancer nodes, this instance), so a new connection usually finds its
+ * address texts made already instead of making two strings.
+ */
+export function ip4Text(a: number): string {
+  const slot = Math.imul(a, 0x9e3779b1) >>> (32 - IP4_TEXT_BITS);
+  const text = ip4Texts[slot];
+  if (text !== undefined && ip4TextKeys[slot] === (a | 0)) return text;
+  const made = formatIp4(a);
+  ip4TextKeys[slot] = a | 0;
+  ip4Texts[slot] = made;
+  return made;
+}
+
 /** Format 16 bytes at `off` as an RFC 5952 IPv6 address. Allocates: not for the hot path. */
 export function formatIp6(buf: Uint8Array, off: number): string {
   const words: number[] = [];

@@ -1,4 +1,4 @@
-import { formatIp4, formatIp6, IpVersion } from '../decode/packet-view.js';
+import { formatIp6, ip4Text, IpVersion } from '../decode/packet-view.js';
 import { connState, EndpointState, type ConnState } from './conn-state.js';
 import { Bytes, CB, CF, CI, CP, CU, EF, EI, EP, TB } from './conn-columns.js';
 import { CHUNK_MASK, NO_CHUNK, type ConnChunk, type ConnStore } from './conn-store.js';
@@ -25,6 +25,8 @@ export interface TcpConnection {
   readonly lastSeenMicros: number;
   /** Zeek-style history letters (upper case originator, lower case responder). */
   readonly history: string;
+  /** history.indexOf(letter) without making the string. */
+  historyIndexOf(letter: string): number;
   /** Payload bytes sent by each side, in sequence space. */
   readonly bytesOrig: number;
   readonly bytesResp: number;
@@ -161,6 +163,18 @@ export class Connection implements TcpConnection {
     return out;
   }
 
+  historyIndexOf(letter: string): number {
+    const code = HISTORY_CHARS.indexOf(letter);
+    const h = this.#c.hist;
+    const base = this.#slot * Bytes.HIST;
+    for (let i = 0; i < Bytes.HIST; i++) {
+      const c = h[base + i] as number;
+      if (c === 0) return -1;
+      if (c === code) return i;
+    }
+    return -1;
+  }
+
   /** Append a history letter (its H_* bit) for a side; the table writes each at most once per side. */
   addHistory(bit: number, fromOrig: boolean): void {
     const h = this.#c.hist;
@@ -263,17 +277,15 @@ export type ConnAddresses = { origIp: string; origPort: number; respIp: string; 
 
 /** The originator's address as text. */
 export function origIpText(c: TcpConnection): string {
-  return c.ipVersion === IpVersion.V4 ? formatIp4(c.origIp4) : formatIp6(c.origIp6, 0);
+  return c.ipVersion === IpVersion.V4 ? ip4Text(c.origIp4) : formatIp6(c.origIp6, 0);
+}
+
+export function respIpText(c: TcpConnection): string {
+  return c.ipVersion === IpVersion.V4 ? ip4Text(c.respIp4) : formatIp6(c.respIp6, 0);
 }
 
 export function connAddresses(c: TcpConnection): ConnAddresses {
-  const v4 = c.ipVersion === IpVersion.V4;
-  return {
-    origIp: origIpText(c),
-    origPort: c.origPort,
-    respIp: v4 ? formatIp4(c.respIp4) : formatIp6(c.respIp6, 0),
-    respPort: c.respPort,
-  };
+  return { origIp: origIpText(c), origPort: c.origPort, respIp: respIpText(c), respPort: c.respPort };
 }
 
 /** "ip:port" with IPv6 in brackets, as in a URL. */

@@ -13,7 +13,7 @@ function conn(state: ConnState, history: string, extra: Partial<TcpConnection> =
   return {
     ipVersion: IpVersion.V4, origIp4: 0xc6123201, respIp4: 0xc6123202, origIp6: new Uint8Array(0), respIp6: new Uint8Array(0),
     origPort: 40000, respPort: 8080, synSeen: true, localIsOriginator: false, firstSeenMicros: 1_000_000, lastSeenMicros: 2_000_000,
-    history, bytesOrig: 0, bytesResp: 0, sampled: true, state, app: undefined, ...extra,
+    history, historyIndexOf: (letter: string) => history.indexOf(letter), bytesOrig: 0, bytesResp: 0, sampled: true, state, app: undefined, ...extra,
   };
 }
 

@@ -45,6 +45,12 @@ export class Harness {
       onSegment: (c: TcpConnection, o: boolean, v: PacketView) => inner?.onSegment(c, o, v),
       onClose: (c: TcpConnection) => {
         this.closed.push({ state: c.state, history: c.history, bytesOrig: c.bytesOrig, bytesResp: c.bytesResp });
+        // historyIndexOf reads the history bytes as indexOf reads the string, for every letter.
+        for (const letter of 'SHADFRTWIQshadfrtwiq') {
+          if (c.historyIndexOf(letter) !== c.history.indexOf(letter)) {
+            throw new Error(`historyIndexOf('${letter}') = ${c.historyIndexOf(letter)} in history "${c.history}"`);
+          }
+        }
         inner?.onClose(c);
       },
     };
