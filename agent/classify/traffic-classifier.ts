@@ -359,6 +359,7 @@ export class TrafficClassifier {
   }
 
   #prelude(cs: ConnectionState, buf: Uint8Array, off: number, cap: number, len: number, ts: number): void {
+    if (cs.pre === undefined && cap === len && cap < PRELUDE_MAX && this.#preludeInPlace(cs, buf, off, cap, ts)) return;
     const room = PRELUDE_MAX - cs.preLen;
     const n = Math.min(room, cap);
     if (n > 0) {
@@ -417,6 +418,35 @@ export class TrafficClassifier {
       this.#toOpaque(cs);
     }
     cs.pre = undefined;
+  }
+
+  /**
+   * #resolvePrelude on a connection's first originator segment where it lies, when that
+   * segment decides (no proxy header, nothing that a later byte could change): the usual
+   * first request or ClientHello goes to its stream without being copied. False, having
+   * decided nothing else, when the bytes must be held.
+   */
+  #preludeInPlace(cs: ConnectionState, buf: Uint8Array, off: number, n: number, ts: number): boolean {
+    if (cs.proxyDone || detectProxyHeader(buf, off, n) !== 'no') return false;
+    const h2 = matchHttp2Preface(buf, off, n);
+    if (h2 === 'maybe') return false;
+    cs.proxyDone = true;
+    if (cs.serverFirst) { this.#c.otherProtocolConnections++; this.#toOpaque(cs); return true; }
+    if (h2 === 'yes') { this.#c.http2Prefaces++; this.#countClientOnce(cs); cs.phase = Phase.H2; return true; }
+    if (looksLikeTlsHandshake(buf, off, n)) {
+      cs.phase = Phase.TLS;
+      this.#startTls(cs);
+      cs.tlsC2s?.push(buf, off, n, n, ts);
+    } else if (looksLikeRequestStart(buf, off, n)) {
+      cs.phase = Phase.HTTP;
+      this.#startHttp(cs);
+      cs.req?.push(buf, off, n, n, ts);
+    } else {
+      this.#c.otherProtocolConnections++;
+      this.#countClientOnce(cs);
+      this.#toOpaque(cs);
+    }
+    return true;
   }
 
   #toOpaque(cs: ConnectionState): void {
