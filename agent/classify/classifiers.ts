@@ -12,7 +12,7 @@
  */
 import type { PacketView } from '../decode/packet-view.js';
 import { ConnState } from '../flows/conn-state.js';
-import { origIpText, respIpText, type TcpConnection, type TcpObserver } from '../flows/tcp-observer.js';
+import { keptIpText, origIpText, type TcpConnection, type TcpObserver } from '../flows/tcp-observer.js';
 import type { LbType } from '../events/schema.js';
 import type { ClassifySnapshot } from './classify-stats.js';
 import { ConnEnd, ConnectionState } from './connection-state.js';
@@ -89,7 +89,7 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
     if (app === IGNORED) return undefined;
     if (!includeOutgoing && conn.localIsOriginator) { conn.app = IGNORED; return undefined; }
     const cs = classifier.open(
-      { originatorIp: origIpText(conn), originatorPort: conn.origPort, responderIp: respIpText(conn), responderPort: conn.respPort, geneve: app === GENEVE || inGeneve },
+      { originatorIp: keptIpText(conn, true), originatorPort: conn.origPort, responderIp: keptIpText(conn, false), responderPort: conn.respPort, geneve: app === GENEVE || inGeneve },
       conn.firstSeenMicros,
     );
     conn.app = cs;

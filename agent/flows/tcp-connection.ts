@@ -1,4 +1,4 @@
-import { formatIp6, ip4Text, IpVersion } from '../decode/packet-view.js';
+import { formatIp4, formatIp6, ip4Text, IpVersion } from '../decode/packet-view.js';
 import { connState, EndpointState, type ConnState } from './conn-state.js';
 import { Bytes, CB, CF, CI, CP, CU, EF, EI, EP, TB } from './conn-columns.js';
 import { CHUNK_MASK, NO_CHUNK, type ConnChunk, type ConnStore } from './conn-store.js';
@@ -277,15 +277,28 @@ export type ConnAddresses = { origIp: string; origPort: number; respIp: string; 
 
 /** The originator's address as text. */
 export function origIpText(c: TcpConnection): string {
-  return c.ipVersion === IpVersion.V4 ? ip4Text(c.origIp4) : formatIp6(c.origIp6, 0);
+  return c.ipVersion === IpVersion.V4 ? formatIp4(c.origIp4) : formatIp6(c.origIp6, 0);
 }
 
-export function respIpText(c: TcpConnection): string {
-  return c.ipVersion === IpVersion.V4 ? ip4Text(c.respIp4) : formatIp6(c.respIp6, 0);
+/**
+ * The originator's and responder's address texts for state kept as long as the connection,
+ * through ip4Text's cache (a connection's addresses are mostly the same few). Not for texts
+ * made once and dropped (a SYN flood's million sources): a cached text outlives a young
+ * collection and is promoted, where a fresh one dies young.
+ */
+export function keptIpText(c: TcpConnection, originator: boolean): string {
+  if (c.ipVersion === IpVersion.V4) return ip4Text(originator ? c.origIp4 : c.respIp4);
+  return formatIp6(originator ? c.origIp6 : c.respIp6, 0);
 }
 
 export function connAddresses(c: TcpConnection): ConnAddresses {
-  return { origIp: origIpText(c), origPort: c.origPort, respIp: respIpText(c), respPort: c.respPort };
+  const v4 = c.ipVersion === IpVersion.V4;
+  return {
+    origIp: origIpText(c),
+    origPort: c.origPort,
+    respIp: v4 ? formatIp4(c.respIp4) : formatIp6(c.respIp6, 0),
+    respPort: c.respPort,
+  };
 }
 
 /** "ip:port" with IPv6 in brackets, as in a URL. */

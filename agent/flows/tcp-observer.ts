@@ -2,7 +2,7 @@ import type { PacketView } from '../decode/packet-view.js';
 import type { TcpConnection } from './tcp-connection.js';
 
 export type { TcpConnection } from './tcp-connection.js';
-export { connAddresses, endpointString, origIpText, respIpText, type ConnAddresses } from './tcp-connection.js';
+export { connAddresses, endpointString, keptIpText, origIpText, type ConnAddresses } from './tcp-connection.js';
 
 /**
  * The hook classifiers (HTTP, TLS, proxy protocol) hang on the connection table.
