@@ -400,24 +400,33 @@ export class TrafficClassifier {
     const p = cs.preStart;
     const avail = cs.preLen - p;
     if (avail === 0) { if (force) this.#toOpaque(cs); return; }
-    if (cs.serverFirst) { this.#c.otherProtocolConnections++; this.#toOpaque(cs); return; }
-    const h2 = matchHttp2Preface(pre, p, avail);
-    if (h2 === 'yes') { this.#c.http2Prefaces++; this.#countClientOnce(cs); cs.phase = Phase.H2; cs.pre = undefined; return; }
-    if (h2 === 'maybe' && !force) return;
-    if (looksLikeTlsHandshake(pre, p, avail)) {
+    if (this.#decide(cs, pre, p, avail, ts, force)) cs.pre = undefined;
+  }
+
+  /**
+   * What the connection speaks, from its first originator bytes buf[p, p + n) after any proxy
+   * header; they go to the stream of that protocol. False (nothing decided) when they could
+   * still be an HTTP/2 preface and more may come.
+   */
+  #decide(cs: ConnectionState, buf: Uint8Array, p: number, n: number, ts: number, force: boolean): boolean {
+    if (cs.serverFirst) { this.#c.otherProtocolConnections++; this.#toOpaque(cs); return true; }
+    const h2 = matchHttp2Preface(buf, p, n);
+    if (h2 === 'yes') { this.#c.http2Prefaces++; this.#countClientOnce(cs); cs.phase = Phase.H2; return true; }
+    if (h2 === 'maybe' && !force) return false;
+    if (looksLikeTlsHandshake(buf, p, n)) {
       cs.phase = Phase.TLS;
       this.#startTls(cs);
-      cs.tlsC2s?.push(pre, p, avail, avail, ts);
-    } else if (looksLikeRequestStart(pre, p, avail)) {
+      cs.tlsC2s?.push(buf, p, n, n, ts);
+    } else if (looksLikeRequestStart(buf, p, n)) {
       cs.phase = Phase.HTTP;
       this.#startHttp(cs);
-      cs.req?.push(pre, p, avail, avail, ts);
+      cs.req?.push(buf, p, n, n, ts);
     } else {
       this.#c.otherProtocolConnections++;
       this.#countClientOnce(cs);
       this.#toOpaque(cs);
     }
-    cs.pre = undefined;
+    return true;
   }
 
   /**
@@ -428,25 +437,9 @@ export class TrafficClassifier {
    */
   #preludeInPlace(cs: ConnectionState, buf: Uint8Array, off: number, n: number, ts: number): boolean {
     if (cs.proxyDone || detectProxyHeader(buf, off, n) !== 'no') return false;
-    const h2 = matchHttp2Preface(buf, off, n);
-    if (h2 === 'maybe') return false;
+    if (matchHttp2Preface(buf, off, n) === 'maybe') return false;
     cs.proxyDone = true;
-    if (cs.serverFirst) { this.#c.otherProtocolConnections++; this.#toOpaque(cs); return true; }
-    if (h2 === 'yes') { this.#c.http2Prefaces++; this.#countClientOnce(cs); cs.phase = Phase.H2; return true; }
-    if (looksLikeTlsHandshake(buf, off, n)) {
-      cs.phase = Phase.TLS;
-      this.#startTls(cs);
-      cs.tlsC2s?.push(buf, off, n, n, ts);
-    } else if (looksLikeRequestStart(buf, off, n)) {
-      cs.phase = Phase.HTTP;
-      this.#startHttp(cs);
-      cs.req?.push(buf, off, n, n, ts);
-    } else {
-      this.#c.otherProtocolConnections++;
-      this.#countClientOnce(cs);
-      this.#toOpaque(cs);
-    }
-    return true;
+    return this.#decide(cs, buf, off, n, ts, false);
   }
 
   #toOpaque(cs: ConnectionState): void {
