@@ -7,7 +7,7 @@
  */
 import { EventFactory } from '../events/event-factory.js';
 import { EventType, type AnalyzerEvent, type EventSink, type LbRef, type LbType } from '../events/schema.js';
-import { IpProto, type PacketView } from '../decode/packet-view.js';
+import { ip4Text, IpProto, type PacketView } from '../decode/packet-view.js';
 import { analyzeForwardedFor, ALB_MAX_XFF_ENTRIES, canonicalIp, plainIpv4 } from './client-ip/forwarded-for.js';
 import { SpaceSaving } from './client-ip/space-saving.js';
 import { bump, ClassifyCounters, LbIndicator, toSnapshot, type ClassifySnapshot } from './classify-stats.js';
@@ -52,13 +52,6 @@ const NO_FIELDS: Record<string, unknown> = Object.freeze({});
 const MAX_CLOSE_EVENTS = 10;
 /** LOOP_DETECTED events of one reason at most this often (every loop is still counted). */
 const LOOP_EVENT_INTERVAL_MICROS = 1_000_000;
-/**
- * Client addresses kept as shared strings: a direct-mapped cache of 2^14 slots indexed by a
- * hash of the address (a colliding address replaces the one in its slot). No Map: an address
- * above 2^30 is not a small integer, so a Map keyed by it hashed a heap number per request.
- */
-const IPV4_CACHE_BITS = 14;
-
 const INDICATOR_NAMES: ReadonlyArray<[number, string]> = [
   [IndicatorBit.TRACE_ID, LbIndicator.TRACE_ID],
   [IndicatorBit.FORWARDED_WITHOUT_TRACE, LbIndicator.FORWARDED_WITHOUT_TRACE],
@@ -163,8 +156,6 @@ export class TrafficClassifier {
   readonly #resScan = new ResponseHeadScan();
   /** The 'length' framing handed back to HttpStream, which applies it at once: one object, reused. */
   readonly #bodyLength: { kind: 'length'; length: number } = { kind: 'length', length: 0 };
-  readonly #ipv4Keys = new Int32Array(1 << IPV4_CACHE_BITS);
-  readonly #ipv4Texts: Array<string | undefined> = new Array<string | undefined>(1 << IPV4_CACHE_BITS).fill(undefined);
   readonly #pendingPool = new PendingPool();
   /** Out-parameters of the byte scanners (plain IPv4 value; trace Root start and end). */
   readonly #ipv4Out = new Int32Array(1);
@@ -437,7 +428,7 @@ export class TrafficClassifier {
    */
   #preludeInPlace(cs: ConnectionState, buf: Uint8Array, off: number, n: number, ts: number): boolean {
     if (cs.proxyDone || detectProxyHeader(buf, off, n) !== 'no') return false;
-    if (matchHttp2Preface(buf, off, n) === 'maybe') return false;
+    // 'no' holds for any longer prefix too: the held bytes skip the proxy check when #decide waits.
     cs.proxyDone = true;
     return this.#decide(cs, buf, off, n, ts, false);
   }
@@ -508,18 +499,6 @@ export class TrafficClassifier {
     return this.#bodyLength;
   }
 
-  /** Shared text of an IPv4 address (X-Forwarded-For clients repeat: one string each, not one per request). */
-  #ipv4(value: number, buf: Uint8Array, start: number, end: number): string {
-    const slot = Math.imul(value, 0x9e3779b1) >>> (32 - IPV4_CACHE_BITS);
-    let text = this.#ipv4Texts[slot];
-    if (text === undefined || this.#ipv4Keys[slot] !== value) {
-      text = latin1(buf, start, end);
-      this.#ipv4Keys[slot] = value;
-      this.#ipv4Texts[slot] = text;
-    }
-    return text;
-  }
-
   #onRequest(cs: ConnectionState, h: RequestHeadScan, firstTs: number, lastTs: number): void {
     const b = h.buf;
     const hc = healthCheckerVersionOf(b, h.uaStart, h.uaEnd);
@@ -540,7 +519,8 @@ export class TrafficClassifier {
       if (h.xffFields === 1 && plainIpv4(b, h.xffRanges[0] ?? 0, h.xffRanges[1] ?? 0, this.#ipv4Out)) {
         // One plain IPv4 entry (the usual case behind one ALB): what analyzeForwardedFor
         // would conclude, without splitting strings.
-        const ip = this.#ipv4(this.#ipv4Out[0] ?? 0, b, h.xffRanges[0] ?? 0, h.xffRanges[1] ?? 0);
+        // plainIpv4 takes only the canonical text (no leading zeros): the cached one is the same.
+        const ip = ip4Text(this.#ipv4Out[0] ?? 0);
         containsOwn = ip === own;
         if (!containsOwn && !this.#isTrusted(ip)) clientIp = ip;
       } else {

@@ -119,14 +119,16 @@ export function formatIp4(a: number): string {
   return `${(a >>> 24) & 255}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
 
-const IP4_TEXT_BITS = 12;
+const IP4_TEXT_BITS = 14;
 const ip4TextKeys = new Int32Array(1 << IP4_TEXT_BITS);
 const ip4Texts: Array<string | undefined> = new Array<string | undefined>(1 << IP4_TEXT_BITS).fill(undefined);
 
 /**
- * formatIp4 through a small direct-mapped cache: a connection's addresses are mostly the
- * same few (load-balancer nodes, this instance), so a new connection usually finds its
- * address texts made already instead of making two strings.
+ * formatIp4 through a direct-mapped cache (16,384 slots): a connection's addresses are mostly
+ * the same few (load-balancer nodes, this instance), and X-Forwarded-For clients repeat, so
+ * the text is usually made already. A colliding address replaces the one in its slot. No Map:
+ * an address above 2^30 is not a small integer, so a Map keyed by it hashes a heap number.
+ * For texts that are kept; see keptIpText.
  */
 export function ip4Text(a: number): string {
   const slot = Math.imul(a, 0x9e3779b1) >>> (32 - IP4_TEXT_BITS);
