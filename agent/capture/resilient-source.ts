@@ -252,9 +252,12 @@ export class ResilientLiveSource implements PacketSource {
         this.#fail(err);
         return;
       }
+      // A down/up can be over by the time the failure is seen (the socket fails with ENETDOWN
+      // at the down); the carrier-loss count tells that flap from a failure of the session.
       const link = this.#linkState(this.name);
+      const flapped = this.#downs !== undefined && link.downs !== undefined && link.downs !== this.#downs;
       const reason = !link.exists || link.ifindex !== this.#ifindex ? GapReason.INTERFACE_REMOVED
-        : !link.up ? GapReason.INTERFACE_DOWN : GapReason.CAPTURE_ERROR;
+        : !link.up || flapped ? GapReason.INTERFACE_DOWN : GapReason.CAPTURE_ERROR;
       this.#beginGap(reason, this.#now());
     });
   }

@@ -177,6 +177,35 @@ describe('ResilientLiveSource', () => {
     assert.equal(r.src.health().state, 'interrupted');
   });
 
+  it('a session that fails after a down/up already over (the carrier-loss count moved) reports an interface_down gap, not a capture error', async () => {
+    // Prepare
+    const r = rig();
+    r.link.state = { exists: true, up: true, ifindex: 7, downs: 1 };
+    r.src.check();
+    // Act: the socket failed at the down; by the time the failure is handled the link is up again.
+    r.link.state = { exists: true, up: true, ifindex: 7, downs: 2 };
+    r.sessions[0]?.fail(new CaptureError(CaptureErrorCode.INTERFACE_LOST, 'Network is down'));
+    await new Promise((res) => setImmediate(res));
+    r.clock.ms += 250;
+    r.src.check();
+    // Assess
+    assert.deepEqual(r.starts, [GapReason.INTERFACE_DOWN]);
+    assert.deepEqual(r.gaps.map((g) => g.reason), [GapReason.INTERFACE_DOWN]);
+    assert.equal(r.sessions.length, 2);
+  });
+
+  it('a session that fails while the link is up and never lost its carrier is a capture error', async () => {
+    // Prepare
+    const r = rig();
+    r.link.state = { exists: true, up: true, ifindex: 7, downs: 1 };
+    r.src.check();
+    // Act
+    r.sessions[0]?.fail(new CaptureError(CaptureErrorCode.OTHER, 'read failed'));
+    await new Promise((res) => setImmediate(res));
+    // Assess
+    assert.deepEqual(r.starts, [GapReason.CAPTURE_ERROR]);
+  });
+
   it('keeps trying while reopening fails, but gives up on a permission error', async () => {
     // Prepare: the first reopen fails as if the interface were not up yet, the second without permission.
     const r = rig({
