@@ -492,6 +492,14 @@ function walkFields<S extends HeadScan>(buf: Uint8Array, firstLf: number, s: S, 
     const colon = i;
     let j = colon + 1;
     let next: number;
+    // Four value bytes at a time while none of them is a control character (LF and CR included)
+    // or DEL; the word holding one is then read byte by byte below.
+    while (j + 4 <= end) {
+      const w = (buf[j] as number) | ((buf[j + 1] as number) << 8) | ((buf[j + 2] as number) << 16) | ((buf[j + 3] as number) << 24);
+      const d = w ^ 0x7f7f7f7f;
+      if ((((w - 0x20202020) & ~w) | ((d - 0x01010101) & ~d)) & 0x80808080) break;
+      j += 4;
+    }
     for (;;) {
       c = buf[j] ?? 0;
       if (c === LF) { next = j + 1; break; }

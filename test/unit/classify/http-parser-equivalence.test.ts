@@ -164,3 +164,25 @@ test('the scanner and the reference parser agree on a 64 KB head, a 10,000-entry
   compare(huge, 0, huge.length, r, 'huge');
   compare(huge, 0, 65_536, r, 'huge cut');
 });
+
+test('every byte value at every position of a field value, and at every alignment, gets the reference verdict', () => {
+  // Field values are checked four bytes at a time until a word holds a control byte or DEL:
+  // each byte (0-255) is put at each place of a value, with the head at offsets 0-3.
+  const r = rng(11);
+  let checked = 0;
+  for (const value of ['abcdefghijklmno', '1.2.3.4, 5.6.7.8', 'x']) {
+    for (let at = 0; at < value.length; at++) {
+      for (let byte = 0; byte < 256; byte++) {
+        const v = Buffer.from(value, 'latin1');
+        v[at] = byte;
+        for (let off = 0; off < 4; off++) {
+          const head = Buffer.concat([Buffer.alloc(off, 0x61), Buffer.from('GET / HTTP/1.1\r\nX-Forwarded-For: ', 'latin1'), v, Buffer.from('\r\nHost: h\r\n\r\n', 'latin1')]);
+          // Act + Assess
+          compare(head, off, head.length - off, r, `byte ${byte} at ${at} of ${JSON.stringify(value)}, offset ${off}`);
+          checked++;
+        }
+      }
+    }
+  }
+  assert.ok(checked > 30_000, `checked ${checked}`);
+});
