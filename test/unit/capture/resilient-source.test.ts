@@ -39,7 +39,7 @@ class FakeSession implements PacketSource {
 
 type Rig = { src: ResilientLiveSource; sessions: FakeSession[]; link: { state: LinkState }; clock: { ms: number }; gaps: CaptureGap[]; starts: string[]; packets: () => number };
 
-function rig(opts: { maxLeakedHandles?: number; prepare?: (s: FakeSession, i: number) => void } = {}): Rig {
+function rig(opts: { maxLeakedHandles?: number; checkIntervalMs?: number; prepare?: (s: FakeSession, i: number) => void } = {}): Rig {
   const sessions: FakeSession[] = [];
   const link = { state: { exists: true, up: true, ifindex: 7 } as LinkState };
   const clock = { ms: 1_000_000 };
@@ -49,7 +49,7 @@ function rig(opts: { maxLeakedHandles?: number; prepare?: (s: FakeSession, i: nu
   const src = new ResilientLiveSource({
     interfaceName: 'eth9',
     open: () => { const s = new FakeSession(); opts.prepare?.(s, sessions.length); sessions.push(s); return s; },
-    checkIntervalMs: 60_000, // driven by hand through check()
+    checkIntervalMs: opts.checkIntervalMs ?? 60_000, // driven by hand through check() unless a test says otherwise
     linkState: () => link.state,
     now: () => clock.ms,
     ...(opts.maxLeakedHandles !== undefined ? { maxLeakedHandles: opts.maxLeakedHandles } : {}),
@@ -204,6 +204,31 @@ describe('ResilientLiveSource', () => {
     await new Promise((res) => setImmediate(res));
     // Assess
     assert.deepEqual(r.starts, [GapReason.CAPTURE_ERROR]);
+  });
+
+  it('while packets arrive, the check runs after the wake-up that delivered them once an interval has passed, not before', async () => {
+    // Prepare: a real 250-ms interval; the test's clock decides whether a check is due.
+    const r = rig({ checkIntervalMs: 250 });
+    try {
+      r.link.state = { exists: true, up: true, ifindex: 7, downs: 1 };
+      r.src.check();
+      r.link.state = { exists: true, up: false, ifindex: 7, downs: 2 };
+      // Act 1: a delivery 100 ms after the last check: not due yet.
+      r.clock.ms += 100;
+      r.sessions[0]?.deliver(3);
+      await new Promise((res) => setImmediate(res));
+      // Assess 1
+      assert.deepEqual(r.starts, []);
+      // Act 2: a delivery 300 ms after it: the check runs behind it and sees the link down.
+      r.clock.ms += 200;
+      r.sessions[0]?.deliver(3);
+      await new Promise((res) => setImmediate(res));
+      // Assess 2
+      assert.deepEqual(r.starts, [GapReason.INTERFACE_DOWN]);
+      assert.equal(r.packets(), 6);
+    } finally {
+      r.src.stop();
+    }
   });
 
   it('keeps trying while reopening fails, but gives up on a permission error', async () => {
