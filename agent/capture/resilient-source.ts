@@ -240,7 +240,7 @@ export class ResilientLiveSource implements PacketSource {
     if (!link.exists || link.ifindex !== this.#ifindex) { this.#beginGap(GapReason.INTERFACE_REMOVED, now); return; }
     if (!link.up) { this.#beginGap(GapReason.INTERFACE_DOWN, now); return; }
     if (this.#downs === undefined) this.#downs = link.downs;
-    else if (link.downs !== undefined && link.downs !== this.#downs) {
+    else if (this.#carrierLost(link)) {
       // Down and up again since the last check: the flap is somewhere in between.
       this.#beginGap(GapReason.INTERFACE_DOWN, previousCheckMs);
       this.#tryResume(now);
@@ -260,6 +260,11 @@ export class ResilientLiveSource implements PacketSource {
     }
   }
 
+  /** The link lost its carrier since the session opened (a down and up between two looks at it). */
+  #carrierLost(link: LinkState): boolean {
+    return this.#downs !== undefined && link.downs !== undefined && link.downs !== this.#downs;
+  }
+
   #replaceStalled(now: number): void {
     this.#beginGap(GapReason.CAPTURE_STALLED, this.#lastProgressMs);
     this.#tryResume(now);
@@ -275,9 +280,8 @@ export class ResilientLiveSource implements PacketSource {
       // A down/up can be over by the time the failure is seen (the socket fails with ENETDOWN
       // at the down); the carrier-loss count tells that flap from a failure of the session.
       const link = this.#linkState(this.name);
-      const flapped = this.#downs !== undefined && link.downs !== undefined && link.downs !== this.#downs;
       const reason = !link.exists || link.ifindex !== this.#ifindex ? GapReason.INTERFACE_REMOVED
-        : !link.up || flapped ? GapReason.INTERFACE_DOWN : GapReason.CAPTURE_ERROR;
+        : !link.up || this.#carrierLost(link) ? GapReason.INTERFACE_DOWN : GapReason.CAPTURE_ERROR;
       this.#beginGap(reason, this.#now());
     });
   }
