@@ -119,8 +119,8 @@ function cpuTicks(pid: number): number {
  * Then the rate changes (100k pkt/s, a pause, the measured rate), and the first seconds at
  * the new rate are a transient of that change: ~8 s after it V8's memory reducer runs three
  * compacting collections in a row (`--trace-gc`: "Mark-Compact (reduce)", 23 → 8 MB), which
- * an agent that keeps one rate does not repeat (none in 120 s at 20k or at 5k pkt/s after
- * them). So a row at a fixed rate replays `limit` packets at that rate first (settling,
+ * an agent that keeps one rate does not repeat (none in the next 120 s at 20k pkt/s, nor in
+ * 150 s at 5k). So a row at a fixed rate replays `limit` packets at that rate first (settling,
  * measured apart and shown in the note), then `limit` more, measured: the row's figure.
  */
 const WARMUP_PACKETS = 1_000_000;
@@ -139,7 +139,7 @@ type LiveRun = { seconds: number; cpu: number; rssMb: number; seen: number; drop
   /** CPU % of one core while settling at the measured rate (rows at a fixed rate), else undefined. */
   settlePct: number | undefined };
 
-/** One capture process on a fresh veth: warm-up, then `limit` packets of `file` at `pps`, measured. */
+/** One capture process on a fresh veth: warm-up, then `limit` packets of `file` at `pps`, measured (with `settle`, after `limit` more at that rate). */
 async function liveRun(argv: string[], file: string, pps: number | 'top', limit: number, ready: string, settle: boolean,
   analysed: (out: string, warmSeen: number) => { seen: number; drops: string }): Promise<LiveRun> {
   const net = new TestNetwork();
