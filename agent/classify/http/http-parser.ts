@@ -5,6 +5,7 @@
  * Set-Cookie, Proxy-Authorization) are never copied out of the packet, only their
  * presence is recorded.
  */
+import { wordView } from '../../decode/word-view.js';
 import { badOffset, boundedEnd, incomplete, malformed, ok, type Parsed } from '../parse-result.js';
 
 /** A head without its blank line within this many bytes is not HTTP we will follow. */
@@ -284,12 +285,21 @@ const HDR_NAMES: ReadonlyArray<[Hdr, string]> = [
   [Hdr.TRANSFER_ENCODING, 'transfer-encoding'],
 ];
 
-/** Per name length: the wanted names of that length as lower-case bytes, and their ids. */
-const NAMES_BY_LENGTH: Array<{ ids: Hdr[]; bytes: Uint8Array[] } | undefined> = [];
+/**
+ * Per name length: the wanted names of that length and their ids. Each name is kept as the
+ * little-endian 32-bit words of its lower-case bytes at offsets 0, 4, 8... and a last one
+ * ending at its end (overlapping the one before when the length is not a multiple of four;
+ * every wanted name has at least four bytes).
+ */
+type NameSlot = { ids: Hdr[]; words: Int32Array[] };
+const NAMES_BY_LENGTH: Array<NameSlot | undefined> = [];
 for (const [id, name] of HDR_NAMES) {
-  const slot = (NAMES_BY_LENGTH[name.length] ??= { ids: [], bytes: [] });
+  const slot = (NAMES_BY_LENGTH[name.length] ??= { ids: [], words: [] });
+  const bytes = Buffer.from(name, 'latin1');
+  const words = new Int32Array(Math.ceil(name.length / 4));
+  for (let q = 0; q < words.length; q++) words[q] = bytes.readInt32LE(Math.min(4 * q, name.length - 4));
   slot.ids.push(id);
-  slot.bytes.push(Buffer.from(name, 'latin1'));
+  slot.words.push(words);
 }
 
 function lowerAscii(c: number): number {
@@ -302,10 +312,24 @@ function equalsIgnoreCase(buf: Uint8Array, start: number, lower: Uint8Array): bo
   return true;
 }
 
+/**
+ * The id of the header name at buf[start, end), whose bytes are all tchars. Compared four
+ * bytes at a time: OR-ing 0x20 into each byte lower-cases a letter and leaves '-' and the
+ * digits as they are; the only other byte it maps onto a letter or '-' of a wanted name is
+ * CR (onto '-'), which is no tchar.
+ */
 function headerId(buf: Uint8Array, start: number, end: number): Hdr {
-  const slot = NAMES_BY_LENGTH[end - start];
+  const n = end - start;
+  const slot = NAMES_BY_LENGTH[n];
   if (slot === undefined) return Hdr.OTHER;
-  for (let k = 0; k < slot.bytes.length; k++) if (equalsIgnoreCase(buf, start, slot.bytes[k] as Uint8Array)) return slot.ids[k] as Hdr;
+  const dv = wordView(buf);
+  const last = n - 4;
+  for (let k = 0; k < slot.words.length; k++) {
+    const w = slot.words[k] as Int32Array;
+    let q = 0;
+    while (q < w.length && (dv.getInt32(start + Math.min(4 * q, last), true) | 0x20202020) === w[q]) q++;
+    if (q === w.length) return slot.ids[k] as Hdr;
+  }
   return Hdr.OTHER;
 }
 
@@ -461,6 +485,7 @@ type FieldSink<S extends HeadScan> = (s: S, id: Hdr, buf: Uint8Array, vs: number
  * the value for control characters up to the line end.
  */
 function walkFields<S extends HeadScan>(buf: Uint8Array, firstLf: number, s: S, sink: FieldSink<S>, open: boolean): boolean {
+  const dv = wordView(buf);
   let ls = firstLf + 1;
   const end = s.headEnd;
   while (ls < end) {
@@ -495,7 +520,7 @@ function walkFields<S extends HeadScan>(buf: Uint8Array, firstLf: number, s: S, 
     // Four value bytes at a time while none of them is a control character (LF and CR included)
     // or DEL; the word holding one is then read byte by byte below.
     while (j + 4 <= end) {
-      const w = (buf[j] as number) | ((buf[j + 1] as number) << 8) | ((buf[j + 2] as number) << 16) | ((buf[j + 3] as number) << 24);
+      const w = dv.getInt32(j, true);
       const d = w ^ 0x7f7f7f7f;
       if ((((w - 0x20202020) & ~w) | ((d - 0x01010101) & ~d)) & 0x80808080) break;
       j += 4;
@@ -595,8 +620,8 @@ export function scanRequestHead(buf: Uint8Array, off: number, length: number, ke
  */
 function cutForwardedFor(buf: Uint8Array, ls: number, end: number, s: RequestHeadScan): void {
   let nameEnd = ls;
-  while (nameEnd < end && buf[nameEnd] !== COLON) nameEnd++;
-  if (nameEnd >= end || headerId(buf, ls, nameEnd) !== Hdr.X_FORWARDED_FOR) return;
+  while (nameEnd < end && isTchar(buf[nameEnd] ?? 0)) nameEnd++;
+  if (nameEnd >= end || buf[nameEnd] !== COLON || headerId(buf, ls, nameEnd) !== Hdr.X_FORWARDED_FOR) return;
   let ve = end;
   while (ve > nameEnd && buf[ve - 1] !== COMMA) ve--;
   if (ve <= nameEnd + 1) return;

@@ -5,6 +5,7 @@
  * Both tables are fixed-size: memory does not grow with traffic.
  */
 import { IpVersion, type PacketView } from '../../decode/packet-view.js';
+import { wordView } from '../../decode/word-view.js';
 
 /** A Root seen this many times within the window is a loop. */
 export const TRACE_REPEAT_THRESHOLD = 3;
@@ -61,6 +62,15 @@ export function findTraceRoot(buf: Uint8Array, start: number, end: number, out: 
   }
 }
 
+/** MurmurHash3's 32-bit finaliser: every input bit moves about half the output bits. */
+function avalanche(x: number): number {
+  let h = x ^ (x >>> 16);
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
 /**
  * Counts arrivals per trace Root in a fixed table of TRACE_TABLE_MAX Roots: an
  * open-addressing hash of the Root bytes plus a list in insertion order, so the
@@ -107,15 +117,32 @@ export class TraceRepeatDetector {
   /** observe() for the Root at buf[start, end) (at most 64 bytes are used). */
   observeBytes(buf: Uint8Array, start: number, end: number, tsMicros: number): number {
     const len = Math.min(end - start, ROOT_MAX);
-    // FNV-1a, and a polynomial hash with another seed and multiplier (mixed at the end).
+    // Two hashes of the bytes four at a time: MurmurHash3's x86_32 rounds, and a polynomial hash
+    // with another seed and multiplier; the last one to three bytes go in as one more word. Both
+    // are finished with MurmurHash3's avalanche and the length.
+    const dv = wordView(buf);
+    const stop = start + len;
     let h = 0x811c9dc5;
     let g = 0x9747b28c;
-    for (let i = 0; i < len; i++) {
-      const c = buf[start + i] ?? 0;
-      h = Math.imul(h ^ c, 0x01000193);
-      g = Math.imul(g + c, 0x5bd1e995);
+    let i = start;
+    for (; i + 4 <= stop; i += 4) {
+      const k = dv.getInt32(i, true);
+      let m = Math.imul(k, 0xcc9e2d51);
+      m = Math.imul((m << 15) | (m >>> 17), 0x1b873593);
+      h ^= m;
+      h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
+      g = Math.imul(g + k, 0x5bd1e995);
+      g ^= g >>> 13;
     }
-    g = Math.imul(g ^ (g >>> 15), 0xc2b2ae35) ^ len;
+    if (i < stop) {
+      let k = 0;
+      for (let sh = 0; i < stop; i++, sh += 8) k |= (buf[i] ?? 0) << sh;
+      const m = Math.imul(k, 0xcc9e2d51);
+      h ^= Math.imul((m << 15) | (m >>> 17), 0x1b873593);
+      g = Math.imul(g + k, 0x5bd1e995);
+    }
+    h = avalanche(h ^ len);
+    g = avalanche(g ^ (len << 8)) ^ len;
     const mask = TRACE_HASH_SLOTS - 1;
     let slot = (h ^ (h >>> 15)) & mask;
     let e = -1;
