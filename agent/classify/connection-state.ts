@@ -4,6 +4,7 @@
  */
 import type { HttpStream } from './http/http-stream.js';
 import { latin1 } from './http/http-parser.js';
+import { wordView } from '../decode/word-view.js';
 import type { ProxyHeader } from './proxy-protocol/proxy-parser.js';
 import type { TlsStream } from './tls/tls-stream.js';
 
@@ -62,6 +63,8 @@ export class PendingRequest {
   /** A health check already reported as timed out. */
   timedOut = false;
   #bytes: Uint8Array | undefined;
+  /** #bytes as a DataView, for copying four bytes at a time. */
+  #view: DataView | undefined;
   #pathLen = 0;
   /** -1: no trace id. */
   #traceLen = -1;
@@ -89,8 +92,10 @@ export class PendingRequest {
       return;
     }
     const bytes = (this.#bytes ??= new Uint8Array(PENDING_INLINE_BYTES));
-    for (let i = 0; i < pathLen; i++) bytes[i] = buf[pathStart + i] ?? 0;
-    for (let i = 0; i < traceLen; i++) bytes[pathLen + i] = buf[traceStart + i] ?? 0;
+    const to = (this.#view ??= new DataView(bytes.buffer));
+    const from = wordView(buf);
+    copyBytes(from, buf, pathStart, to, bytes, 0, pathLen);
+    if (traceLen > 0) copyBytes(from, buf, traceStart, to, bytes, pathLen, traceLen);
     this.#pathLen = pathLen;
     this.#traceLen = traceLen;
   }
@@ -107,6 +112,13 @@ export class PendingRequest {
     }
     return this.#traceId;
   }
+}
+
+/** n bytes from src[s...] to dst[d...], four at a time through their DataViews, then byte by byte. */
+function copyBytes(from: DataView<ArrayBufferLike>, src: Uint8Array, s: number, to: DataView, dst: Uint8Array, d: number, n: number): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) to.setInt32(d + i, from.getInt32(s + i, true), true);
+  for (; i < n; i++) dst[d + i] = src[s + i] ?? 0;
 }
 
 /** Released PendingRequest records, reused so that a request costs no allocation. */
