@@ -10,14 +10,22 @@ export type HeavyHitter = Readonly<{ key: string; count: number; error: number }
  * The counters live in a binary min-heap ordered by count, so a known key's
  * increment and the replacement of the minimum by a new key cost O(log capacity):
  * behind a load balancer every request can come from a new client address, and a
- * linear scan for the minimum made each of those cost O(capacity).
+ * linear scan for the minimum made each of those cost O(capacity). A counter keeps
+ * its slot for as long as its key is tracked; the heap orders slot numbers, so moving
+ * a counter up or down writes two typed arrays, and the key's map entry is only read
+ * once per add (and rewritten when the minimum is replaced).
  */
 export class SpaceSaving {
   readonly #capacity: number;
+  /** Key to slot. */
   readonly #index = new Map<string, number>();
+  /** Per slot. */
   readonly #keys: string[] = [];
   readonly #counts: Float64Array;
   readonly #errors: Float64Array;
+  /** Heap position to slot, and slot to heap position. */
+  readonly #heap: Int32Array;
+  readonly #pos: Int32Array;
   #size = 0;
   #total = 0;
 
@@ -26,6 +34,8 @@ export class SpaceSaving {
     this.#capacity = capacity;
     this.#counts = new Float64Array(capacity);
     this.#errors = new Float64Array(capacity);
+    this.#heap = new Int32Array(capacity);
+    this.#pos = new Int32Array(capacity);
   }
 
   get total(): number { return this.#total; }
@@ -33,10 +43,10 @@ export class SpaceSaving {
 
   add(key: string, weight = 1): void {
     this.#total += weight;
-    const at = this.#index.get(key);
-    if (at !== undefined) {
-      this.#counts[at] = (this.#counts[at] as number) + weight;
-      this.#siftDown(at);
+    const slot = this.#index.get(key);
+    if (slot !== undefined) {
+      this.#counts[slot] = (this.#counts[slot] as number) + weight;
+      this.#siftDown(this.#pos[slot] as number);
       return;
     }
     if (this.#size < this.#capacity) {
@@ -44,17 +54,20 @@ export class SpaceSaving {
       this.#keys[i] = key;
       this.#counts[i] = weight;
       this.#errors[i] = 0;
+      this.#heap[i] = i;
+      this.#pos[i] = i;
       this.#index.set(key, i);
       this.#siftUp(i);
       return;
     }
     // Replace the minimum (the heap's root): the newcomer inherits its count as the error bound.
-    const min = this.#counts[0] as number;
-    this.#index.delete(this.#keys[0] as string);
-    this.#keys[0] = key;
-    this.#counts[0] = min + weight;
-    this.#errors[0] = min;
-    this.#index.set(key, 0);
+    const root = this.#heap[0] as number;
+    const min = this.#counts[root] as number;
+    this.#index.delete(this.#keys[root] as string);
+    this.#keys[root] = key;
+    this.#counts[root] = min + weight;
+    this.#errors[root] = min;
+    this.#index.set(key, root);
     this.#siftDown(0);
   }
 
@@ -65,25 +78,24 @@ export class SpaceSaving {
     return out.sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1)).slice(0, n);
   }
 
+  /** The count of the slot at heap position i. */
+  #at(i: number): number {
+    return this.#counts[this.#heap[i] as number] as number;
+  }
+
   #swap(a: number, b: number): void {
-    const ka = this.#keys[a] as string;
-    const kb = this.#keys[b] as string;
-    this.#keys[a] = kb;
-    this.#keys[b] = ka;
-    const c = this.#counts[a] as number;
-    this.#counts[a] = this.#counts[b] as number;
-    this.#counts[b] = c;
-    const e = this.#errors[a] as number;
-    this.#errors[a] = this.#errors[b] as number;
-    this.#errors[b] = e;
-    this.#index.set(kb, a);
-    this.#index.set(ka, b);
+    const sa = this.#heap[a] as number;
+    const sb = this.#heap[b] as number;
+    this.#heap[a] = sb;
+    this.#heap[b] = sa;
+    this.#pos[sb] = a;
+    this.#pos[sa] = b;
   }
 
   #siftUp(i: number): void {
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if ((this.#counts[parent] as number) <= (this.#counts[i] as number)) return;
+      if (this.#at(parent) <= this.#at(i)) return;
       this.#swap(i, parent);
       i = parent;
     }
@@ -94,8 +106,8 @@ export class SpaceSaving {
       const l = 2 * i + 1;
       if (l >= this.#size) return;
       const r = l + 1;
-      const c = r < this.#size && (this.#counts[r] as number) < (this.#counts[l] as number) ? r : l;
-      if ((this.#counts[c] as number) >= (this.#counts[i] as number)) return;
+      const c = r < this.#size && this.#at(r) < this.#at(l) ? r : l;
+      if (this.#at(c) >= this.#at(i)) return;
       this.#swap(i, c);
       i = c;
     }
