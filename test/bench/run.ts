@@ -278,6 +278,26 @@ async function main(): Promise<void> {
   const s = finalSummary(ours.stdout);
   rows.push(row('lb-traffic-analyzer --read (full analysis)', ours,
     `${ours.spread}; ${String(s['http_errors']?.['status_classes'] ? JSON.stringify(s['http_errors']['status_classes']) : '')} events ${JSON.stringify(s['events'] ?? {})}`));
+  // Where the full run's time goes: the start alone (1,000 packets of the same mix: Node.js, the
+  // modules, opening the file), and twice the packets, whose second half costs what the analysis
+  // costs once started and JIT-compiled (the generator is seeded: its first half is the file above).
+  const startFile = join(CACHE, 'lb-traffic-1000.pcap');
+  if (!existsSync(startFile)) generateLbTraffic(startFile, 1000);
+  const start = median(Array.from({ length: OFFLINE_REPEATS }, () =>
+    timed(process.execPath, [...AGENT, '--read', startFile, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off'])));
+  rows.push({ what: 'lb-traffic-analyzer --read, 1,000 packets (the start alone)', seconds: start.seconds, pps: 1000 / start.seconds, cpu: start.cpu,
+    rssMb: start.rssMb, note: start.spread });
+  const doubleFile = join(CACHE, `lb-traffic-${2 * PACKETS}.pcap`);
+  if (!existsSync(doubleFile)) {
+    process.stdout.write(`generating ${(2 * PACKETS).toLocaleString('en-US')} packets into ${doubleFile} ...\n`);
+    generateLbTraffic(doubleFile, 2 * PACKETS);
+  }
+  const double = median(Array.from({ length: OFFLINE_REPEATS }, () =>
+    timed(process.execPath, [...AGENT, '--read', doubleFile, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off'])));
+  rows.push({ what: `lb-traffic-analyzer --read, ${(2 * packets).toLocaleString('en-US')} packets`, seconds: double.seconds, pps: 2 * packets / double.seconds,
+    cpu: double.cpu, rssMb: double.rssMb,
+    note: `${double.spread}; the second ${packets.toLocaleString('en-US')} (medians' difference): ${(double.seconds - ours.seconds).toFixed(2)} s, ` +
+      `${Math.round(packets / (double.seconds - ours.seconds)).toLocaleString('en-US')} pkt/s, ${(double.cpu - ours.cpu).toFixed(2)} s CPU` });
   const oursS10 = timed(process.execPath, [...AGENT, '--read', file, '-l', logs, '-s', '10', '--summary-format', 'json', '--cloudwatch', 'off']);
   rows.push(row('lb-traffic-analyzer --read -s 10', oursS10));
   rows.push(row('lb-traffic-analyzer --read -s 100', timed(process.execPath, [...AGENT, '--read', file, '-l', logs, '-s', '100', '--summary-format', 'json', '--cloudwatch', 'off'])));
