@@ -6,6 +6,9 @@
  *    from load-balancer nodes with X-Forwarded-For and trace ids, 4xx/5xx, health
  *    checks, resets, refused SYNs, retransmissions) read with --read; tshark with TCP
  *    analysis and an HTTP display filter, tshark conversations, tcpdump -nn, tcpdump -w.
+ *    Where the full run's time goes: the start alone (1,000 packets of the same mix), and
+ *    twice the packets, whose second half (the medians' difference) is what the analysis
+ *    costs once started and JIT-compiled.
  * 2. Live: after a warm-up on other connections of the same mix and 200k packets at the
  *    measured rate (settling: see WARMUP_PACKETS), the next 200k frames replayed
  *    with tcpreplay onto a veth pair at 20k pkt/s (median of BENCH_LIVE_REPEATS runs for the
@@ -23,7 +26,8 @@
  * the live floor rows' sources.
  *
  * The headline offline pair (full analysis, tshark with TCP analysis) runs BENCH_OFFLINE_REPEATS
- * times, alternating, and shows the median: one run of either moves by a quarter on a shared VM.
+ * times, alternating, and shows the median: one run of either moves by a quarter on a shared VM;
+ * so do the start-alone and twice-the-packets rows.
  *
  * Options (env): BENCH_PACKETS (default 1_000_000), BENCH_SKIP_LIVE=1, BENCH_LIVE_REPEATS (default 3),
  * BENCH_OFFLINE_REPEATS (default 3), BENCH_OUT (markdown file to write).
