@@ -23,15 +23,18 @@ export function sampleHash6(buf: Uint8Array, srcOff: number, dstOff: number, spo
   return h >>> 0;
 }
 
-/** Table hash: well mixed (symmetric parts only), for bucket selection. */
-export function tableHash(addrXor: number, addrSum: number, sport: number, dport: number): number {
-  let h = addrXor ^ Math.imul(addrSum | 0, 0x9e3779b1) ^ Math.imul((sport ^ dport) | ((sport + dport) << 16), 0x85ebca6b);
-  h ^= h >>> 16;
+/** MurmurHash3's 32-bit finaliser (fmix32): every input bit moves about half the output bits. */
+export function avalanche(x: number): number {
+  let h = x ^ (x >>> 16);
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return h ^ (h >>> 16);
+}
+
+/** Table hash: well mixed (symmetric parts only), for bucket selection. */
+export function tableHash(addrXor: number, addrSum: number, sport: number, dport: number): number {
+  return avalanche(addrXor ^ Math.imul(addrSum | 0, 0x9e3779b1) ^ Math.imul((sport ^ dport) | ((sport + dport) << 16), 0x85ebca6b)) >>> 0;
 }
 
 /** Symmetric mix of two IPv6 addresses: (xor, sum) of their 32-bit words, folded. */

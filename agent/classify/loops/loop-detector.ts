@@ -6,6 +6,7 @@
  */
 import { IpVersion, type PacketView } from '../../decode/packet-view.js';
 import { wordView } from '../../decode/word-view.js';
+import { avalanche } from '../../flows/flow-hash.js';
 
 /** A Root seen this many times within the window is a loop. */
 export const TRACE_REPEAT_THRESHOLD = 3;
@@ -62,13 +63,10 @@ export function findTraceRoot(buf: Uint8Array, start: number, end: number, out: 
   }
 }
 
-/** MurmurHash3's 32-bit finaliser: every input bit moves about half the output bits. */
-function avalanche(x: number): number {
-  let h = x ^ (x >>> 16);
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
+/** MurmurHash3's x86_32 scrambling of one 32-bit block before it is mixed into the hash. */
+function scramble(k: number): number {
+  const m = Math.imul(k, 0xcc9e2d51);
+  return Math.imul((m << 15) | (m >>> 17), 0x1b873593);
 }
 
 /**
@@ -127,9 +125,7 @@ export class TraceRepeatDetector {
     let i = start;
     for (; i + 4 <= stop; i += 4) {
       const k = dv.getInt32(i, true);
-      let m = Math.imul(k, 0xcc9e2d51);
-      m = Math.imul((m << 15) | (m >>> 17), 0x1b873593);
-      h ^= m;
+      h ^= scramble(k);
       h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
       g = Math.imul(g + k, 0x5bd1e995);
       g ^= g >>> 13;
@@ -137,8 +133,7 @@ export class TraceRepeatDetector {
     if (i < stop) {
       let k = 0;
       for (let sh = 0; i < stop; i++, sh += 8) k |= (buf[i] ?? 0) << sh;
-      const m = Math.imul(k, 0xcc9e2d51);
-      h ^= Math.imul((m << 15) | (m >>> 17), 0x1b873593);
+      h ^= scramble(k);
       g = Math.imul(g + k, 0x5bd1e995);
     }
     h = avalanche(h ^ len);
