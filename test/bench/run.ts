@@ -268,6 +268,9 @@ async function main(): Promise<void> {
   const mb = statSync(file).size / 1e6;
   const rows: Row[] = [];
   const logs = mkdtempSync(join(tmpdir(), 'lbta-bench-'));
+  /** The agent reading a capture, with `extra` options. */
+  const read = (path: string, extra: string[] = [], logDir = logs): Timed =>
+    timed(process.execPath, [...AGENT, '--read', path, '-l', logDir, '--summary-format', 'json', '--cloudwatch', 'off', ...extra]);
   const row = (what: string, r: { seconds: number; cpu: number; rssMb: number }, note = ''): Row =>
     ({ what, seconds: r.seconds, pps: packets / r.seconds, cpu: r.cpu, rssMb: r.rssMb, note });
 
@@ -275,7 +278,7 @@ async function main(): Promise<void> {
   const oursRuns: Timed[] = [];
   const tsharkRuns: Timed[] = [];
   for (let i = 0; i < OFFLINE_REPEATS; i++) {
-    oursRuns.push(timed(process.execPath, [...AGENT, '--read', file, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off']));
+    oursRuns.push(read(file));
     tsharkRuns.push(timed('tshark', ['-n', '-r', file, '-o', 'tcp.analyze_sequence_numbers:TRUE', '-Y', 'http', '-q']));
   }
   const ours = median(oursRuns);
@@ -287,8 +290,7 @@ async function main(): Promise<void> {
   // costs once started and JIT-compiled (the generator is seeded: its first half is the file above).
   const startFile = join(CACHE, 'lb-traffic-1000.pcap');
   if (!existsSync(startFile)) generateLbTraffic(startFile, 1000);
-  const start = median(Array.from({ length: OFFLINE_REPEATS }, () =>
-    timed(process.execPath, [...AGENT, '--read', startFile, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off'])));
+  const start = median(Array.from({ length: OFFLINE_REPEATS }, () => read(startFile)));
   rows.push({ what: 'lb-traffic-analyzer --read, 1,000 packets (the start alone)', seconds: start.seconds, pps: 1000 / start.seconds, cpu: start.cpu,
     rssMb: start.rssMb, note: start.spread });
   const doubleFile = join(CACHE, `lb-traffic-${2 * PACKETS}.pcap`);
@@ -296,15 +298,14 @@ async function main(): Promise<void> {
     process.stdout.write(`generating ${(2 * PACKETS).toLocaleString('en-US')} packets into ${doubleFile} ...\n`);
     generateLbTraffic(doubleFile, 2 * PACKETS);
   }
-  const double = median(Array.from({ length: OFFLINE_REPEATS }, () =>
-    timed(process.execPath, [...AGENT, '--read', doubleFile, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off'])));
+  const double = median(Array.from({ length: OFFLINE_REPEATS }, () => read(doubleFile)));
   rows.push({ what: `lb-traffic-analyzer --read, ${(2 * packets).toLocaleString('en-US')} packets`, seconds: double.seconds, pps: 2 * packets / double.seconds,
     cpu: double.cpu, rssMb: double.rssMb,
     note: `${double.spread}; the second ${packets.toLocaleString('en-US')} (medians' difference): ${(double.seconds - ours.seconds).toFixed(2)} s, ` +
       `${Math.round(packets / (double.seconds - ours.seconds)).toLocaleString('en-US')} pkt/s, ${(double.cpu - ours.cpu).toFixed(2)} s CPU` });
-  const oursS10 = timed(process.execPath, [...AGENT, '--read', file, '-l', logs, '-s', '10', '--summary-format', 'json', '--cloudwatch', 'off']);
+  const oursS10 = read(file, ['-s', '10']);
   rows.push(row('lb-traffic-analyzer --read -s 10', oursS10));
-  rows.push(row('lb-traffic-analyzer --read -s 100', timed(process.execPath, [...AGENT, '--read', file, '-l', logs, '-s', '100', '--summary-format', 'json', '--cloudwatch', 'off'])));
+  rows.push(row('lb-traffic-analyzer --read -s 100', read(file, ['-s', '100'])));
   const tshark = median(tsharkRuns);
   rows.push(row('tshark TCP analysis + HTTP display filter', tshark, tshark.spread));
   rows.push(row('tshark -q -z conv,tcp', timed('tshark', ['-n', '-r', file, '-q', '-z', 'conv,tcp'])));
@@ -313,7 +314,7 @@ async function main(): Promise<void> {
 
   const openFile = join(CACHE, 'open-100k.pcap');
   if (!existsSync(openFile)) generateOpen(openFile, 100_000);
-  const mem = timed(process.execPath, [...AGENT, '--read', openFile, '-l', logs, '--summary-format', 'json', '--cloudwatch', 'off', '--idle-timeout', '86400']);
+  const mem = read(openFile, ['--idle-timeout', '86400']);
   const ms = finalSummary(mem.stdout);
   rows.push({ what: '100k open connections (--read)', seconds: mem.seconds, pps: 300_000 / mem.seconds, cpu: mem.cpu, rssMb: mem.rssMb,
     note: `peak tracked ${String(ms['connections']?.['tracked_peak'] ?? '?')}` });
@@ -321,7 +322,7 @@ async function main(): Promise<void> {
   const floodFile = join(CACHE, 'syn-flood-1m.pcap');
   const expect = writeSynFlood(floodFile, { syns: 1_000_000 });
   const floodLogs = mkdtempSync(join(tmpdir(), 'lbta-bench-'));
-  const flood = timed(process.execPath, [...AGENT, '--read', floodFile, '-l', floodLogs, '--summary-format', 'json', '--cloudwatch', 'off', '--max-connections', '100000']);
+  const flood = read(floodFile, ['--max-connections', '100000'], floodLogs);
   rmSync(floodLogs, { recursive: true, force: true });
   const fs = finalSummary(flood.stdout);
   const tcpErr = (fs['tcp_errors'] ?? {}) as Record<string, unknown>;
