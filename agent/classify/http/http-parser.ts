@@ -89,6 +89,21 @@ function isTchar(c: number): boolean {
 }
 
 /**
+ * Whether each of the four bytes of w is an ASCII letter or '-'. A byte is a letter when,
+ * OR-ed with 0x20, it lies in 0x61-0x7a (only A-Z and a-z do), tested on the low seven bits
+ * with two additions that cannot carry across bytes, and its top bit is clear; '-' is
+ * tested on w itself (CR OR-ed with 0x20 is '-') with an exact zero-byte test.
+ */
+function lettersOrDashes(w: number): boolean {
+  const l = w | 0x20202020;
+  const m = l & 0x7f7f7f7f;
+  const letters = ((m + 0x1f1f1f1f) | 0) & ~((m + 0x05050505) | 0) & ~l;
+  const x = w ^ 0x2d2d2d2d;
+  const dashes = ~((((x & 0x7f7f7f7f) + 0x7f7f7f7f) | 0) | x);
+  return (~(letters | dashes) & 0x80808080) === 0;
+}
+
+/**
  * Offset just after the blank line that ends a head starting at `off`, or -1 when
  * the bytes up to `end` hold no blank line. Accepts CRLF and bare LF line ends.
  */
@@ -505,6 +520,9 @@ function walkFields(buf: Uint8Array, firstLf: number, s: HeadScan, request: bool
       continue;
     }
     let i = ls;
+    // Four name bytes at a time while all four are letters or '-', as in almost every name;
+    // the word holding another byte (the colon, a digit, another tchar) is read byte by byte.
+    while (i + 4 <= end && lettersOrDashes(dv.getInt32(i, true))) i += 4;
     let c = buf[i] ?? 0;
     while (TCHAR[c] === 1) c = buf[++i] ?? 0;
     if (c !== COLON) {
