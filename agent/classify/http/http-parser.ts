@@ -602,25 +602,36 @@ export function scanRequestHead(buf: Uint8Array, off: number, length: number, ke
   if (end > off && !looksLikeRequestStart(buf, off, end - off)) return fail(s, ScanStatus.MALFORMED, 'bad_method');
   if (!headStatus(buf, off, end, partial, range, s)) return false;
   const rlStart = off;
-  const rlEnd = lineEndAt(buf, off, s.headEnd);
-  const firstLf = lineLf;
-  if (firstLf >= s.headEnd) return fail(s, ScanStatus.INCOMPLETE, 'no_blank_line_yet'); // OPEN: the request line is cut
-  // METHOD SP request-target SP HTTP-version
+  const headEnd = s.headEnd;
+  // METHOD SP request-target SP HTTP-version, in one pass to the line's end: the spaces, where
+  // the query starts, and the first fault, reported once the line is known to be whole.
   let sp1 = -1;
   let sp2 = -1;
-  for (let i = rlStart; i < rlEnd; i++) {
+  let query = -1;
+  let fault: string | undefined;
+  let i = rlStart;
+  for (; i < headEnd; i++) {
     const c = buf[i] ?? 0;
-    if (c === SP) { if (sp1 < 0) sp1 = i; else if (sp2 < 0) sp2 = i; else return fail(s, ScanStatus.MALFORMED, 'bad_request_line'); }
-    else if (c < 0x21 || c === 0x7f) return fail(s, ScanStatus.MALFORMED, 'control_character_in_request_line');
+    if (c > SP && c !== 0x7f) {
+      if ((c === 0x3f /* ? */ || c === 0x23 /* # */) && query < 0 && sp2 < 0 && sp1 >= 0) query = i;
+      continue;
+    }
+    if (c === SP) {
+      if (sp1 < 0) sp1 = i; else if (sp2 < 0) sp2 = i; else fault ??= 'bad_request_line';
+      continue;
+    }
+    if (c === LF || (c === CR && i + 1 < headEnd && buf[i + 1] === LF)) break;
+    fault ??= 'control_character_in_request_line';
   }
+  if (i >= headEnd) return fail(s, ScanStatus.INCOMPLETE, 'no_blank_line_yet'); // OPEN: the request line is cut
+  const rlEnd = i;
+  const firstLf = buf[i] === LF ? i : i + 1;
+  if (fault !== undefined) return fail(s, ScanStatus.MALFORMED, fault);
   if (sp1 <= rlStart || sp2 <= sp1 + 1) return fail(s, ScanStatus.MALFORMED, 'bad_request_line');
   if (sp1 - rlStart > MAX_METHOD_LEN) return fail(s, ScanStatus.MALFORMED, 'bad_method');
   const version = parseVersion(buf, sp2 + 1, rlEnd);
   if (version === undefined) return fail(s, ScanStatus.MALFORMED, 'bad_http_version');
-  let targetEnd = sp2;
-  if (!keepQuery) {
-    for (let i = sp1 + 1; i < sp2; i++) if (buf[i] === 0x3f /* ? */ || buf[i] === 0x23 /* # */) { targetEnd = i; break; }
-  }
+  const targetEnd = keepQuery || query < 0 ? sp2 : query;
   s.methodStart = rlStart;
   s.methodEnd = sp1;
   s.pathStart = sp1 + 1;
