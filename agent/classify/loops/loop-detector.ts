@@ -37,6 +37,19 @@ function isJsSpace(c: number): boolean {
 }
 
 /**
+ * Whether each of the four bytes of w is visible ASCII (0x21-0x7e) and not ';': no byte that
+ * ends a Root. On the low seven bits, two additions that cannot carry across bytes test
+ * 0x21 <= b and b <= 0x7e; the top bit must be clear; ';' by an exact zero-byte test.
+ */
+function visibleNoSemicolon(w: number): boolean {
+  const m = w & 0x7f7f7f7f;
+  const x = w ^ 0x3b3b3b3b;
+  const notSemi = (((x & 0x7f7f7f7f) + 0x7f7f7f7f) | 0) | x;
+  const ok = ~w & ((m + 0x5f5f5f5f) | 0) & ~((m + 0x01010101) | 0) & notSemi;
+  return (~ok & 0x80808080) === 0;
+}
+
+/**
  * traceRoot() on the bytes buf[start, end) without making a string: the same
  * leftmost match as its regular expression. True when there is a Root; its bytes
  * are then buf[out[0], out[1]) (1 to 64 of them).
@@ -49,6 +62,10 @@ export function findTraceRoot(buf: Uint8Array, start: number, end: number, out: 
     if (q + 5 <= end && buf[q] === 0x52 && buf[q + 1] === 0x6f && buf[q + 2] === 0x6f && buf[q + 3] === 0x74 && buf[q + 4] === 0x3d) {
       const rs = q + 5;
       let re = rs;
+      // Four bytes at a time while all four are visible ASCII other than ';' (an ALB Root is
+      // hex digits and '-'); the word holding another byte is read byte by byte below.
+      const dv = wordView(buf);
+      while (re + 4 <= end && re - rs <= ROOT_MAX - 4 && visibleNoSemicolon(dv.getInt32(re, true))) re += 4;
       while (re < end && re - rs < ROOT_MAX) {
         const c = buf[re] ?? 0;
         if (c === 0x3b || isJsSpace(c)) break;
