@@ -125,10 +125,13 @@ describe('real servers with loss, resets and refusals, checked against tshark', 
     // Live, the analyzer and tcpdump are two sockets, and the kernel stamps the packets this host
     // sends once per socket, microseconds apart: a segment that fills a hole right at the
     // threshold can be out-of-order in one capture and a retransmission in the other (seen: 26 + 2
-    // against 27 + 1). The segments below the next expected sequence number are the same in both.
+    // against 27 + 1, and 24 + 16 against 27 + 13: on veth Linux retransmits a lost segment about
+    // one RTT after it, which is the threshold itself). The segments below the next expected
+    // sequence number are the same in both; how they split may differ by an eighth of them.
     const live = `analyzer live ${JSON.stringify(tcp)}, tshark retransmissions ${retrans}, out-of-order ${ooo}, fast ${fast}`;
     assert.equal((tcp['retransmissions'] ?? 0) + (tcp['out_of_order'] ?? 0), retrans + ooo, `segments below the next expected byte: ${live}`);
-    assert.ok(Math.abs((tcp['retransmissions'] ?? 0) - retrans) <= 2, `retransmissions within the threshold jitter: ${live}`);
+    const jitter = Math.max(2, Math.ceil((retrans + ooo) / 8));
+    assert.ok(Math.abs((tcp['retransmissions'] ?? 0) - retrans) <= jitter, `retransmissions within the threshold jitter (${jitter}): ${live}`);
     assert.ok(Math.abs((tcp['fast_retransmissions'] ?? 0) - fast) <= 2, `fast retransmissions within the threshold jitter: ${live}`);
     // The same packets with the same timestamps (tcpdump's capture, read back): exactly tshark's counts.
     const offline = spawnSync(process.execPath, [MAIN, '--read', pcap, '-l', join(dir, 'logs-read'), '--summary-format', 'json', '--cloudwatch', 'off'], { encoding: 'utf8' });
