@@ -288,10 +288,12 @@ async function main(): Promise<void> {
   // Where the full run's time goes: the start alone (1,000 packets of the same mix: Node.js, the
   // modules, opening the file), and twice the packets, whose second half costs what the analysis
   // costs once started and JIT-compiled (the generator is seeded: its first half is the file above).
-  const startFile = join(CACHE, 'lb-traffic-1000.pcap');
-  if (!existsSync(startFile)) generateLbTraffic(startFile, 1000);
+  const startPackets = 1000;
+  const startFile = join(CACHE, `lb-traffic-${startPackets}.pcap`);
+  if (!existsSync(startFile)) generateLbTraffic(startFile, startPackets);
   const start = median(Array.from({ length: OFFLINE_REPEATS }, () => read(startFile)));
-  rows.push({ what: 'lb-traffic-analyzer --read, 1,000 packets (the start alone)', seconds: start.seconds, pps: 1000 / start.seconds, cpu: start.cpu,
+  rows.push({ what: `lb-traffic-analyzer --read, ${startPackets.toLocaleString('en-US')} packets (the start alone)`, seconds: start.seconds,
+    pps: startPackets / start.seconds, cpu: start.cpu,
     rssMb: start.rssMb, note: start.spread });
   const doubleFile = join(CACHE, `lb-traffic-${2 * PACKETS}.pcap`);
   if (!existsSync(doubleFile)) {
