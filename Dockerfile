@@ -81,4 +81,4 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "dist/agent/healthcheck.js"]
 # The Node.js options the agent runs with: agent/node-flags.ts says why.
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--v8-pool-size=1", "dist/agent/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--v8-pool-size=1", "--no-maglev", "dist/agent/main.js"]

@@ -29,6 +29,7 @@ import type { Shipping } from './ship/shipping.js';
 import type { StatsSnapshot } from './ship/shipping-types.js';
 import { buildSummary, summaryJson, summaryTable } from './ship/summary.js';
 import { IdleClock } from './flows/idle-clock.js';
+import { useRuntimeFlags } from './node-flags.js';
 
 const SHUTDOWN_BUDGET_MS = 4000;
 /** How long past the buffer timeout capture runs after SIGTERM, for the kernel's last block. */
@@ -348,6 +349,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  useRuntimeFlags();
   let parsed;
   try {
     parsed = parseConfig(process.argv.slice(2), process.env, { defaultInterface: () => defaultRouteInterface() });

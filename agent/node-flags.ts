@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+
 /**
  * The Node.js options the agent runs with: the Dockerfile's ENTRYPOINT, scripts/run.sh,
  * `npm start` and the benchmark pass these (test/unit/infra/node-flags.test.ts keeps them
@@ -16,7 +18,29 @@
  *   (~3 MB on the benchmark capture).
  *   An agent meant to use a few percent of one core has no use for four.
  *
- * Both are accepted in NODE_OPTIONS too, for a launch this project does not control (that
- * command, or `node dist/agent/main.js` by hand).
+ * - `--no-maglev`: V8's mid-tier optimising compiler, on by default in the Node.js 24 the
+ *   container runs (off in Node.js 20). On Node.js 24.22 (BENCHMARKS.md, 2026-12-07 05:00-05:20
+ *   UTC) it cost the agent more than it saved: at 20k pkt/s 4.0 % of one core against 2.8 %
+ *   without it, 175 against 149 MB of RSS (three interleaved pairs); on the benchmark file 2.17
+ *   against 2.07 CPU s and 104 against 86 MB of peak RSS (four pairs). Turbofan still compiles
+ *   the hot path.
+ *
+ * The first two are accepted in NODE_OPTIONS too (NODE_OPTIONS_FLAGS), for a launch this project
+ * does not control (that command, or `node dist/agent/main.js` by hand). Node.js refuses
+ * `--no-maglev` there, so the agent sets it itself at start (useRuntimeFlags) when it was not
+ * given: only module loading has run by then, nothing hot enough for an optimising tier.
  */
-export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=1'];
+export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=1', '--no-maglev'];
+
+/** The options of NODE_FLAGS that Node.js takes in NODE_OPTIONS. */
+export const NODE_OPTIONS_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=1'];
+
+/** V8 options the agent sets itself when its command line lacks them (see above). */
+const RUNTIME_FLAGS: readonly string[] = ['--no-maglev'];
+
+/** Sets those RUNTIME_FLAGS that `execArgv` lacks; returns them. */
+export function useRuntimeFlags(execArgv: readonly string[] = process.execArgv): string[] {
+  const missing = RUNTIME_FLAGS.filter((f) => !execArgv.includes(f));
+  for (const f of missing) setFlagsFromString(f);
+  return missing;
+}

@@ -7,4 +7,4 @@ bash scripts/setup.sh
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo --preserve-env=AWS_REGION,AWS_PROFILE,AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY,AWS_SESSION_TOKEN"; fi
 # The Node.js options the agent runs with: agent/node-flags.ts says why.
-exec $SUDO node --max-semi-space-size=1 --v8-pool-size=1 dist/agent/main.js "$@"
+exec $SUDO node --max-semi-space-size=1 --v8-pool-size=1 --no-maglev dist/agent/main.js "$@"

@@ -109,7 +109,7 @@ describe('Dockerfile', () => {
     assert.match(final, /^VOLUME \["\/var\/log\/lb-traffic-analyzer"\]$/m);
     assert.match(final, /^STOPSIGNAL SIGTERM$/m);
     assert.match(final, /^HEALTHCHECK .*\n\s+CMD \["node", "dist\/agent\/healthcheck\.js"\]$/m);
-    assert.match(final, /^ENTRYPOINT \["node", ("--[a-z0-9-]+=\d+", )*"dist\/agent\/main\.js"\]$/m);
+    assert.match(final, /^ENTRYPOINT \["node", ("--[a-z0-9-]+(=\d+)?", )*"dist\/agent\/main\.js"\]$/m);
     assert.match(final, /LBTA_LOG_DIR=\/var\/log\/lb-traffic-analyzer/);
   });
 

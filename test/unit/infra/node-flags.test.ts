@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../../../agent/node-flags.js';
+import { NODE_FLAGS, NODE_OPTIONS_FLAGS, useRuntimeFlags } from '../../../agent/node-flags.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const root = (() => {
@@ -41,12 +41,24 @@ describe('The Node.js options the agent runs with', () => {
     assert.match(r.stdout, /^\d+\.\d+\.\d+/);
   });
 
-  it('are accepted in NODE_OPTIONS, and take effect (a 1 MB semispace: new space of 2 MB)', () => {
+  it('are accepted in NODE_OPTIONS (those Node.js allows there), and take effect (a 1 MB semispace: new space of 2 MB)', () => {
+    assert.ok(NODE_OPTIONS_FLAGS.every((f) => NODE_FLAGS.includes(f)));
     const r = spawnSync(process.execPath, ['-e',
       "const v8 = require('v8'); const keep = []; for (let i = 0; i < 2e6; i++) { const o = { i, a: [i] }; if (i % 100 === 0) keep.push(o); }" +
       "console.log(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size)"],
-    { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: spaced } });
+    { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: NODE_OPTIONS_FLAGS.join(' ') } });
     assert.equal(r.status, 0, r.stderr);
     assert.ok(Number(r.stdout) > 0 && Number(r.stdout) <= 2 * 1024 * 1024, `new space ${r.stdout.trim()} bytes`);
+  });
+
+  it('the rest (--no-maglev) the agent sets itself when the command line lacks them', () => {
+    // Node.js refuses --no-maglev in NODE_OPTIONS: that is why the agent sets it at start.
+    const refused = spawnSync(process.execPath, ['-e', '0'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '--no-maglev' } });
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /--no-maglev is not allowed in NODE_OPTIONS/);
+    assert.deepEqual(NODE_FLAGS.filter((f) => !NODE_OPTIONS_FLAGS.includes(f)), ['--no-maglev']);
+    assert.deepEqual(useRuntimeFlags([...NODE_FLAGS]), []);
+    assert.deepEqual(useRuntimeFlags(['--max-semi-space-size=1']), ['--no-maglev']);
+    assert.match(read('agent/main.ts'), /async function main\(\): Promise<void> \{\n  useRuntimeFlags\(\);/);
   });
 });
