@@ -18,9 +18,9 @@ import { setFlagsFromString } from 'node:v8';
  *   (~3 MB on the benchmark capture).
  *   An agent meant to use a few percent of one core has no use for four.
  *
- * - `--no-maglev`: V8's mid-tier optimising compiler, on by default in the Node.js 24 the
- *   container runs (off in Node.js 20). On Node.js 24.22 (BENCHMARKS.md, 2026-12-07 05:00-05:20
- *   UTC) it cost the agent more than it saved: at 20k pkt/s 4.0 % of one core against 2.8 %
+ * - `--no-maglev`: no Maglev, V8's mid-tier optimising compiler, which is on by default in the
+ *   Node.js 24 the container runs (off in Node.js 20). On Node.js 24.22 (BENCHMARKS.md, the section of 2026-12-07
+ *   05:16-05:46 UTC) it cost the agent more than it saved: at 20k pkt/s 4.0 % of one core against 2.8 %
  *   without it, 175 against 149 MB of RSS (three interleaved pairs); on the benchmark file 2.17
  *   against 2.07 CPU s and 104 against 86 MB of peak RSS (four pairs). Turbofan still compiles
  *   the hot path.
