@@ -370,10 +370,6 @@ async function main(): Promise<void> {
   const oursS10 = read(file, ['-s', '10']);
   rows.push(row('lb-traffic-analyzer --read -s 10', oursS10));
   rows.push(row('lb-traffic-analyzer --read -s 100', read(file, ['-s', '100'])));
-  const tshark = median(tsharkRuns);
-  rows.push(row('tshark TCP analysis + HTTP display filter', tshark, tshark.spread));
-  rows.push(row('tshark -q -z conv,tcp', timed('tshark', ['-n', '-r', file, '-q', '-z', 'conv,tcp'])));
-  rows.push(row('tcpdump -nn -r (print every packet)', timed('bash', ['-c', `tcpdump -nn -r ${file} > /dev/null 2>&1`])));
   if (node24 !== undefined) {
     const runs = Array.from({ length: OFFLINE_REPEATS }, () => read(file, [], logs, node24.bin));
     const on24 = median(runs);
@@ -381,6 +377,10 @@ async function main(): Promise<void> {
     const same = JSON.stringify(s24['http_errors']) === JSON.stringify(s['http_errors']) && JSON.stringify(s24['events']) === JSON.stringify(s['events']);
     rows.push(row(`lb-traffic-analyzer --read (full analysis) on ${node24.name}`, on24, `${on24.spread ? `${on24.spread}; ` : ''}${same ? 'the same status classes and events' : `DIFFERENT figures: ${JSON.stringify(s24['events'])}`}`));
   }
+  const tshark = median(tsharkRuns);
+  rows.push(row('tshark TCP analysis + HTTP display filter', tshark, tshark.spread));
+  rows.push(row('tshark -q -z conv,tcp', timed('tshark', ['-n', '-r', file, '-q', '-z', 'conv,tcp'])));
+  rows.push(row('tcpdump -nn -r (print every packet)', timed('bash', ['-c', `tcpdump -nn -r ${file} > /dev/null 2>&1`])));
   rows.push(row('tcpdump -r -w /dev/null (copy only)', timed('bash', ['-c', `tcpdump -r ${file} -w /dev/null 2>/dev/null`])));
 
   const openFile = join(CACHE, 'open-100k.pcap');
