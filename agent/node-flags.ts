@@ -30,13 +30,13 @@ import { setFlagsFromString } from 'node:v8';
  * `--no-maglev` there, so the agent sets it itself at start (useRuntimeFlags) when it was not
  * given: only module loading has run by then, nothing hot enough for an optimising tier.
  */
-export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=1', '--no-maglev'];
-
 /** The options of NODE_FLAGS that Node.js takes in NODE_OPTIONS. */
 export const NODE_OPTIONS_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=1'];
 
 /** V8 options the agent sets itself when its command line lacks them (see above). */
 const RUNTIME_FLAGS: readonly string[] = ['--no-maglev'];
+
+export const NODE_FLAGS: readonly string[] = [...NODE_OPTIONS_FLAGS, ...RUNTIME_FLAGS];
 
 /** Sets those RUNTIME_FLAGS that `execArgv` lacks; returns them. */
 export function useRuntimeFlags(execArgv: readonly string[] = process.execArgv): string[] {
