@@ -17,6 +17,7 @@ import { CaptureError, CaptureErrorCode, type CaptureStats, type PacketHandler, 
 import { linkTypeFromName, loadPcapBinding, MAX_SNAPLEN } from './pcap-binding.js';
 import { PcapFileReader } from './pcap-file-reader.js';
 import { Completion } from './completion.js';
+import { NODE_FLAGS } from '../node-flags.js';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./file-reader-child.js', import.meta.url));
 /** Enough of the child's stderr for its one-line message. */
@@ -114,7 +115,8 @@ export class FileSource implements PacketSource {
       }
     }
     this.#onPacket = onPacket;
-    const child = spawn(process.execPath, [CHILD_SCRIPT, path, filter], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The reader runs a JavaScript callback per packet: it gets the agent's Node.js options too.
+    const child = spawn(process.execPath, [...NODE_FLAGS, CHILD_SCRIPT, path, filter], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let stderr = '';
     child.stderr?.setEncoding('utf8');

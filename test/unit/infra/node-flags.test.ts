@@ -31,6 +31,8 @@ describe('The Node.js options the agent runs with', () => {
     assert.match(read('scripts/run.sh'), new RegExp(`\\bnode ${spaced} dist/agent/main\\.js "\\$@"`));
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
     assert.equal(pkg.scripts['start'], `node ${spaced} dist/agent/main.js`);
+    // The --filter reader child runs a callback per packet, with the same options.
+    assert.match(read('agent/capture/file-source.ts'), /spawn\(process\.execPath, \[\.\.\.NODE_FLAGS, CHILD_SCRIPT,/);
     // The command's first line carries no options: `env -S` is missing from older coreutils.
     assert.equal(read('agent/main.ts').split('\n')[0], '#!/usr/bin/env node');
   });
