@@ -25,6 +25,7 @@ import { Pipeline } from './pipeline.js';
 import { writeHealthFile } from './ship/health-file.js';
 import { LocalLog, LocalLogError } from './ship/local-log.js';
 import { createLogger, type AgentLogger } from './ship/logger.js';
+import { stdoutIsTty, writeFdSync, writeStdout } from './ship/stdout.js';
 import type { Shipping } from './ship/shipping.js';
 import type { StatsSnapshot } from './ship/shipping-types.js';
 import { buildSummary, summaryJson, summaryTable } from './ship/summary.js';
@@ -54,7 +55,7 @@ function version(): string {
 }
 
 function fail(code: number, message: string): never {
-  process.stderr.write(`lb-traffic-analyzer: ${message}\n`);
+  writeFdSync(2, `lb-traffic-analyzer: ${message}\n`);
   process.exit(code);
 }
 
@@ -107,7 +108,7 @@ function statsFor(pipeline: Pipeline, source: PacketSource, localLog: LocalLog):
  * credential look-ups can take seconds) still ends in an orderly exit 0.
  */
 let onStopSignal: (signal: string) => void = (signal) => {
-  process.stderr.write(`lb-traffic-analyzer: ${signal} during start-up, exiting\n`);
+  writeFdSync(2, `lb-traffic-analyzer: ${signal} during start-up, exiting\n`);
   process.exit(0);
 };
 process.on('SIGTERM', () => onStopSignal('SIGTERM'));
@@ -170,7 +171,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
     logQueryStrings: config.logQueryStrings,
   });
 
-  const pretty = config.summaryFormat === 'table' || (config.summaryFormat === 'auto' && process.stdout.isTTY === true);
+  const pretty = config.summaryFormat === 'table' || (config.summaryFormat === 'auto' && stdoutIsTty());
   let previousCapture: CaptureStats | undefined;
   const printSummary = (final: boolean): void => {
     const capture = source.stats();
@@ -188,7 +189,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
       final,
     });
     previousCapture = capture;
-    process.stdout.write(`${pretty ? summaryTable(s) : summaryJson(s)}\n`);
+    writeStdout(`${pretty ? summaryTable(s) : summaryJson(s)}\n`);
   };
 
   source.start(pipeline.onPacket);
@@ -355,17 +356,17 @@ async function main(): Promise<void> {
     parsed = parseConfig(process.argv.slice(2), process.env, { defaultInterface: () => defaultRouteInterface() });
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const p of err.problems) process.stderr.write(`lb-traffic-analyzer: ${p}\n`);
+      for (const p of err.problems) writeFdSync(2, `lb-traffic-analyzer: ${p}\n`);
       process.exit(2);
     }
     throw err;
   }
   if (parsed.kind === 'help') {
-    process.stdout.write(`${helpText(version())}\n`);
+    writeStdout(`${helpText(version())}\n`);
     return;
   }
   if (parsed.kind === 'version') {
-    process.stdout.write(`${version()}\n`);
+    writeStdout(`${version()}\n`);
     return;
   }
   const config = parsed.config;

@@ -37,7 +37,7 @@ export type Config = Readonly<{
   synTimeoutSec: number;
   /** --idle-timeout / LBTA_IDLE_TIMEOUT, seconds before an idle connection is expired. */
   idleTimeoutSec: number;
-  /** --log-level / LBTA_LOG_LEVEL for the agent's own pino logs. */
+  /** --log-level / LBTA_LOG_LEVEL for the agent's own log lines. */
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 }>;
 

@@ -56,7 +56,7 @@ const DEFAULT_WARN_INTERVAL_MS = 60_000;
 /** Why events were lost, for the event that reports them. */
 export type LossReason = 'overflow' | 'torn';
 
-/** The slice of a logger the local log uses (pino's Logger satisfies it). */
+/** The slice of a logger the local log uses (the agent's, ship/logger.ts, satisfies it). */
 export type LocalLogLogger = {
   warn(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;

@@ -1,22 +1,32 @@
 /**
- * The agent's own logs (not the event log): pino, JSON lines on stdout for
- * journald/docker, a short readable line per entry on a terminal.
+ * The agent's own logs (not the event log): JSON lines on stdout for journald and
+ * docker, in pino's shape (`{"level":30,"time":…,"pid":…,"hostname":…,"name":…,
+ * fields…,"msg":…}`, level numbers 10-60, an `err` that is an Error written as its type,
+ * message and stack), and a short readable line per entry on a terminal.
  *
- * A stdout or stderr whose reader went away (EPIPE: the log collector restarted,
- * a pipe to `head` closed) must not stop the analysis: once a logger for stdout
- * exists, write errors on stdout/stderr are dropped and counted (stdioErrors)
- * instead of becoming an unhandled 'error' event that ends the process. The event
- * log on disk is the record; these lines are a courtesy.
+ * It was pino. The agent writes a few lines an hour, synchronously, with no transports,
+ * child loggers or redaction, and pino brought 13 packages and loaded worker threads
+ * and `assert` for them. Measured with 100k connections (issue 6): pino and node:crypto
+ * (events/id.ts) were 3.3 MB of peak RSS on Node.js 24 and 1.8 MB on Node.js 20.
+ *
+ * Output failures follow stdout.ts: dropped and counted, never fatal.
  */
-import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import { hostname } from 'node:os';
+import type { ShipLogger } from './shipping-types.js';
+import { stdoutIsTty, writeStdout } from './stdout.js';
 
-export type AgentLogger = Logger;
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
-const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+/** pino's level numbers, which log pipelines that parse them expect. */
+const LEVEL_VALUES: Readonly<Record<LogLevel, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const SKIP = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name']);
 
-/** Formats one pino JSON line for a human: "09:30:15 WARN message key=value". */
+type LogFn = (fieldsOrMessage: object | string, message?: string) => void;
+
+export type AgentLogger = ShipLogger & Readonly<{ trace: LogFn; debug: LogFn; info: LogFn; warn: LogFn; error: LogFn; fatal: LogFn }>;
+
+/** Formats one JSON log line for a human: "09:30:15 WARN message key=value". */
 export function prettyLine(json: string): string {
   let o: Record<string, unknown>;
   try {
@@ -25,7 +35,7 @@ export function prettyLine(json: string): string {
     return json;
   }
   const t = typeof o['time'] === 'number' ? new Date(o['time']).toISOString().slice(11, 19) : '';
-  const level = LEVELS[o['level'] as number] ?? String(o['level']);
+  const level = LEVEL_NAMES[o['level'] as number] ?? String(o['level']);
   const extras = Object.entries(o)
     .filter(([k]) => !SKIP.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
@@ -33,39 +43,63 @@ export function prettyLine(json: string): string {
   return `${t} ${level.padEnd(5)} ${String(o['msg'] ?? '')}${extras ? `  ${extras}` : ''}`;
 }
 
-/** Writes to stdout/stderr that failed (reader gone) and were dropped. */
-export const stdioErrors = { dropped: 0 };
-
-function countDropped(): void {
-  stdioErrors.dropped++;
+/** An Error as pino writes it: type, message, stack and its own fields (code, errno…). */
+function errorFields(err: Error): Record<string, unknown> {
+  return Object.assign({ type: err.constructor.name, message: err.message, stack: err.stack }, err as object);
 }
 
-let stdioGuarded = false;
-
-/** Write errors on stdout/stderr are counted, never fatal (see the module comment). Idempotent. */
-export function guardStdio(): void {
-  if (stdioGuarded) return;
-  stdioGuarded = true;
-  process.stdout.on('error', countDropped);
-  process.stderr.on('error', countDropped);
-}
-
-export function createLogger(level: string, opts: { pretty?: boolean; destination?: NodeJS.WritableStream } = {}): AgentLogger {
-  const out = opts.destination ?? process.stdout;
-  const pretty = opts.pretty ?? process.stdout.isTTY === true;
-  const base = { level, base: { name: 'lb-traffic-analyzer' } };
-  if (out === process.stdout) guardStdio();
-  if (!pretty) {
-    if (out !== process.stdout) return pino(base, out);
-    const dest = pino.destination({ fd: 1, sync: true });
-    dest.on('error', countDropped);
-    return pino(base, dest);
+function jsonValue(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value instanceof Error ? errorFields(value) : value, (_k, v: unknown) => (v instanceof Error ? errorFields(v) : typeof v === 'bigint' ? v.toString() : v));
+  } catch {
+    return '"[not serialisable]"';
   }
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) out.write(`${prettyLine(line)}\n`);
-      cb();
-    },
-  });
-  return pino(base, stream);
 }
+
+/** One log line (ending in a newline): pino's key order, fields between the header and msg. */
+export function formatLine(level: number, timeMs: number, header: string, fields: object | undefined, message: string | undefined): string {
+  let line = `{"level":${level},"time":${timeMs}${header}`;
+  if (fields !== undefined) {
+    for (const [k, v] of Object.entries(fields)) {
+      const json = jsonValue(v);
+      if (json !== undefined) line += `,${JSON.stringify(k)}:${json}`;
+    }
+  }
+  if (message !== undefined) line += `,"msg":${JSON.stringify(message)}`;
+  return `${line}}\n`;
+}
+
+export type LoggerOptions = {
+  /** Readable lines instead of JSON (default: when stdout is a terminal). */
+  pretty?: boolean;
+  /** Where lines go (default: stdout). */
+  destination?: NodeJS.WritableStream;
+};
+
+export function createLogger(level: LogLevel | string, opts: LoggerOptions = {}): AgentLogger {
+  const min = LEVEL_VALUES[level as LogLevel] ?? LEVEL_VALUES.info;
+  const header = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())},"name":"lb-traffic-analyzer"`;
+  const pretty = opts.pretty ?? stdoutIsTty();
+  // Chosen once: where a line goes and in which form.
+  const dest = opts.destination;
+  const write: (line: string) => void =
+    dest !== undefined
+      ? (pretty ? (line) => { dest.write(`${prettyLine(line.trimEnd())}\n`); } : (line) => { dest.write(line); })
+      : (pretty ? (line) => writeStdout(`${prettyLine(line.trimEnd())}\n`) : writeStdout);
+  const at = (value: number): LogFn =>
+    value < min
+      ? () => undefined
+      : (fieldsOrMessage, message) => {
+          if (typeof fieldsOrMessage === 'string') write(formatLine(value, Date.now(), header, undefined, fieldsOrMessage));
+          else write(formatLine(value, Date.now(), header, fieldsOrMessage, message));
+        };
+  return Object.freeze({
+    trace: at(LEVEL_VALUES.trace),
+    debug: at(LEVEL_VALUES.debug),
+    info: at(LEVEL_VALUES.info),
+    warn: at(LEVEL_VALUES.warn),
+    error: at(LEVEL_VALUES.error),
+    fatal: at(LEVEL_VALUES.fatal),
+  });
+}
+

@@ -3,7 +3,7 @@
  */
 import type { FullConfig } from '../config/config.js';
 
-/** The slice of pino's Logger that ship/ and enrich/ use; pino's Logger satisfies it. */
+/** The slice of the agent's logger (ship/logger.ts) that ship/ and enrich/ use. */
 export type ShipLogger = {
   debug(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;

@@ -83,7 +83,7 @@ export function readLogDir(dir: string): { lines: LogLineJson[]; torn: string[] 
   return { lines, torn };
 }
 
-/** The agent as a child process; stdout split into pino log lines and summary lines. */
+/** The agent as a child process; stdout split into its own log lines and summary lines. */
 export class Agent {
   readonly child: ChildProcess;
   readonly logs: LogLineJson[] = [];
