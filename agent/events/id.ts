@@ -1,7 +1,33 @@
-import { randomFillSync } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 /** Random bytes are drawn 4 KB at a time: one system call per ~400 ids instead of one per id. */
 const POOL_BYTES = 4096;
+
+/**
+ * Fills `pool` from the kernel's random source. Not node:crypto, whose loading costs
+ * ~4 MB of resident memory (issue 6) for the agent that otherwise needs none of it
+ * when CloudWatch is off; node:crypto only where /dev/urandom cannot be read.
+ */
+export function fillRandom(pool: Uint8Array): void {
+  try {
+    const fd = openSync('/dev/urandom', 'r');
+    try {
+      let at = 0;
+      while (at < pool.length) {
+        const n = readSync(fd, pool, at, pool.length - at, null);
+        if (n <= 0) throw new Error('short read from /dev/urandom');
+        at += n;
+      }
+      return;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+    crypto.randomFillSync(pool);
+  }
+}
 
 const ALPHABET_CODES = Buffer.from('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 'latin1');
 
@@ -27,7 +53,7 @@ export class UlidFactory {
       }
       nowMs = this.#lastMs;
     } else {
-      if (this.#poolAt + 10 > POOL_BYTES) { randomFillSync(this.#pool); this.#poolAt = 0; }
+      if (this.#poolAt + 10 > POOL_BYTES) { fillRandom(this.#pool); this.#poolAt = 0; }
       for (let i = 0; i < 10; i++) this.#rand[i] = this.#pool[this.#poolAt++] ?? 0;
       this.#lastMs = nowMs;
     }

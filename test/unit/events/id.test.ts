@@ -36,3 +36,18 @@ test('ids drawn from the random pool across many milliseconds stay unique, well 
   assert.equal(new Set(list.map((id) => id.slice(10))).size, list.length, 'random parts differ');
   assert.deepEqual([...list].sort(), list);
 });
+
+test('the random pool is filled from the kernel without loading node:crypto, and is not all zeros', async () => {
+  // Prepare
+  const { fillRandom } = await import('../../../agent/events/id.js');
+  const a = new Uint8Array(4096);
+  const b = new Uint8Array(4096);
+  // Act
+  fillRandom(a);
+  fillRandom(b);
+  // Assess: 4 KB of random bytes: both non-zero somewhere, and different from each other.
+  assert.ok(a.some((x) => x !== 0) && b.some((x) => x !== 0));
+  assert.notDeepEqual(a, b);
+  // Every byte value shows up in 8 KB of random bytes (the chance one is missing is ~256·e^-32).
+  assert.equal(new Set([...a, ...b]).size, 256);
+});
