@@ -8,8 +8,9 @@
  * in a child process (see file-reader-child.ts) and this side replays the stream in
  * pipe-sized chunks, so timers and signals keep running between chunks.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { badFileError, captureErrorFromPcap } from './capture-errors.js';
 import { FileReaderExit, RECORD_HEADER_BYTES } from './file-reader-protocol.js';
@@ -116,6 +117,8 @@ export class FileSource implements PacketSource {
     }
     this.#onPacket = onPacket;
     // The reader runs a JavaScript callback per packet: it gets the agent's Node.js options too.
+    // node:child_process is loaded here, not at start: only a filtered file needs it (~1 MB resident).
+    const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
     const child = spawn(process.execPath, [...NODE_FLAGS, CHILD_SCRIPT, path, filter], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let stderr = '';
