@@ -6,7 +6,7 @@
  * RangeError (a read past the buffer) or any other exception is a crash.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CaptureError, CaptureErrorCode } from '../../../agent/capture/packet-source.js';
@@ -14,7 +14,10 @@ import { MAX_RECORD_BYTES, PcapFileReader } from '../../../agent/capture/pcap-fi
 import { within, type FuzzTarget } from '../target.js';
 
 // A RAM-backed directory when there is one: writing the input is most of the cost of a run.
-const path = join(mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'lbta-fuzz-pcap-')), 'input.pcap');
+const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'lbta-fuzz-pcap-'));
+const path = join(dir, 'input.pcap');
+// Removed when the process (or the worker running the fuzzer) exits, so no run leaves a directory behind.
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const OWN_MESSAGES = /empty file|unknown file format|truncated|corrupt file|no Interface Description Block|ends inside a record/;
 
 export const target: FuzzTarget = {
