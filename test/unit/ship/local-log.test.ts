@@ -1,4 +1,4 @@
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,9 +11,23 @@ const DAY = 86_400_000;
 const events = new EventFactory();
 const ev = (n: number) => events.create(EventType.TCP_ERROR, 'reset_by_target', `Connection reset #${n}`, 1_771_147_815_000_000 + n);
 
+const made: string[] = [];
+/** A fresh directory, removed after the file's tests (also those a test leaves behind on failure). */
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'lbta-log-'));
+  const dir = mkdtempSync(join(tmpdir(), 'lbta-log-'));
+  made.push(dir);
+  return dir;
 }
+after(() => {
+  for (const dir of made) {
+    try {
+      chmodSync(dir, 0o700);
+    } catch {
+      /* already gone */
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 describe('local event log', () => {
   test('writes one JSON object per line into errors_YYYY-MM-DD.log of the UTC write date', () => {
