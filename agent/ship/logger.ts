@@ -1,8 +1,8 @@
 /**
  * The agent's own logs (not the event log): JSON lines on stdout for journald and
- * docker, in pino's shape (`{"level":30,"time":…,"pid":…,"hostname":…,"name":…,
- * fields…,"msg":…}`, level numbers 10-60, an `err` that is an Error written as its type,
- * message and stack), and a short readable line per entry on a terminal.
+ * docker, the lines pino wrote for it before (`{"level":30,"time":…,"name":…,fields…,
+ * "msg":…}`, level numbers 10-60, an Error written as its type, message, stack and own
+ * fields), and a short readable line per entry on a terminal.
  *
  * It was pino. The agent writes a few lines an hour, synchronously, with no transports,
  * child loggers or redaction, and pino brought 13 packages and loaded worker threads
@@ -11,7 +11,6 @@
  *
  * Output failures follow stdout.ts: dropped and counted, never fatal.
  */
-import { hostname } from 'node:os';
 import type { ShipLogger } from './shipping-types.js';
 import { stdoutIsTty, writeStdout } from './stdout.js';
 
@@ -78,7 +77,7 @@ export type LoggerOptions = {
 
 export function createLogger(level: LogLevel | string, opts: LoggerOptions = {}): AgentLogger {
   const min = LEVEL_VALUES[level as LogLevel] ?? LEVEL_VALUES.info;
-  const header = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())},"name":"lb-traffic-analyzer"`;
+  const header = ',"name":"lb-traffic-analyzer"';
   const pretty = opts.pretty ?? stdoutIsTty();
   // Chosen once: where a line goes and in which form.
   const dest = opts.destination;
