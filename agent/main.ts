@@ -25,7 +25,7 @@ import { Pipeline } from './pipeline.js';
 import { writeHealthFile } from './ship/health-file.js';
 import { LocalLog, LocalLogError } from './ship/local-log.js';
 import { createLogger, type AgentLogger } from './ship/logger.js';
-import { stdoutIsTty, writeFdSync, writeStdout } from './ship/stdout.js';
+import { stdioErrors, stdoutIsTty, writeFdSync, writeStdout } from './ship/stdout.js';
 import type { Shipping } from './ship/shipping.js';
 import type { StatsSnapshot } from './ship/shipping-types.js';
 import { buildSummary, summaryJson, summaryTable } from './ship/summary.js';
@@ -185,6 +185,7 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
       captureHealth: live ? source.health?.() : undefined,
       events: pipeline.eventsByType(),
       localLog: localLog.stats(),
+      stdoutDropped: stdioErrors.dropped,
       shipping: shipping?.status() ?? (live && context.mode === 'local' ? { mode: 'local', reason: context.reason } : undefined),
       final,
     });

@@ -21,6 +21,8 @@ export type SummaryInput = Readonly<{
   captureHealth?: CaptureHealth | undefined;
   events: Readonly<Record<string, number>>;
   localLog: LocalLogStats | undefined;
+  /** Log lines and summaries dropped because stdout was full or gone (ship/stdout.ts). */
+  stdoutDropped?: number;
   shipping: unknown;
   final: boolean;
 }>;
@@ -114,6 +116,7 @@ export function buildSummary(i: SummaryInput): Summary {
     events: i.events,
     events_suppressed: f.events_suppressed,
     local_log: i.localLog,
+    stdout_lines_dropped: i.stdoutDropped ?? 0,
     shipping: i.shipping,
   };
 }
@@ -203,6 +206,7 @@ export function summaryTable(s: Summary): string {
     ]),
     ...section('Events', [
       ['by type', s['events']], ['rate-limited', s['events_suppressed']], ['local log', s['local_log']],
+      ['stdout lost', s['stdout_lines_dropped']],
       ['CloudWatch', shippingLine(s['shipping'])],
     ]),
   ];

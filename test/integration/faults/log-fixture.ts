@@ -92,11 +92,12 @@ export class Agent {
   #rest = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], opts: { env?: Record<string, string>; wrap?: string[] } = {}) {
+  /** `stdout`: a descriptor to give the agent as its stdout instead of a pipe read here (then `logs` and `summaries` stay empty). */
+  constructor(args: string[], opts: { env?: Record<string, string>; wrap?: string[]; stdout?: number } = {}) {
     const cmd = [...(opts.wrap ?? []), process.execPath, MAIN, ...args];
     this.child = spawn(cmd[0] as string, cmd.slice(1), {
       env: { ...process.env, LBTA_CLOUDWATCH: 'off', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe'],
     });
     this.child.stdout?.setEncoding('utf8').on('data', (d: string) => this.#take(d));
     this.child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));

@@ -1,11 +1,13 @@
 /**
  * Issue 7, faults: the agent's stdout goes away (the log collector restarted, a
- * pipe closed). Its own log lines and summaries are then dropped, never fatal:
- * the analysis and the event log on disk go on.
+ * pipe closed) or stops being read (a full pipe). Its own log lines and summaries
+ * are then dropped, never fatal and never blocking: the analysis, the event log on
+ * disk and an orderly stop go on.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, closedPort, readLogDir, refuse } from './log-fixture.js';
@@ -42,6 +44,49 @@ describe('agent stdout closed under it (real binary)', () => {
       assert.equal(lines.filter((l) => l['type'] === 'CONNECTION_FAILED').length, 20);
     } finally {
       await agent.stop(2000);
+    }
+  });
+  test('a stdout whose reader stops reading (a full pipe: docker\'s awslogs driver while CloudWatch is away) does not freeze the agent: capture, the event log and SIGTERM go on', { timeout: 60_000 }, async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to capture on lo (run the suite as root, as CI does)');
+    // Prepare: stdout is a FIFO, as docker gives a container, shrunk to one page (F_SETPIPE_SZ) so that two
+    // summaries fill it, and nobody reads it.
+    const dir = join(work, 'logs-stall');
+    const fifo = join(work, 'stdout.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const wfd = openSync(fifo, constants.O_WRONLY);
+    const port = await closedPort();
+    const shrink = ['python3', '-c', 'import fcntl, os, sys; fcntl.fcntl(1, 1031, 4096); os.execvp(sys.argv[1], sys.argv[1:])'];
+    const agent = new Agent(['-i', 'lo', '--filter', `tcp port ${port}`, '-l', dir, '--summary-interval', '1', '--summary-format', 'json'], { wrap: shrink, stdout: wfd });
+    closeSync(wfd);
+    try {
+      // Act: summaries come each second and fill the pipe; meanwhile connections are refused.
+      await new Promise((r) => setTimeout(r, 4000));
+      const refused = await refuse(port, 20, 2);
+      await new Promise((r) => setTimeout(r, 2500));
+      const aliveBeforeStop = agent.child.exitCode === null && agent.child.signalCode === null;
+      const stopAsked = Date.now();
+      const exit = await agent.stop(10_000);
+      const stopMs = Date.now() - stopAsked;
+      const held = Buffer.alloc(1 << 16);
+      let n = 0;
+      try {
+        n = readSync(rfd, held, 0, held.length, null);
+      } catch {
+        /* empty */
+      }
+      // Assess
+      assert.ok(aliveBeforeStop, agent.stderr.slice(0, 400));
+      assert.ok(n > 0 && n <= 4096, `the pipe held ${n} bytes: it was full`);
+      assert.equal(exit.signal, null, `it exited by itself, not by SIGKILL: ${agent.stderr.slice(0, 400)}`);
+      assert.equal(exit.code, 0, agent.stderr.slice(0, 400));
+      assert.ok(stopMs < 5000, `SIGTERM took ${stopMs} ms`);
+      const { lines } = readLogDir(dir);
+      assert.equal(refused, 20);
+      assert.equal(lines.filter((l) => l['type'] === 'CONNECTION_FAILED').length, 20, 'every refusal reached the event log');
+    } finally {
+      await agent.stop(2000);
+      closeSync(rfd);
     }
   });
 });

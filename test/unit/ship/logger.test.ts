@@ -5,12 +5,13 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, formatLine, prettyLine } from '../../../agent/ship/logger.js';
-import { stdioErrors, writeFdSync } from '../../../agent/ship/stdout.js';
+import { nonBlockingDescriptor, RETRY_MS, stdioErrors, writeFdSync } from '../../../agent/ship/stdout.js';
 
 function collector(): { stream: Writable; lines: string[] } {
   const lines: string[] = [];
@@ -148,6 +149,66 @@ describe('stdout writes', () => {
       assert.equal(readFileSync(file, 'utf8'), text);
       assert.equal(stdioErrors.dropped, before);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a reader that stops reading costs a write at most RETRY_MS once, then nothing; lines are dropped whole or ended, never run together', () => {
+    // Prepare: a FIFO with a reader that reads nothing for now, and the writer's end made non-blocking as stdout is.
+    const dir = mkdtempSync(join(tmpdir(), 'lbta-stdout-'));
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const blocking = openSync(fifo, constants.O_WRONLY);
+    const fd = nonBlockingDescriptor(blocking);
+    try {
+      assert.notEqual(fd, blocking, 'a FIFO gets a descriptor of its own');
+      const before = stdioErrors.dropped;
+      const line = (n: number): string => `{"n":${n},"pad":"${'x'.repeat(10_000)}"}\n`;
+      // Act: write until the pipe (64 KiB here) is full and lines are dropped.
+      const started = Date.now();
+      let n = 0;
+      while (stdioErrors.dropped === before && n < 1000) writeFdSync(fd, line(n++));
+      const firstFull = Date.now() - started;
+      const t0 = Date.now();
+      for (let i = 0; i < 20; i++) writeFdSync(fd, line(n++));
+      const stalledWrites = Date.now() - t0;
+      // The reader comes back: it drains the pipe, then one more line is written.
+      const chunks: Buffer[] = [];
+      const drain = (): void => {
+        const b = Buffer.alloc(1 << 16);
+        for (;;) {
+          let got = 0;
+          try {
+            got = readSync(rfd, b, 0, b.length, null);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return;
+            throw err;
+          }
+          if (got === 0) return;
+          chunks.push(Buffer.from(b.subarray(0, got)));
+        }
+      };
+      drain();
+      writeFdSync(fd, line(n++));
+      drain();
+      // Assess
+      assert.ok(n < 1000, 'the pipe filled');
+      assert.ok(firstFull < 20 * RETRY_MS, `the first full write waited ${firstFull} ms`);
+      assert.ok(stalledWrites < RETRY_MS, `20 writes to a stalled reader took ${stalledWrites} ms: no waiting once stalled`);
+      assert.equal(stdioErrors.dropped - before, 21, 'the line that found the pipe full and the 20 after it are dropped');
+      const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+      assert.equal(lines.pop(), '', 'the output ends with a newline');
+      const whole = lines.filter((l) => l.endsWith('"}'));
+      // Every line is one whole line or the start of one that was cut; none holds two.
+      for (const l of lines) assert.equal(l.split('{"n":').length, 2, `one line per line: ${l.slice(0, 40)}…`);
+      for (const l of whole) JSON.parse(l);
+      assert.ok(lines.length - whole.length <= 1, 'at most the line that found the pipe full is cut');
+      assert.equal(JSON.parse(lines.at(-1) as string).n, n - 1, 'the line after the reader came back is whole and last');
+    } finally {
+      if (fd !== blocking) closeSync(fd);
+      closeSync(blocking);
+      closeSync(rfd);
       rmSync(dir, { recursive: true, force: true });
     }
   });

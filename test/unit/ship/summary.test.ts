@@ -25,7 +25,7 @@ function input(p: Pipeline, final: boolean): SummaryInput {
     nowMs: Date.UTC(2026, 0, 2, 3, 4, 5), startedMs: Date.UTC(2026, 0, 2, 3, 3, 35),
     source: { engine: 'pcap', name: 'eth0' }, pipeline: p.snapshot(10),
     capture: { received: 10, dropped: 7, ifDropped: 1 }, previousCapture: { received: 4, dropped: 3, ifDropped: 0 },
-    events: p.eventsByType(), localLog: undefined, shipping: { mode: 'local', reason: '--cloudwatch off' }, final,
+    events: p.eventsByType(), localLog: undefined, stdoutDropped: 3, shipping: { mode: 'local', reason: '--cloudwatch off' }, final,
   } as SummaryInput;
 }
 
@@ -47,6 +47,7 @@ describe('summary', () => {
     assert.deepEqual(s['events'], { CONNECTION_FAILED: 1 });
     assert.deepEqual(s['shipping'], { mode: 'local', reason: '--cloudwatch off' });
     assert.deepEqual(s['top_clients'], []);
+    assert.equal(s['stdout_lines_dropped'] as unknown, 3, 'log lines and summaries stdout could not take');
   });
 
   test('the table has a titled header, aligned sections and says sampling is off', () => {
@@ -75,6 +76,7 @@ describe('summary', () => {
     ].join('\n'));
     assert.ok(lines.includes('    kernel drops            7'));
     assert.ok(lines.includes('    CloudWatch    off (--cloudwatch off)'));
+    assert.ok(lines.includes('    stdout lost   3'));
   });
 
   test("a live capture's gaps, the rate limit and a degraded CloudWatch are in the table and the JSON", () => {
