@@ -362,12 +362,13 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Help and version go to stdout as it is (blocking): the process ends right after, and a slow terminal must not cut them.
   if (parsed.kind === 'help') {
-    writeStdout(`${helpText(version())}\n`);
+    writeFdSync(1, `${helpText(version())}\n`);
     return;
   }
   if (parsed.kind === 'version') {
-    writeStdout(`${version()}\n`);
+    writeFdSync(1, `${version()}\n`);
     return;
   }
   const config = parsed.config;
