@@ -12,7 +12,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsUnavailableReason, TestNetwork, waitFor } from '../helpers/netns.js';
@@ -64,6 +64,15 @@ async function refusedConnections(count: number, srcPortBase: number): Promise<v
 
 function refusedFrom(events: readonly Event[]): Event[] {
   return events.filter((e) => e.type === 'CONNECTION_FAILED' && e.dst_port === CLOSED_PORT && (e.src_ip === PEER_ADDR || e.dst_ip === HOST_ADDR));
+}
+
+/** readlink that answers undefined for a descriptor closed meanwhile. */
+function readlinkSafe(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 describe('the container image', { timeout: 3_000_000 }, () => {
@@ -164,6 +173,13 @@ describe('the container image', { timeout: 3_000_000 }, () => {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     assert.match(status, new RegExp(`^Uid:\\s+${CONTAINER_UID}\\s+${CONTAINER_UID}\\s+${CONTAINER_UID}\\s+${CONTAINER_UID}$`, 'm'));
     assert.match(status, /^CapEff:\s+0000000000002000$/m, 'only CAP_NET_RAW (bit 13) is effective');
+    // stdout is docker's FIFO, and the agent writes it through a non-blocking descriptor of its own
+    // (ship/stdout.ts): a log driver that stops reading (awslogs while CloudWatch is away) cannot freeze it.
+    const stdoutTarget = readlinkSync(`/proc/${pid}/fd/1`);
+    const own = readdirSync(`/proc/${pid}/fd`).filter((fd) => Number(fd) > 2 && readlinkSafe(`/proc/${pid}/fd/${fd}`) === stdoutTarget);
+    assert.equal(own.length, 1, `one descriptor of its own on stdout's pipe (${stdoutTarget})`);
+    const flags = parseInt(/^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${own[0] as string}`, 'utf8'))?.[1] ?? '0', 8);
+    assert.ok((flags & 0o4000) !== 0, `O_NONBLOCK on it (flags ${flags.toString(8)})`);
     // The image's HEALTHCHECK command judges it healthy (it reads the same health.json).
     const health = await runCommand('docker', ['exec', CONTAINER, 'node', 'dist/agent/healthcheck.js'], { timeoutMs: 30_000 });
     assert.equal(health.code, 0, `healthcheck: ${health.stdout}${health.stderr}`);
