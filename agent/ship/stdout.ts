@@ -13,7 +13,8 @@
  * (stdioErrors), and a line cut in the middle is ended before the next one, so readers
  * never see two lines run together. A reader gone for good (EPIPE: the log collector
  * restarted, a pipe to `head` closed) is the same: dropped and counted, never fatal.
- * A file never blocks; a socket (journald's stream) is written as it is.
+ * A socket (journald's stream under systemd, a parent's socketpair) cannot be reopened:
+ * it is put in non-blocking mode, as Node.js does for process.stdout. A file never blocks.
  */
 import { constants, fstatSync, openSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
@@ -68,6 +69,12 @@ export function writeFdSync(fd: number, text: string): void {
 export function nonBlockingDescriptor(fd: number): number {
   try {
     const st = fstatSync(fd);
+    if (st.isSocket() && fd === 1) {
+      // A socket cannot be reopened. Node.js puts the socket on stdout in non-blocking mode
+      // when it makes process.stdout (and never closes it): made once here, not written to.
+      void process.stdout.writable;
+      return fd;
+    }
     if (!st.isFIFO() && !st.isCharacterDevice()) return fd;
     return openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK);
   } catch {

@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TcpConversation } from '../../helpers/packet-builder.js';
@@ -92,8 +92,8 @@ export class Agent {
   #rest = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  /** `stdout`: a descriptor to give the agent as its stdout instead of a pipe read here (then `logs` and `summaries` stay empty). */
-  constructor(args: string[], opts: { env?: Record<string, string>; wrap?: string[]; stdout?: number } = {}) {
+  /** `stdout`: a descriptor or socket to give the agent as its stdout instead of a pipe read here (then `logs` and `summaries` stay empty). */
+  constructor(args: string[], opts: { env?: Record<string, string>; wrap?: string[]; stdout?: number | Socket } = {}) {
     const cmd = [...(opts.wrap ?? []), process.execPath, MAIN, ...args];
     this.child = spawn(cmd[0] as string, cmd.slice(1), {
       env: { ...process.env, LBTA_CLOUDWATCH: 'off', ...opts.env },

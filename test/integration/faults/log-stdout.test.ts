@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, closedPort, readLogDir, refuse } from './log-fixture.js';
@@ -87,6 +88,44 @@ describe('agent stdout closed under it (real binary)', () => {
     } finally {
       await agent.stop(2000);
       closeSync(rfd);
+    }
+  });
+  test('the same with a socket on stdout (journald\'s stream under systemd, a parent\'s socketpair) whose reader stops reading', { timeout: 60_000 }, async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to capture on lo (run the suite as root, as CI does)');
+    // Prepare: stdout is a Unix stream socket whose other end is never read (pauseOnConnect), its send
+    // buffer shrunk to the minimum (SO_SNDBUF) so that a few summaries fill it.
+    const dir = join(work, 'logs-stall-socket');
+    const path = join(work, 'stdout.sock');
+    const peers: Socket[] = [];
+    const server = createServer({ pauseOnConnect: true }, (peer) => peers.push(peer));
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    const client = connect(path);
+    await new Promise<void>((resolve) => client.once('connect', resolve));
+    const port = await closedPort();
+    const shrink = ['python3', '-c', 'import os, socket, sys; s = socket.socket(fileno=1); s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096); s.detach(); os.execvp(sys.argv[1], sys.argv[1:])'];
+    const agent = new Agent(['-i', 'lo', '--filter', `tcp port ${port}`, '-l', dir, '--summary-interval', '1', '--summary-format', 'json'], { wrap: shrink, stdout: client });
+    try {
+      // Act: summaries come each second and fill the socket; meanwhile connections are refused.
+      await new Promise((r) => setTimeout(r, 4000));
+      const refused = await refuse(port, 20, 2);
+      await new Promise((r) => setTimeout(r, 2500));
+      const aliveBeforeStop = agent.child.exitCode === null && agent.child.signalCode === null;
+      const stopAsked = Date.now();
+      const exit = await agent.stop(10_000);
+      const stopMs = Date.now() - stopAsked;
+      // Assess
+      assert.ok(aliveBeforeStop, agent.stderr.slice(0, 400));
+      assert.equal(exit.signal, null, `it exited by itself, not by SIGKILL: ${agent.stderr.slice(0, 400)}`);
+      assert.equal(exit.code, 0, agent.stderr.slice(0, 400));
+      assert.ok(stopMs < 5000, `SIGTERM took ${stopMs} ms`);
+      const { lines } = readLogDir(dir);
+      assert.equal(refused, 20);
+      assert.equal(lines.filter((l) => l['type'] === 'CONNECTION_FAILED').length, 20, 'every refusal reached the event log');
+    } finally {
+      await agent.stop(2000);
+      client.destroy();
+      for (const peer of peers) peer.destroy();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
