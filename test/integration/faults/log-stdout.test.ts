@@ -13,6 +13,31 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, closedPort, readLogDir, refuse } from './log-fixture.js';
 
+/**
+ * Act and Assess of the stall tests: with stdout full and unread, connections are refused and the
+ * agent is stopped; it must have stayed alive, logged every refusal and exited 0 on SIGTERM within
+ * 5 s. `afterStop` runs between the stop and the assertions (to look at what stdout holds).
+ */
+async function refusedWhileStdoutIsFull(agent: Agent, dir: string, port: number, afterStop: () => void = () => undefined): Promise<void> {
+  // Act: summaries come each second and fill stdout; meanwhile connections are refused.
+  await new Promise((r) => setTimeout(r, 4000));
+  const refused = await refuse(port, 20, 2);
+  await new Promise((r) => setTimeout(r, 2500));
+  const aliveBeforeStop = agent.child.exitCode === null && agent.child.signalCode === null;
+  const stopAsked = Date.now();
+  const exit = await agent.stop(10_000);
+  const stopMs = Date.now() - stopAsked;
+  afterStop();
+  // Assess
+  assert.ok(aliveBeforeStop, agent.stderr.slice(0, 400));
+  assert.equal(exit.signal, null, `it exited by itself, not by SIGKILL: ${agent.stderr.slice(0, 400)}`);
+  assert.equal(exit.code, 0, agent.stderr.slice(0, 400));
+  assert.ok(stopMs < 5000, `SIGTERM took ${stopMs} ms`);
+  const { lines } = readLogDir(dir);
+  assert.equal(refused, 20);
+  assert.equal(lines.filter((l) => l['type'] === 'CONNECTION_FAILED').length, 20, 'every refusal reached the event log');
+}
+
 describe('agent stdout closed under it (real binary)', () => {
   let work = '';
   before(() => {
@@ -61,30 +86,15 @@ describe('agent stdout closed under it (real binary)', () => {
     const agent = new Agent(['-i', 'lo', '--filter', `tcp port ${port}`, '-l', dir, '--summary-interval', '1', '--summary-format', 'json'], { wrap: shrink, stdout: wfd });
     closeSync(wfd);
     try {
-      // Act: summaries come each second and fill the pipe; meanwhile connections are refused.
-      await new Promise((r) => setTimeout(r, 4000));
-      const refused = await refuse(port, 20, 2);
-      await new Promise((r) => setTimeout(r, 2500));
-      const aliveBeforeStop = agent.child.exitCode === null && agent.child.signalCode === null;
-      const stopAsked = Date.now();
-      const exit = await agent.stop(10_000);
-      const stopMs = Date.now() - stopAsked;
-      const held = Buffer.alloc(1 << 16);
-      let n = 0;
-      try {
-        n = readSync(rfd, held, 0, held.length, null);
-      } catch {
-        /* empty */
-      }
-      // Assess
-      assert.ok(aliveBeforeStop, agent.stderr.slice(0, 400));
-      assert.ok(n > 0 && n <= 4096, `the pipe held ${n} bytes: it was full`);
-      assert.equal(exit.signal, null, `it exited by itself, not by SIGKILL: ${agent.stderr.slice(0, 400)}`);
-      assert.equal(exit.code, 0, agent.stderr.slice(0, 400));
-      assert.ok(stopMs < 5000, `SIGTERM took ${stopMs} ms`);
-      const { lines } = readLogDir(dir);
-      assert.equal(refused, 20);
-      assert.equal(lines.filter((l) => l['type'] === 'CONNECTION_FAILED').length, 20, 'every refusal reached the event log');
+      let held = -1;
+      await refusedWhileStdoutIsFull(agent, dir, port, () => {
+        try {
+          held = readSync(rfd, Buffer.alloc(1 << 16), 0, 1 << 16, null);
+        } catch {
+          held = 0;
+        }
+      });
+      assert.ok(held > 0 && held <= 4096, `the pipe held ${held} bytes: it was full`);
     } finally {
       await agent.stop(2000);
       closeSync(rfd);
@@ -105,22 +115,7 @@ describe('agent stdout closed under it (real binary)', () => {
     const shrink = ['python3', '-c', 'import os, socket, sys; s = socket.socket(fileno=1); s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096); s.detach(); os.execvp(sys.argv[1], sys.argv[1:])'];
     const agent = new Agent(['-i', 'lo', '--filter', `tcp port ${port}`, '-l', dir, '--summary-interval', '1', '--summary-format', 'json'], { wrap: shrink, stdout: client });
     try {
-      // Act: summaries come each second and fill the socket; meanwhile connections are refused.
-      await new Promise((r) => setTimeout(r, 4000));
-      const refused = await refuse(port, 20, 2);
-      await new Promise((r) => setTimeout(r, 2500));
-      const aliveBeforeStop = agent.child.exitCode === null && agent.child.signalCode === null;
-      const stopAsked = Date.now();
-      const exit = await agent.stop(10_000);
-      const stopMs = Date.now() - stopAsked;
-      // Assess
-      assert.ok(aliveBeforeStop, agent.stderr.slice(0, 400));
-      assert.equal(exit.signal, null, `it exited by itself, not by SIGKILL: ${agent.stderr.slice(0, 400)}`);
-      assert.equal(exit.code, 0, agent.stderr.slice(0, 400));
-      assert.ok(stopMs < 5000, `SIGTERM took ${stopMs} ms`);
-      const { lines } = readLogDir(dir);
-      assert.equal(refused, 20);
-      assert.equal(lines.filter((l) => l['type'] === 'CONNECTION_FAILED').length, 20, 'every refusal reached the event log');
+      await refusedWhileStdoutIsFull(agent, dir, port);
     } finally {
       await agent.stop(2000);
       client.destroy();
