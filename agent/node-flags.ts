@@ -2,9 +2,10 @@ import { setFlagsFromString } from 'node:v8';
 
 /**
  * The Node.js options the agent runs with: the Dockerfile's ENTRYPOINT, scripts/run.sh,
- * `npm start`, the benchmark and the agent itself, to its --filter file reader child, pass these
- * (test/unit/infra/node-flags.test.ts keeps them in step). The `lb-traffic-analyzer` command's first line stays `#!/usr/bin/env node`:
- * options there need `env -S`, which older coreutils (Amazon Linux 2's 8.22) lack. Measured with
+ * `npm start`, the benchmark, and the agent itself to its --filter file reader child pass
+ * these (test/unit/infra/node-flags.test.ts keeps them in step). The `lb-traffic-analyzer`
+ * command's first line stays `#!/usr/bin/env node`: options there need `env -S`, which
+ * older coreutils (Amazon Linux 2's 8.22) lack. Measured with
  * `npm run bench` and interleaved runs (BENCHMARKS.md, 2026-12-06 09:55-10:31 UTC):
  *
  * - `--max-semi-space-size=1`: V8 doubles the young generation's two semispaces (up to

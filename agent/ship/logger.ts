@@ -47,9 +47,10 @@ function errorFields(err: Error): Record<string, unknown> {
   return Object.assign({ type: err.constructor.name, message: err.message, stack: err.stack }, err as object);
 }
 
+/** A field's value as JSON (undefined: left out). The replacer sees the value itself first, then what it holds. */
 function jsonValue(value: unknown): string | undefined {
   try {
-    return JSON.stringify(value instanceof Error ? errorFields(value) : value, (_k, v: unknown) => (v instanceof Error ? errorFields(v) : typeof v === 'bigint' ? v.toString() : v));
+    return JSON.stringify(value, (_k, v: unknown) => (v instanceof Error ? errorFields(v) : typeof v === 'bigint' ? v.toString() : v));
   } catch {
     return '"[not serialisable]"';
   }
@@ -81,10 +82,8 @@ export function createLogger(level: LogLevel | string, opts: LoggerOptions = {})
   const pretty = opts.pretty ?? stdoutIsTty();
   // Chosen once: where a line goes and in which form.
   const dest = opts.destination;
-  const write: (line: string) => void =
-    dest !== undefined
-      ? (pretty ? (line) => { dest.write(`${prettyLine(line.trimEnd())}\n`); } : (line) => { dest.write(line); })
-      : (pretty ? (line) => writeStdout(`${prettyLine(line.trimEnd())}\n`) : writeStdout);
+  const sink: (text: string) => void = dest !== undefined ? (text) => { dest.write(text); } : writeStdout;
+  const write = pretty ? (line: string): void => sink(`${prettyLine(line.trimEnd())}\n`) : sink;
   const at = (value: number): LogFn =>
     value < min
       ? () => undefined
@@ -101,4 +100,3 @@ export function createLogger(level: LogLevel | string, opts: LoggerOptions = {})
     fatal: at(LEVEL_VALUES.fatal),
   });
 }
-

@@ -5,8 +5,8 @@
  * A reader that stops reading must not stop the analysis. Docker's awslogs driver in
  * its default blocking mode stops reading the container's stdout while CloudWatch Logs
  * is unreachable, and a plain blocking write to the full pipe would then freeze the
- * agent in the kernel: no capture, no event log, not even SIGTERM (seen before this
- * writer). So a pipe or a terminal on stdout is reopened through /proc/self/fd/1 as a
+ * agent in the kernel: no capture, no event log, not even SIGTERM (seen with a
+ * blocking write). So a pipe or a terminal on stdout is reopened through /proc/self/fd/1 as a
  * non-blocking description of its own (the parent's stays as it was), and a full one
  * makes a write wait at most RETRY_MS; after one such wait, later writes do not wait at
  * all until one goes through. A line that cannot be written is dropped and counted
