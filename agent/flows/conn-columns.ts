@@ -9,17 +9,22 @@
  * CPU was these accessors, called instead of inlined, when they read `as const` objects).
  */
 
-/** Uint32 fields per endpoint. */
-export const enum EU { ISN = 0, NEXT_SEQ = 1, LAST_SEQ = 2, LAST_ACK = 3, STRIDE = 4 }
-/** Float64 fields per endpoint. */
-export const enum EF { BYTES = 0, STRIDE = 1 }
+/** Uint32 fields per endpoint; BYTES_LO is the low 32 bits of the side's payload bytes (EW below). */
+export const enum EU { ISN = 0, NEXT_SEQ = 1, LAST_SEQ = 2, LAST_ACK = 3, BYTES_LO = 4, STRIDE = 5 }
 /**
  * Int32 fields per endpoint: the packed small fields (EP below); the raw window of the
- * side's last segment plus one (0: none yet); and two times in µs after the connection's
- * time base (TB below; 0 = none): when the side's last ACK was seen and when its next
- * expected sequence number last advanced.
+ * side's last segment plus one (0: none yet) and the high bits of its payload bytes (EW);
+ * and two times in µs after the connection's time base (TB below; 0 = none): when the
+ * side's last ACK was seen and when its next expected sequence number last advanced.
  */
 export const enum EI { PACK = 0, WINDOW = 1, ACK_AT = 2, NEXT_SEQ_AT = 3, STRIDE = 4 }
+/**
+ * EI.WINDOW: the window plus one (0-65536) in the low 17 bits; above them, the side's payload
+ * bytes divided by 2^32 (EU.BYTES_LO holds the rest): exact up to 2^47 bytes (140 TB) per
+ * side of one connection, where the count stays. A Float64 column of bytes cost 8 bytes per
+ * side (issue 6: RSS with 100k connections); these 15 bits were unused.
+ */
+export const enum EW { WINDOW_MASK = 0x1ffff, HIGH_SHIFT = 17, HIGH_MAX = 0x7fff }
 /**
  * Bit fields of EI.PACK, each a shift and a mask (of the shifted-down value): state 0-6,
  * two flags, SegmentKind 0-9, ten history letters, consecutive duplicate ACKs (only "two
@@ -50,7 +55,7 @@ export const enum TB { SLACK = 0x20000000, STEP = 0x40000000, MAX = 0x7fffffff }
  * one (0 = none; a time more than 71 minutes after the first packet is not kept: only
  * handshake timings use them); FIRST_RTT is µs (saturating).
  */
-export const enum CU { ORIG_IP4 = 0, RESP_IP4 = 1, HASH = 2, SYNACK_AT = 3, MRU_SYN_AT = 4, FIRST_RTT = 5, STRIDE = 6 }
+export const enum CU { ORIG_IP4 = 0, RESP_IP4 = 1, SYNACK_AT = 2, MRU_SYN_AT = 3, FIRST_RTT = 4, STRIDE = 5 }
 /** Float64 fields per connection. */
 export const enum CF { FIRST_SEEN = 0, LAST_SEEN = 1, STRIDE = 2 }
 /**
@@ -66,7 +71,8 @@ export const enum CP { ORIG_SHIFT = 16, RESP_MASK = 0xffff }
 export const enum CB { V6 = 1, SYN_SEEN = 2, LOCAL_ORIG = 4, SAMPLED = 8, REPORTED = 16, HANDSHAKE_DONE = 32 }
 /**
  * Bytes per connection of the other columns: IPv6 addresses (originator then responder),
- * and history, one letter code per byte in the order seen (0 = end). Each of the ten
- * letters appears at most once per side, so 20 always suffice.
+ * and history, one 5-bit letter code (1-26) per letter in the order seen (0 = end), packed
+ * little-endian. Each of the ten letters appears at most once per side, so 20 always
+ * suffice: 100 bits in 13 bytes (a byte per letter was 20).
  */
-export const enum Bytes { V6 = 32, HIST = 20 }
+export const enum Bytes { V6 = 32, HIST = 13 }

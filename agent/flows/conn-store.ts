@@ -3,14 +3,16 @@
  * no JavaScript object per connection. Measured (issue 6): a pooled object per
  * connection cost 168 bytes of old space, its history string ~30 more, and because
  * every one of them survived its first scavenge V8 grew the young generation to its
- * 32 MB maximum while a table filled; with columns, a connection is 168 bytes (160 in
- * array buffers: small fields share words, times other than first and last seen are
- * 32-bit offsets, see conn-columns.ts) and the heap stays small. Plain object fields holding sequence
- * numbers and microsecond times would also each be a boxed double. The columns grow
- * a chunk at a time up to the table's bound.
+ * 32 MB maximum while a table filled. With columns a connection is 141 bytes of array
+ * buffers (small fields share words, times other than first and last seen are 32-bit
+ * offsets, the history is 5 bits a letter, the table hash is not kept: see
+ * conn-columns.ts), 8 more in its chunk's classifier-state array, and the heap stays
+ * small. Plain object fields holding sequence numbers and microsecond times would also
+ * each be a boxed double.
+ * The columns grow a chunk at a time up to the table's bound.
  */
 
-import { Bytes, CF, CI, CU, EF, EI, EU } from './conn-columns.js';
+import { Bytes, CF, CI, CU, EI, EU } from './conn-columns.js';
 
 /** Slots per chunk (a power of two): the store grows a chunk at a time, so a small table stays small. */
 export const CHUNK_SHIFT = 12;
@@ -20,11 +22,8 @@ export const CHUNK_MASK = CHUNK_SLOTS - 1;
 /** The columns of CHUNK_SLOTS connections. */
 export class ConnChunk {
   readonly eu32: Uint32Array;
-  readonly ef64: Float64Array;
   readonly ei32: Int32Array;
   readonly cu32: Uint32Array;
-  /** cu32 read as signed: the hash as a small integer (no heap number when it is read). */
-  readonly cu32i: Int32Array;
   readonly cf64: Float64Array;
   readonly ci32: Int32Array;
   readonly hist: Uint8Array;
@@ -36,10 +35,8 @@ export class ConnChunk {
   constructor(slots: number = CHUNK_SLOTS) {
     this.#slots = slots;
     this.eu32 = new Uint32Array(slots * 2 * EU.STRIDE);
-    this.ef64 = new Float64Array(slots * 2 * EF.STRIDE);
     this.ei32 = new Int32Array(slots * 2 * EI.STRIDE);
     this.cu32 = new Uint32Array(slots * CU.STRIDE);
-    this.cu32i = new Int32Array(this.cu32.buffer);
     this.cf64 = new Float64Array(slots * CF.STRIDE);
     this.ci32 = new Int32Array(slots * CI.STRIDE);
     this.hist = new Uint8Array(slots * Bytes.HIST);
@@ -56,7 +53,6 @@ export class ConnChunk {
   clear(slot: number): void {
     const e = slot * 2;
     this.eu32.fill(0, e * EU.STRIDE, (e + 2) * EU.STRIDE);
-    this.ef64.fill(0, e * EF.STRIDE, (e + 2) * EF.STRIDE);
     this.ei32.fill(0, e * EI.STRIDE, (e + 2) * EI.STRIDE);
     this.cu32.fill(0, slot * CU.STRIDE, (slot + 1) * CU.STRIDE);
     this.cf64.fill(0, slot * CF.STRIDE, (slot + 1) * CF.STRIDE);

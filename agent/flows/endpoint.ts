@@ -1,4 +1,4 @@
-import { EF, EI, EP, EU } from './conn-columns.js';
+import { EI, EP, EU, EW } from './conn-columns.js';
 import type { EndpointState } from './conn-state.js';
 import type { ConnChunk } from './conn-store.js';
 
@@ -10,13 +10,11 @@ import type { ConnChunk } from './conn-store.js';
  */
 export class Endpoint {
   #u: Uint32Array = EMPTY_U32;
-  #f: Float64Array = EMPTY_F64;
   #i: Int32Array = EMPTY_I32;
   #e = 0;
 
   point(chunk: ConnChunk, endpointIndex: number): this {
     this.#u = chunk.eu32;
-    this.#f = chunk.ef64;
     this.#i = chunk.ei32;
     this.#e = endpointIndex;
     return this;
@@ -54,15 +52,34 @@ export class Endpoint {
   /** When nextSeq last advanced (tshark's nextseqtime), as ackAt: the out-of-order clock starts there. */
   get nextSeqAt(): number { return this.#i[this.#e * EI.STRIDE + EI.NEXT_SEQ_AT] as number; }
   set nextSeqAt(v: number) { this.#i[this.#e * EI.STRIDE + EI.NEXT_SEQ_AT] = v; }
-  /** Payload bytes in sequence space (gaps included, retransmissions not counted twice). */
-  get bytes(): number { return this.#f[this.#e * EF.STRIDE + EF.BYTES] as number; }
-  set bytes(v: number) { this.#f[this.#e * EF.STRIDE + EF.BYTES] = v; }
+  /** Payload bytes in sequence space (gaps included, retransmissions not counted twice); see EW. */
+  get bytes(): number {
+    return ((this.#i[this.#e * EI.STRIDE + EI.WINDOW] as number) >>> EW.HIGH_SHIFT) * 0x100000000 + (this.#u[this.#e * EU.STRIDE + EU.BYTES_LO] as number);
+  }
+  /** Count `n` (0 <= n < 2^32) more payload bytes; the carry goes to the high bits (EW). */
+  addBytes(n: number): void {
+    const k = this.#e * EU.STRIDE + EU.BYTES_LO;
+    const lo = (this.#u[k] as number) + n;
+    this.#u[k] = lo;
+    if (lo > 0xffffffff) this.#carry();
+  }
+  /** The low word wrapped: one more in the high bits, or, at their maximum, stay at 2^47 - 1. */
+  #carry(): void {
+    const k = this.#e * EI.STRIDE + EI.WINDOW;
+    const w = this.#i[k] as number;
+    const high = w >>> EW.HIGH_SHIFT;
+    if (high < EW.HIGH_MAX) this.#i[k] = (w & EW.WINDOW_MASK) | ((high + 1) << EW.HIGH_SHIFT);
+    else this.#u[this.#e * EU.STRIDE + EU.BYTES_LO] = 0xffffffff;
+  }
   /** Consecutive duplicate ACKs this side sent for lastAck (saturating at 3: the analysis asks for two). */
   get dupAcks(): number { return ((this.#i[this.#e * EI.STRIDE] as number) >>> EP.DUP_SHIFT) & EP.DUP_MASK; }
   set dupAcks(v: number) { this.#put(EP.DUP_SHIFT, EP.DUP_MASK, v); }
   /** Raw window of this side's last segment; -1 before the first one (stored plus one: a cleared slot reads -1). */
-  get window(): number { return (this.#i[this.#e * EI.STRIDE + EI.WINDOW] as number) - 1; }
-  set window(v: number) { this.#i[this.#e * EI.STRIDE + EI.WINDOW] = v + 1; }
+  get window(): number { return ((this.#i[this.#e * EI.STRIDE + EI.WINDOW] as number) & EW.WINDOW_MASK) - 1; }
+  set window(v: number) {
+    const k = this.#e * EI.STRIDE + EI.WINDOW;
+    this.#i[k] = ((this.#i[k] as number) & ~EW.WINDOW_MASK) | (v + 1);
+  }
   /** SYN (or SYN-ACK) segments sent: more than one means retries (saturating at 2047). */
   get syns(): number { return ((this.#i[this.#e * EI.STRIDE] as number) >>> EP.SYNS_SHIFT) & EP.SYNS_MASK; }
   set syns(v: number) { this.#put(EP.SYNS_SHIFT, EP.SYNS_MASK, v); }
@@ -85,5 +102,4 @@ export class Endpoint {
 /** The two flags of EP's FLAGS field, as bits of the packed word. */
 const enum Bit { SEQ_INIT = 1 << EP.FLAGS_SHIFT, ACK_INIT = 2 << EP.FLAGS_SHIFT }
 const EMPTY_U32 = new Uint32Array(0);
-const EMPTY_F64 = new Float64Array(0);
 const EMPTY_I32 = new Int32Array(0);

@@ -1,8 +1,9 @@
 import { formatIp4, formatIp6, ip4Text, IpVersion } from '../decode/packet-view.js';
 import { connState, EndpointState, type ConnState } from './conn-state.js';
-import { Bytes, CB, CF, CI, CP, CU, EF, EI, EP, TB } from './conn-columns.js';
+import { Bytes, CB, CF, CI, CP, CU, EI, EP, EU, EW, TB } from './conn-columns.js';
 import { CHUNK_MASK, NO_CHUNK, type ConnChunk, type ConnStore } from './conn-store.js';
 import { Endpoint } from './endpoint.js';
+import { tableHash, tableHash6 } from './flow-hash.js';
 
 export { Endpoint } from './endpoint.js';
 
@@ -42,8 +43,10 @@ export interface TcpConnection {
 export const ConnList = { NONE: 0, HANDSHAKE: 1, ACTIVE: 2, CLOSING: 3, FAILED: 4 } as const;
 export type ConnList = (typeof ConnList)[keyof typeof ConnList];
 
-/** History letter of each code (CI history bytes): upper case originator, lower case responder. */
+/** History letter of each code (5 bits, conn-columns.ts Bytes.HIST): upper case originator, lower case responder. */
 const HISTORY_CHARS = ' SHADFRTWIQ      shadfrtwiq';
+/** Letters a history holds: each of the ten at most once per side. */
+const HIST_LETTERS = 20;
 /** Code of a letter's bit (H_* in tcp-table.ts: 1 << n) for the originator; +16 for the responder. */
 function historyCode(bit: number, fromOrig: boolean): number {
   return 31 - Math.clz32(bit) + 1 + (fromOrig ? 0 : 16);
@@ -93,7 +96,10 @@ export class Connection implements TcpConnection {
   #state(side: number): EndpointState {
     return (((this.#c.ei32[(this.#slot * 2 + side) * EI.STRIDE + EI.PACK] as number) >>> EP.STATE_SHIFT) & EP.STATE_MASK) as EndpointState;
   }
-  #bytes(side: number): number { return this.#c.ef64[(this.#slot * 2 + side) * EF.STRIDE + EF.BYTES] as number; }
+  #bytes(side: number): number {
+    const e = this.#slot * 2 + side;
+    return ((this.#c.ei32[e * EI.STRIDE + EI.WINDOW] as number) >>> EW.HIGH_SHIFT) * 0x100000000 + (this.#c.eu32[e * EU.STRIDE + EU.BYTES_LO] as number);
+  }
   #setBit(bit: number, on: boolean): void {
     const k = this.#slot * CI.STRIDE + CI.BITS;
     const b = this.#c.ci32[k] as number;
@@ -152,11 +158,9 @@ export class Connection implements TcpConnection {
 
   /** Zeek-style history (allocates a string: for events, summaries and final states only). */
   get history(): string {
-    const h = this.#c.hist;
-    const base = this.#slot * Bytes.HIST;
     let out = '';
-    for (let i = 0; i < Bytes.HIST; i++) {
-      const code = h[base + i] as number;
+    for (let i = 0; i < HIST_LETTERS; i++) {
+      const code = this.#histCode(i);
       if (code === 0) break;
       out += HISTORY_CHARS[code] ?? '?';
     }
@@ -165,10 +169,8 @@ export class Connection implements TcpConnection {
 
   historyIndexOf(letter: string): number {
     const code = HISTORY_CHARS.indexOf(letter);
-    const h = this.#c.hist;
-    const base = this.#slot * Bytes.HIST;
-    for (let i = 0; i < Bytes.HIST; i++) {
-      const c = h[base + i] as number;
+    for (let i = 0; i < HIST_LETTERS; i++) {
+      const c = this.#histCode(i);
       if (c === 0) return -1;
       if (c === code) return i;
     }
@@ -177,20 +179,46 @@ export class Connection implements TcpConnection {
 
   /** Append a history letter (its H_* bit) for a side; the table writes each at most once per side. */
   addHistory(bit: number, fromOrig: boolean): void {
-    const h = this.#c.hist;
-    const base = this.#slot * Bytes.HIST;
-    for (let i = 0; i < Bytes.HIST; i++) {
-      if (h[base + i] === 0) { h[base + i] = historyCode(bit, fromOrig); return; }
+    for (let i = 0; i < HIST_LETTERS; i++) {
+      if (this.#histCode(i) === 0) { this.#setHistCode(i, historyCode(bit, fromOrig)); return; }
     }
+  }
+
+  // History letter i is the 5-bit code at bit 5i of the slot's Bytes.HIST bytes (little-endian),
+  // read and written through the 16 bits that hold it.
+  #histCode(i: number): number {
+    const bit = i * 5;
+    const k = this.#slot * Bytes.HIST + (bit >>> 3);
+    const h = this.#c.hist;
+    return (((h[k] as number) | ((h[k + 1] as number) << 8)) >>> (bit & 7)) & 0x1f;
+  }
+  #setHistCode(i: number, code: number): void {
+    const bit = i * 5;
+    const k = this.#slot * Bytes.HIST + (bit >>> 3);
+    const h = this.#c.hist;
+    const w = (h[k] as number) | ((h[k + 1] as number) << 8) | (code << (bit & 7));
+    h[k] = w & 0xff;
+    h[k + 1] = w >>> 8;
   }
 
   get origIp4(): number { return this.#c.cu32[this.#slot * CU.STRIDE + CU.ORIG_IP4] as number; }
   set origIp4(v: number) { this.#c.cu32[this.#slot * CU.STRIDE + CU.ORIG_IP4] = v; }
   get respIp4(): number { return this.#c.cu32[this.#slot * CU.STRIDE + CU.RESP_IP4] as number; }
   set respIp4(v: number) { this.#c.cu32[this.#slot * CU.STRIDE + CU.RESP_IP4] = v; }
-  /** The table hash as a signed 32-bit integer. */
-  get hash(): number { return this.#c.cu32i[this.#slot * CU.STRIDE + CU.HASH] as number; }
-  set hash(v: number) { this.#c.cu32i[this.#slot * CU.STRIDE + CU.HASH] = v; }
+  /**
+   * The table hash of the connection's 5-tuple (flow-hash.ts; the same for both directions), as a
+   * signed 32-bit integer. Worked out again when the connection leaves the table rather than kept:
+   * 4 bytes less per connection, and a lookup compares the 5-tuple, which it must do anyway.
+   */
+  get tableHash(): number {
+    if (this.ipVersion === IpVersion.V4) {
+      const o = this.origIp4;
+      const r = this.respIp4;
+      return tableHash((o ^ r) | 0, (o + r) | 0, this.origPort, this.respPort) | 0;
+    }
+    const base = this.#slot * Bytes.V6;
+    return tableHash6(this.#c.v6, base, base + 16, this.origPort, this.respPort) | 0;
+  }
   /** The columns and slot this view points at, for the table's hot path (plain loads, no boxed numbers). */
   get chunk(): ConnChunk { return this.#c; }
   get slot(): number { return this.#slot; }

@@ -67,6 +67,56 @@ describe('Connection store packed fields', () => {
     assert.deepEqual([s.dupAcks, s.syns, s.historyBits], [0, 2047, 0x155]);
   });
 
+  it('payload bytes past 2^32 carry into the window word without changing the window', () => {
+    const c = fresh();
+    const s = c.orig;
+    s.window = 65535;
+    s.addBytes(0xffffffff);
+    assert.equal(s.bytes, 0xffffffff);
+    s.addBytes(2);
+    assert.equal(s.bytes, 0x100000001);
+    assert.equal(s.window, 65535);
+    s.window = 0;
+    assert.equal(s.bytes, 0x100000001, 'a window write keeps the high bits');
+    for (let i = 0; i < 5; i++) s.addBytes(0xffffffff);
+    assert.equal(s.bytes, 0x100000001 + 5 * 0xffffffff);
+    assert.equal(s.window, 0);
+    assert.deepEqual([c.bytesOrig, c.bytesResp, c.resp.window], [0x100000001 + 5 * 0xffffffff, 0, -1]);
+  });
+
+  it('payload bytes stay exact up to 2^47 and then stop growing rather than wrap into the window', () => {
+    const s = fresh().orig;
+    s.window = 7;
+    const step = 0xffffffff;
+    let expect = 0;
+    while (expect + step < 2 ** 47) { s.addBytes(step); expect += step; }
+    assert.equal(s.bytes, expect);
+    for (let i = 0; i < 4; i++) s.addBytes(step);
+    assert.equal(s.bytes, 2 ** 47 - 1, 'saturated');
+    assert.equal(s.window, 7);
+  });
+
+  it('a history holds all twenty letters in order, and a neighbouring slot\'s stays its own', () => {
+    const store = new ConnStore();
+    const a = new Connection(store).point(8);
+    const b = new Connection(store).point(9);
+    b.addHistory(1, true);
+    for (let bit = 0; bit < 10; bit++) {
+      a.addHistory(1 << bit, true);
+      a.addHistory(1 << bit, false);
+    }
+    assert.equal(a.history, 'SsHhAaDdFfRrTtWwIiQq');
+    assert.equal(a.historyIndexOf('q'), 19);
+    assert.equal(a.historyIndexOf('A'), 4);
+    a.addHistory(1, true);
+    assert.equal(a.history.length, 20, 'a 21st letter has no room and is not written over another');
+    assert.equal(b.history, 'S');
+    assert.equal(new Connection(store).point(7).history, '');
+    a.clear();
+    assert.equal(a.history, '');
+    assert.equal(b.history, 'S');
+  });
+
   it('both ports share one word, each 0..65535', () => {
     const c = fresh();
     c.setPorts(65535, 1);
