@@ -6,9 +6,9 @@
  * 32 MB maximum while a table filled. With columns a connection is 141 bytes of array
  * buffers (small fields share words, times other than first and last seen are 32-bit
  * offsets, the history is 5 bits a letter, the table hash is not kept: see
- * conn-columns.ts), 8 more in its chunk's classifier-state array, and the heap stays
- * small. Plain object fields holding sequence numbers and microsecond times would also
- * each be a boxed double.
+ * conn-columns.ts), 8 more in its chunk's classifier-state array once one of the
+ * chunk's connections carries payload, and the heap stays small. Plain object fields
+ * holding sequence numbers and microsecond times would also each be a boxed double.
  * The columns grow a chunk at a time up to the table's bound.
  */
 
@@ -27,8 +27,12 @@ export class ConnChunk {
   readonly cf64: Float64Array;
   readonly ci32: Int32Array;
   readonly hist: Uint8Array;
-  /** Classifier state per slot (TcpConnection.app); made with the chunk, so it never grows. */
-  readonly apps: unknown[];
+  /**
+   * Classifier state per slot (TcpConnection.app): made at the chunk's first, at its full
+   * size so it never grows. Connections without payload (handshakes, a SYN flood, idle
+   * pools) have none, and their chunks no array (8 bytes a slot).
+   */
+  apps: unknown[] | undefined;
   readonly #slots: number;
   #v6: Uint8Array | undefined;
 
@@ -40,7 +44,15 @@ export class ConnChunk {
     this.cf64 = new Float64Array(slots * CF.STRIDE);
     this.ci32 = new Int32Array(slots * CI.STRIDE);
     this.hist = new Uint8Array(slots * Bytes.HIST);
-    this.apps = new Array<unknown>(slots).fill(undefined);
+  }
+
+  /** Set a slot's classifier state, making the chunk's array when the first is set. */
+  setApp(slot: number, v: unknown): void {
+    if (this.apps === undefined) {
+      if (v === undefined) return;
+      this.apps = new Array<unknown>(this.#slots).fill(undefined);
+    }
+    this.apps[slot] = v;
   }
 
   /** IPv6 address bytes, allocated on the chunk's first IPv6 connection (IPv4-only hosts never pay). */
@@ -58,7 +70,7 @@ export class ConnChunk {
     this.cf64.fill(0, slot * CF.STRIDE, (slot + 1) * CF.STRIDE);
     this.ci32.fill(0, slot * CI.STRIDE, (slot + 1) * CI.STRIDE);
     this.hist.fill(0, slot * Bytes.HIST, (slot + 1) * Bytes.HIST);
-    this.apps[slot] = undefined;
+    if (this.apps !== undefined) this.apps[slot] = undefined;
     if (this.#v6 !== undefined) this.#v6.fill(0, slot * Bytes.V6, (slot + 1) * Bytes.V6);
   }
 }

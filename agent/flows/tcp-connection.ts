@@ -153,8 +153,11 @@ export class Connection implements TcpConnection {
     return at - shift;
   }
 
-  get app(): unknown { return this.#c.apps[this.#slot]; }
-  set app(v: unknown) { this.#c.apps[this.#slot] = v; }
+  get app(): unknown {
+    const a = this.#c.apps;
+    return a === undefined ? undefined : a[this.#slot];
+  }
+  set app(v: unknown) { this.#c.setApp(this.#slot, v); }
 
   /** Zeek-style history (allocates a string: for events, summaries and final states only). */
   get history(): string {

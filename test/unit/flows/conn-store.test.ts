@@ -117,6 +117,22 @@ describe('Connection store packed fields', () => {
     assert.equal(b.history, 'S');
   });
 
+  it('a chunk makes its classifier-state array only when a connection first gets state', () => {
+    const store = new ConnStore();
+    const a = new Connection(store).point(3);
+    const b = new Connection(store).point(4);
+    a.app = undefined;
+    assert.equal(a.chunk.apps, undefined, 'connections without payload cost no array');
+    assert.equal(b.app, undefined);
+    const state = { kind: 'http' };
+    b.app = state;
+    assert.equal(b.chunk.apps?.length, 4096);
+    assert.equal(b.app, state);
+    assert.equal(a.app, undefined);
+    b.clear();
+    assert.equal(b.app, undefined);
+  });
+
   it('both ports share one word, each 0..65535', () => {
     const c = fresh();
     c.setPorts(65535, 1);
