@@ -70,6 +70,8 @@ export class PendingRequest {
   #traceLen = -1;
   #path: string | undefined;
   #traceId: string | undefined;
+  /** The next (younger) request of the same connection (ConnectionState's queue). */
+  next: PendingRequest | undefined = undefined;
 
   /** Fill the record; path and trace id (traceStart < 0: none) are copied out of `buf`. */
   set(method: string, buf: Uint8Array, pathStart: number, pathEnd: number, traceStart: number, traceEnd: number,
@@ -154,7 +156,14 @@ export class ConnectionState {
   indicators = 0;
   req: HttpStream | undefined;
   res: HttpStream | undefined;
-  pending: PendingRequest[] = [];
+  /**
+   * Requests awaiting their responses, oldest first: a queue linked through the records
+   * (PendingRequest.next). An array kept its 17-slot backing store after its first request
+   * (~190 bytes per HTTP connection with 100k of them open, issue 6).
+   */
+  pendingHead: PendingRequest | undefined = undefined;
+  pendingTail: PendingRequest | undefined = undefined;
+  pendingCount = 0;
   tlsC2s: TlsStream | undefined;
   tlsS2c: TlsStream | undefined;
   helloSeen = false;
@@ -169,5 +178,25 @@ export class ConnectionState {
   constructor(facts: ConnFacts, openedTs: number) {
     this.facts = facts;
     this.openedTs = openedTs;
+  }
+
+  /** Queue a request (the youngest). */
+  pushPending(r: PendingRequest): void {
+    r.next = undefined;
+    if (this.pendingTail === undefined) this.pendingHead = r;
+    else this.pendingTail.next = r;
+    this.pendingTail = r;
+    this.pendingCount++;
+  }
+
+  /** Take the oldest request off the queue. */
+  shiftPending(): PendingRequest | undefined {
+    const r = this.pendingHead;
+    if (r === undefined) return undefined;
+    this.pendingHead = r.next;
+    if (this.pendingHead === undefined) this.pendingTail = undefined;
+    r.next = undefined;
+    this.pendingCount--;
+    return r;
   }
 }

@@ -116,7 +116,7 @@ class RequestSide extends HttpSide {
 
   /** A request body ended: its request was sent in full only then. */
   onBodyEnd(ts: number): void {
-    const last = this.cs.pending[this.cs.pending.length - 1];
+    const last = this.cs.pendingTail;
     if (last !== undefined) last.lastTs = ts;
   }
 }
@@ -268,7 +268,7 @@ export class TrafficClassifier {
   tick(nowMicros: number): void {
     for (const cs of this.#hcPending) {
       let waiting = false;
-      for (const req of cs.pending) {
+      for (let req = cs.pendingHead; req !== undefined; req = req.next) {
         if (req.hc === undefined || req.timedOut) continue;
         const timeoutMs = this.#hcTimeoutMs(cs);
         if ((nowMicros - req.lastTs) / 1000 > timeoutMs) {
@@ -562,14 +562,14 @@ export class TrafficClassifier {
       this.#top.add(clientIp);
       cs.clientCounted = true;
     }
-    if (cs.pending.length >= this.#maxPending) {
-      const dropped = cs.pending.shift();
+    if (cs.pendingCount >= this.#maxPending) {
+      const dropped = cs.shiftPending();
       if (dropped !== undefined) this.#pendingPool.release(dropped);
       this.#c.unansweredRequests++;
     }
     const rec = this.#pendingPool.take();
     rec.set(method, b, h.pathStart, h.pathEnd, h.traceStart, h.traceEnd, firstTs, lastTs, clientIp, hc);
-    cs.pending.push(rec);
+    cs.pushPending(rec);
     if (hc !== undefined) this.#hcPending.add(cs);
   }
 
@@ -597,7 +597,7 @@ export class TrafficClassifier {
     const status = res.status3;
     // Interim responses (100-continue, 103) precede the real one: not paired.
     if (status >= 100 && status < 200 && status !== 101) return NO_BODY;
-    const req = cs.pending.shift();
+    const req = cs.shiftPending();
     if (req === undefined) this.#c.orphanResponses++;
     else this.#onResponse(cs, req, status, firstTs);
     const method = req?.method;
@@ -663,10 +663,10 @@ export class TrafficClassifier {
   }
 
   #closePending(cs: ConnectionState, how: ConnEnd, ts: number): void {
-    if (cs.pending.length === 0) return;
+    if (cs.pendingHead === undefined) return;
     let events = 0;
     const f = cs.facts;
-    for (const req of cs.pending) {
+    for (let req: PendingRequest | undefined = cs.pendingHead; req !== undefined; req = req.next) {
       if (req.hc !== undefined) {
         if (req.timedOut) continue;
         const why = how === ConnEnd.RESET_BY_RESPONDER ? HealthCheckFailReason.RESET
@@ -689,8 +689,7 @@ export class TrafficClassifier {
         { method: req.method, path: req.path, waited_ms: waitedMs, connection_age_ms: idleMs, trace_id: req.traceId ?? null,
           hint: 'target keep-alive timeout shorter than the load balancer idle timeout' });
     }
-    for (const req of cs.pending) this.#pendingPool.release(req);
-    cs.pending.length = 0;
+    for (let req = cs.shiftPending(); req !== undefined; req = cs.shiftPending()) this.#pendingPool.release(req);
   }
 
   // ---------------------------------------------------------------- TLS
