@@ -86,15 +86,25 @@ export class PendingRequest {
     const traceLen = traceStart < 0 ? -1 : traceEnd - traceStart;
     this.#path = undefined;
     this.#traceId = undefined;
-    if (pathLen + Math.max(0, traceLen) > PENDING_INLINE_BYTES) {
+    const need = pathLen + Math.max(0, traceLen);
+    if (need > PENDING_INLINE_BYTES) {
       this.#path = latin1(buf, pathStart, pathEnd);
       this.#traceId = traceLen < 0 ? undefined : latin1(buf, traceStart, traceEnd);
       this.#pathLen = -1;
       this.#traceLen = -1;
       return;
     }
-    const bytes = (this.#bytes ??= new Uint8Array(PENDING_INLINE_BYTES));
-    const to = (this.#view ??= new DataView(bytes.buffer));
+    let bytes = this.#bytes;
+    let to = this.#view;
+    if (bytes === undefined || to === undefined || bytes.length < need) {
+      // Sized to what this request needs (a power of two, at least 64), not to the bound: a
+      // record waits as long as its request does, and 100k waiting requests with 512 bytes
+      // each were 51 MB (issue 6). A reused record grows when a longer one comes.
+      let size = 64;
+      while (size < need) size *= 2;
+      bytes = this.#bytes = new Uint8Array(size);
+      to = this.#view = new DataView(bytes.buffer);
+    }
     const from = wordView(buf);
     copyBytes(from, buf, pathStart, to, bytes, 0, pathLen);
     if (traceLen > 0) copyBytes(from, buf, traceStart, to, bytes, pathLen, traceLen);

@@ -1,0 +1,72 @@
+/**
+ * The classifier's per-connection records: a pending request keeps its path and trace id as
+ * bytes sized to what it needs (issue 6: memory with many waiting requests), and a
+ * connection's pending requests are a queue linked through the records.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConnectionState, PendingPool, PendingRequest } from '../../../agent/classify/connection-state.js';
+
+const FACTS = { originatorIp: '10.0.1.50', originatorPort: 43210, responderIp: '10.0.2.100', responderPort: 8080 };
+
+/** A request line's target and an X-Amzn-Trace-Id value in one buffer, with their ranges. */
+function head(path: string, trace: string | undefined): { buf: Uint8Array; ps: number; pe: number; ts: number; te: number } {
+  const text = `GET ${path} HTTP/1.1\r\nX-Amzn-Trace-Id: ${trace ?? ''}\r\n\r\n`;
+  const buf = Buffer.from(text, 'latin1');
+  const ps = 4;
+  const pe = ps + path.length;
+  const ts = trace === undefined ? -1 : text.indexOf('Trace-Id: ') + 10;
+  return { buf, ps, pe, ts, te: trace === undefined ? -1 : ts + trace.length };
+}
+
+function fill(r: PendingRequest, path: string, trace: string | undefined): void {
+  const h = head(path, trace);
+  r.set('GET', h.buf, h.ps, h.pe, h.ts, h.te, 1, 2, '203.0.113.45', undefined);
+}
+
+describe('PendingRequest', () => {
+  it('reads back path and trace id of every length, as one record is reused for shorter and longer ones', () => {
+    const r = new PendingRequest();
+    const cases: Array<[string, string | undefined]> = [
+      ['/', undefined],
+      ['/api/items/42', 'Root=1-67891233-abcdef012345678912345678'],
+      ['/a'.repeat(100), 'Root=1-67891233-abcdef012345678912345678'],
+      ['/x', 'Root=1-1'],
+      ['/b'.repeat(300), undefined],
+      ['/c'.repeat(200), 'Root=1-67891233-' + 'f'.repeat(200)],
+      ['/health', ''],
+    ];
+    for (const [path, trace] of cases) {
+      fill(r, path, trace);
+      assert.equal(r.path, path);
+      assert.equal(r.traceId, trace);
+    }
+  });
+});
+
+describe('ConnectionState pending queue', () => {
+  it('gives requests back oldest first, and is empty after the last', () => {
+    const cs = new ConnectionState(FACTS, 1);
+    const pool = new PendingPool();
+    for (const p of ['/1', '/2', '/3']) {
+      const r = pool.take();
+      fill(r, p, undefined);
+      cs.pushPending(r);
+    }
+    assert.equal(cs.pendingCount, 3);
+    assert.equal(cs.pendingTail?.path, '/3');
+    const first = cs.shiftPending();
+    assert.equal(first?.path, '/1');
+    assert.equal(first?.next, undefined, 'a taken record links to nothing');
+    if (first !== undefined) pool.release(first);
+    const r4 = pool.take();
+    fill(r4, '/4', undefined);
+    cs.pushPending(r4);
+    const order: string[] = [];
+    for (let r = cs.pendingHead; r !== undefined; r = r.next) order.push(r.path);
+    assert.deepEqual(order, ['/2', '/3', '/4']);
+    assert.deepEqual([cs.shiftPending()?.path, cs.shiftPending()?.path, cs.shiftPending()?.path], ['/2', '/3', '/4']);
+    assert.equal(cs.shiftPending(), undefined);
+    assert.deepEqual([cs.pendingCount, cs.pendingHead, cs.pendingTail], [0, undefined, undefined]);
+  });
+});
