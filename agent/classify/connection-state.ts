@@ -164,8 +164,8 @@ export class ConnectionState {
   proxyDone = false;
   proxy: ProxyHeader | undefined;
   indicators = 0;
-  req: HttpStream | undefined;
-  res: HttpStream | undefined;
+  req: HttpStream<ConnectionState> | undefined;
+  res: HttpStream<ConnectionState> | undefined;
   /**
    * Requests awaiting their responses, oldest first: a queue linked through the records
    * (PendingRequest.next). An array kept its 17-slot backing store after its first request

@@ -75,7 +75,7 @@ export function guessLbType(bits: number): LbType {
   return 'unknown';
 }
 
-/** The classifier's HTTP entry points, taking the connection (RequestSide, ResponseSide). */
+/** The classifier's HTTP entry points, taking the connection (RequestHandler, ResponseHandler). */
 type HttpHooks = Readonly<{
   requestHeadIn(cs: ConnectionState, buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean;
   requestHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing;
@@ -85,50 +85,49 @@ type HttpHooks = Readonly<{
 }>;
 
 /**
- * One side of one HTTP connection, as its HttpStream's handler: two fields and methods on
- * the prototype, where four closures per side were made for each connection.
+ * What every connection's request stream calls back, made once per classifier: the stream
+ * passes its connection (HttpStreamHandler). One handler object per side of each connection
+ * cost 40 bytes each (issue 6: memory with 100k HTTP connections).
  */
-abstract class HttpSide implements HttpStreamHandler {
-  protected readonly hooks: HttpHooks;
-  protected readonly cs: ConnectionState;
+class RequestHandler implements HttpStreamHandler<ConnectionState> {
+  readonly #hooks: HttpHooks;
+  constructor(hooks: HttpHooks) { this.#hooks = hooks; }
 
-  constructor(hooks: HttpHooks, cs: ConnectionState) {
-    this.hooks = hooks;
-    this.cs = cs;
+  looksLikeStart(buf: Uint8Array, off: number, len: number): boolean { return looksLikeRequestStart(buf, off, len); }
+
+  onHeadIn(cs: ConnectionState, buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean {
+    return this.#hooks.requestHeadIn(cs, buf, off, len, ts, out);
   }
 
-  abstract onHead(buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing;
-  abstract onBodyEnd(ts: number): void;
-
-  onMalformed(reason: string): void {
-    this.hooks.malformedHead(reason);
-  }
-}
-
-class RequestSide extends HttpSide {
-  onHeadIn(buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean {
-    return this.hooks.requestHeadIn(this.cs, buf, off, len, ts, out);
+  onHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing {
+    return this.#hooks.requestHead(cs, buf, off, len, partial, firstTs, lastTs);
   }
 
-  onHead(buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing {
-    return this.hooks.requestHead(this.cs, buf, off, len, partial, firstTs, lastTs);
-  }
+  onMalformed(_cs: ConnectionState, reason: string): void { this.#hooks.malformedHead(reason); }
 
   /** A request body ended: its request was sent in full only then. */
-  onBodyEnd(ts: number): void {
-    const last = this.cs.pendingTail;
+  onBodyEnd(cs: ConnectionState, ts: number): void {
+    const last = cs.pendingTail;
     if (last !== undefined) last.lastTs = ts;
   }
 }
 
-class ResponseSide extends HttpSide {
-  onHeadIn(buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean {
-    return this.hooks.responseHeadIn(this.cs, buf, off, len, ts, out);
+/** What every connection's response stream calls back (see RequestHandler). */
+class ResponseHandler implements HttpStreamHandler<ConnectionState> {
+  readonly #hooks: HttpHooks;
+  constructor(hooks: HttpHooks) { this.#hooks = hooks; }
+
+  looksLikeStart(buf: Uint8Array, off: number, len: number): boolean { return looksLikeResponseStart(buf, off, len); }
+
+  onHeadIn(cs: ConnectionState, buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean {
+    return this.#hooks.responseHeadIn(cs, buf, off, len, ts, out);
   }
 
-  onHead(buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number): Framing {
-    return this.hooks.responseHead(this.cs, buf, off, len, partial, firstTs);
+  onHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number): Framing {
+    return this.#hooks.responseHead(cs, buf, off, len, partial, firstTs);
   }
+
+  onMalformed(_cs: ConnectionState, reason: string): void { this.#hooks.malformedHead(reason); }
 
   /** A response's end pairs nothing. */
   onBodyEnd(): void {}
@@ -160,7 +159,7 @@ export class TrafficClassifier {
   /** Out-parameters of the byte scanners (plain IPv4 value; trace Root start and end). */
   readonly #ipv4Out = new Int32Array(1);
   readonly #rootOut = new Int32Array(2);
-  /** What both sides of every HTTP connection call back (see RequestSide): made once, not per connection. */
+  /** What both sides of every HTTP connection call back (see RequestHandler): made once, not per connection. */
   readonly #httpHooks: HttpHooks = {
     requestHeadIn: (cs, buf, off, len, ts, out) => this.#requestHeadIn(cs, buf, off, len, ts, out),
     requestHead: (cs, buf, off, len, partial, firstTs, lastTs) => this.#requestHead(cs, buf, off, len, partial, firstTs, lastTs),
@@ -168,6 +167,8 @@ export class TrafficClassifier {
     responseHead: (cs, buf, off, len, partial, firstTs) => this.#responseHead(cs, buf, off, len, partial, firstTs),
     malformedHead: (reason) => this.#malformedHead(reason),
   };
+  readonly #requests = new RequestHandler(this.#httpHooks);
+  readonly #responses = new ResponseHandler(this.#httpHooks);
 
   constructor(opts: ClassifierOptions) {
     this.#sink = opts.sink;
@@ -457,8 +458,8 @@ export class TrafficClassifier {
   // ---------------------------------------------------------------- HTTP
 
   #startHttp(cs: ConnectionState): void {
-    cs.req = new HttpStream(looksLikeRequestStart, new RequestSide(this.#httpHooks, cs));
-    cs.res = new HttpStream(looksLikeResponseStart, new ResponseSide(this.#httpHooks, cs));
+    cs.req = new HttpStream(this.#requests, cs);
+    cs.res = new HttpStream(this.#responses, cs);
   }
 
   #malformedHead(reason: string): void {

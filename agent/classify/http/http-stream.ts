@@ -25,7 +25,14 @@ export const UNTIL_CLOSE: Framing = Object.freeze({ kind: 'close' });
 /** A head the handler scanned in place (onHeadIn): its length and the framing of its body. */
 export type ScannedHead = { length: number; framing: Framing };
 
-export interface HttpStreamHandler {
+/**
+ * What a stream calls back: one handler per kind of stream (requests, responses), shared by
+ * every connection's stream, each call given the stream's owner (the connection's state).
+ * A handler object per stream cost ~40 bytes per direction of every HTTP connection.
+ */
+export interface HttpStreamHandler<T> {
+  /** Can a message start with these bytes (a request line, a status line)? */
+  looksLikeStart(buf: Uint8Array, off: number, len: number): boolean;
   /**
    * Optional one-pass fast path for a head that starts at `off`: when buf[off, off+len)
    * holds all of it and it is well formed, handle it as onHead would (a complete head, its
@@ -33,17 +40,17 @@ export interface HttpStreamHandler {
    * Otherwise return false having reported nothing: the stream delimits the head itself
    * and calls onHead (or onMalformed).
    */
-  onHeadIn?(buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean;
+  onHeadIn?(owner: T, buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean;
   /**
    * A message head at buf[off, off+len). `partial` when the capture lost the rest
    * of it; otherwise the range ends exactly after the head's blank line (as
    * findHeadEnd delimits it). `firstTs`/`lastTs`: timestamps of its first and last bytes.
    */
-  onHead(buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing;
+  onHead(owner: T, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing;
   /** Bytes that cannot start a message where one must start, or a head over the size bound. */
-  onMalformed(reason: string, tsMicros: number): void;
+  onMalformed(owner: T, reason: string, tsMicros: number): void;
   /** The body of the last message ended (its last byte arrived at tsMicros). */
-  onBodyEnd(tsMicros: number): void;
+  onBodyEnd(owner: T, tsMicros: number): void;
 }
 
 const Mode = { HEAD: 0, BODY: 1, CHUNK_SIZE: 2, CHUNK_DATA: 3, CHUNK_TRAILER: 4, UNTIL_CLOSE: 5, RESYNC: 6, OPAQUE: 7 } as const;
@@ -54,11 +61,9 @@ const MAX_CHUNK_LINE = 1024;
 const SCANNED: ScannedHead = { length: 0, framing: NO_BODY };
 const MAX_CHUNK_SIZE = 2 ** 40;
 
-export type LooksLikeStart = (buf: Uint8Array, off: number, len: number) => boolean;
-
-export class HttpStream {
-  readonly #looksLikeStart: LooksLikeStart;
-  readonly #handler: HttpStreamHandler;
+export class HttpStream<T> {
+  readonly #handler: HttpStreamHandler<T>;
+  readonly #owner: T;
   #mode: Mode = Mode.HEAD;
   #head: Buffer | undefined;
   #headLen = 0;
@@ -69,9 +74,9 @@ export class HttpStream {
   #chunkExt = false;
   #lineLen = 0;
 
-  constructor(looksLikeStart: LooksLikeStart, handler: HttpStreamHandler) {
-    this.#looksLikeStart = looksLikeStart;
+  constructor(handler: HttpStreamHandler<T>, owner: T) {
     this.#handler = handler;
+    this.#owner = owner;
   }
 
   /** True once the stream no longer follows messages (after an upgrade or CONNECT). */
@@ -92,7 +97,7 @@ export class HttpStream {
     const end = Math.min(buf.length, off + Math.max(0, capLen));
     let p = off;
     if (this.#mode === Mode.RESYNC) {
-      if (end > p && this.#looksLikeStart(buf, p, end - p)) this.#mode = Mode.HEAD;
+      if (end > p && this.#handler.looksLikeStart(buf, p, end - p)) this.#mode = Mode.HEAD;
       else return;
     }
     while (p < end) {
@@ -102,7 +107,7 @@ export class HttpStream {
           const n = Math.min(this.#remaining, end - p);
           p += n;
           this.#remaining -= n;
-          if (this.#remaining === 0) { this.#mode = Mode.HEAD; this.#handler.onBodyEnd(ts); }
+          if (this.#remaining === 0) { this.#mode = Mode.HEAD; this.#handler.onBodyEnd(this.#owner, ts); }
           break;
         }
         case Mode.CHUNK_DATA: {
@@ -127,14 +132,14 @@ export class HttpStream {
       case Mode.HEAD:
         if (this.#headLen > 0 && this.#head !== undefined) {
           // Whatever lines we have are still worth reporting (method, path, status).
-          this.#handler.onHead(this.#head, 0, this.#headLen, true, this.#headFirstTs, ts);
+          this.#handler.onHead(this.#owner, this.#head, 0, this.#headLen, true, this.#headFirstTs, ts);
         }
         this.#headLen = 0;
         this.#mode = Mode.RESYNC;
         return;
       case Mode.BODY:
         if (n < this.#remaining) this.#remaining -= n;
-        else if (n === this.#remaining) { this.#remaining = 0; this.#mode = Mode.HEAD; this.#handler.onBodyEnd(ts); }
+        else if (n === this.#remaining) { this.#remaining = 0; this.#mode = Mode.HEAD; this.#handler.onBodyEnd(this.#owner, ts); }
         else this.#mode = Mode.RESYNC;
         return;
       case Mode.CHUNK_DATA:
@@ -153,10 +158,10 @@ export class HttpStream {
 
   #apply(f: Framing, ts: number): void {
     switch (f.kind) {
-      case 'none': this.#mode = Mode.HEAD; this.#handler.onBodyEnd(ts); return;
+      case 'none': this.#mode = Mode.HEAD; this.#handler.onBodyEnd(this.#owner, ts); return;
       case 'length':
         if (f.length > 0) { this.#mode = Mode.BODY; this.#remaining = f.length; }
-        else { this.#mode = Mode.HEAD; this.#handler.onBodyEnd(ts); }
+        else { this.#mode = Mode.HEAD; this.#handler.onBodyEnd(this.#owner, ts); }
         return;
       case 'chunked': this.#startChunkLine(); return;
       case 'close': this.#mode = Mode.UNTIL_CLOSE; return;
@@ -168,22 +173,22 @@ export class HttpStream {
   #headBytes(buf: Uint8Array, p: number, end: number, ts: number): number {
     if (this.#headLen === 0) {
       this.#headFirstTs = ts;
-      if (!this.#looksLikeStart(buf, p, end - p)) {
-        this.#handler.onMalformed('bad_start_line', ts);
+      if (!this.#handler.looksLikeStart(buf, p, end - p)) {
+        this.#handler.onMalformed(this.#owner, 'bad_start_line', ts);
         this.#mode = Mode.RESYNC;
         return end;
       }
       const limit = Math.min(end, p + MAX_HEAD_BYTES);
       // Fastest path: the handler finds the head's end while it reads the head (one pass).
       const scanned = SCANNED;
-      if (this.#handler.onHeadIn?.(buf, p, limit - p, ts, scanned) === true) {
+      if (this.#handler.onHeadIn?.(this.#owner, buf, p, limit - p, ts, scanned) === true) {
         this.#apply(scanned.framing, ts);
         return p + scanned.length;
       }
       // Fast path: the whole head is in this segment, parse it in place.
       const he = findHeadEnd(buf, p, limit);
       if (he >= 0) {
-        this.#apply(this.#handler.onHead(buf, p, he - p, false, ts, ts), ts);
+        this.#apply(this.#handler.onHead(this.#owner, buf, p, he - p, false, ts, ts), ts);
         return he;
       }
     }
@@ -197,7 +202,7 @@ export class HttpStream {
     if (he >= 0) {
       const usedHere = he - (this.#headLen - n);
       this.#headLen = 0;
-      this.#apply(this.#handler.onHead(head, 0, he, false, this.#headFirstTs, ts), ts);
+      this.#apply(this.#handler.onHead(this.#owner, head, 0, he, false, this.#headFirstTs, ts), ts);
       return p + usedHere;
     }
     if (this.#headLen >= MAX_HEAD_BYTES) {
@@ -205,8 +210,8 @@ export class HttpStream {
       // scanned as a partial head (the rest of the head is skipped, so is the body).
       const len = this.#headLen;
       this.#headLen = 0;
-      this.#handler.onMalformed('head_too_large', ts);
-      this.#handler.onHead(head, 0, len, true, this.#headFirstTs, ts);
+      this.#handler.onMalformed(this.#owner, 'head_too_large', ts);
+      this.#handler.onHead(this.#owner, head, 0, len, true, this.#headFirstTs, ts);
       this.#mode = Mode.RESYNC;
       return end;
     }
@@ -233,11 +238,11 @@ export class HttpStream {
   #chunkSizeBytes(buf: Uint8Array, p: number, end: number, ts: number): number {
     while (p < end) {
       const c = buf[p++] ?? 0;
-      if (++this.#lineLen > MAX_CHUNK_LINE) { this.#handler.onMalformed('bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
+      if (++this.#lineLen > MAX_CHUNK_LINE) { this.#handler.onMalformed(this.#owner, 'bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
       if (c === 0x0a) {
         // The CRLF that ends the previous chunk's data arrives here as an empty line: skip it.
         if (this.#chunkDigits === 0 && !this.#chunkExt) { this.#lineLen = 0; continue; }
-        if (this.#chunkDigits === 0) { this.#handler.onMalformed('bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
+        if (this.#chunkDigits === 0) { this.#handler.onMalformed(this.#owner, 'bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
         if (this.#chunkSize === 0) { this.#mode = Mode.CHUNK_TRAILER; this.#lineLen = 0; return p; }
         this.#mode = Mode.CHUNK_DATA;
         this.#remaining = this.#chunkSize;
@@ -246,7 +251,7 @@ export class HttpStream {
       if (this.#chunkExt || c === 0x0d || c === 0x20 || c === 0x09) continue;
       if (c === 0x3b /* ; */) { this.#chunkExt = true; continue; }
       const d = hexDigit(c);
-      if (d < 0 || this.#chunkSize > MAX_CHUNK_SIZE) { this.#handler.onMalformed('bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
+      if (d < 0 || this.#chunkSize > MAX_CHUNK_SIZE) { this.#handler.onMalformed(this.#owner, 'bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
       this.#chunkSize = this.#chunkSize * 16 + d;
       this.#chunkDigits++;
     }
@@ -258,11 +263,11 @@ export class HttpStream {
       const c = buf[p++] ?? 0;
       if (c === 0x0d) continue;
       if (c === 0x0a) {
-        if (this.#lineLen === 0) { this.#mode = Mode.HEAD; this.#handler.onBodyEnd(ts); return p; }
+        if (this.#lineLen === 0) { this.#mode = Mode.HEAD; this.#handler.onBodyEnd(this.#owner, ts); return p; }
         this.#lineLen = 0;
         continue;
       }
-      if (++this.#lineLen > MAX_HEAD_BYTES) { this.#handler.onMalformed('bad_chunk_trailer', ts); this.#mode = Mode.RESYNC; return end; }
+      if (++this.#lineLen > MAX_HEAD_BYTES) { this.#handler.onMalformed(this.#owner, 'bad_chunk_trailer', ts); this.#mode = Mode.RESYNC; return end; }
     }
     return p;
   }

@@ -50,11 +50,12 @@ export const target: FuzzTarget = {
     if (data.length === 0) return;
     const ctl = data[0] as number;
     const request = (ctl & 0x40) === 0;
-    const stream = new HttpStream(request ? looksLikeRequestStart : looksLikeResponseStart, {
-      onHead: (buf, off, len, partial) => onHead(request, buf, off, len, partial),
-      onMalformed: (reason) => assert.ok(reason.length > 0),
-      onBodyEnd: (ts) => assert.ok(ts > 0),
-    });
+    const stream = new HttpStream<null>({
+      looksLikeStart: request ? looksLikeRequestStart : looksLikeResponseStart,
+      onHead: (_o, buf, off, len, partial) => onHead(request, buf, off, len, partial),
+      onMalformed: (_o, reason) => assert.ok(reason.length > 0),
+      onBodyEnd: (_o, ts) => assert.ok(ts > 0),
+    }, null);
     heads = 0;
     let ts = 1;
     for (const g of segmentsOf(data.length - 1, ctl, segs)) stream.push(data, 1 + g.off, g.capLen, g.wireLen, ts++);

@@ -8,8 +8,12 @@ function stream() {
   const heads: string[] = [];
   const malformed: string[] = [];
   let bodies = 0;
-  const s = new HttpStream(looksLikeResponseStart, {
-    onHead(buf, off, len, partial): Framing {
+  const owner = { name: 'the connection' };
+  const owners = new Set<unknown>();
+  const s = new HttpStream<typeof owner>({
+    looksLikeStart: looksLikeResponseStart,
+    onHead(o, buf, off, len, partial): Framing {
+      owners.add(o);
       const text = Buffer.from(buf.subarray(off, off + len)).toString('latin1');
       heads.push((partial ? 'partial:' : '') + (text.split('\r\n')[0] ?? ''));
       const m = /X-Frame: (\S+)/.exec(text);
@@ -18,14 +22,14 @@ function stream() {
       if (m[1] === 'close') return UNTIL_CLOSE;
       return { kind: 'length', length: Number(m[1]?.slice(4)) };
     },
-    onMalformed(reason) { malformed.push(reason); },
-    onBodyEnd() { bodies++; },
-  });
+    onMalformed(o, reason) { owners.add(o); malformed.push(reason); },
+    onBodyEnd(o) { owners.add(o); bodies++; },
+  }, owner);
   const push = (text: string, wire?: number) => {
     const b = Buffer.from(text, 'latin1');
     s.push(b, 0, b.length, wire ?? b.length, 0);
   };
-  return { s, heads, malformed, push, bodies: () => bodies };
+  return { s, heads, malformed, push, bodies: () => bodies, owners, owner };
 }
 
 test('chunked bodies are skipped across segments, with extensions and trailers', () => {
@@ -41,6 +45,7 @@ test('chunked bodies are skipped across segments, with extensions and trailers',
   assert.deepEqual(t.heads, ['HTTP/1.1 200 OK', 'HTTP/1.1 204 No']);
   assert.deepEqual(t.malformed, []);
   assert.equal(t.bodies(), 2);
+  assert.deepEqual([...t.owners], [t.owner], 'every callback is given the stream\'s owner');
 });
 
 test('Content-Length bodies cut by the snaplen are skipped by wire length', () => {
@@ -69,6 +74,7 @@ test('a bad chunk size is malformed and the stream resynchronises', () => {
   const t = stream();
   t.push('HTTP/1.1 200 OK\r\nX-Frame: chunked\r\n\r\nzz\r\n');
   assert.deepEqual(t.malformed, ['bad_chunk_size']);
+  assert.deepEqual([...t.owners], [t.owner]);
   assert.ok(t.s.resyncing);
   t.push('HTTP/1.1 200 OK\r\n\r\n');
   assert.equal(t.heads.length, 2);
