@@ -60,6 +60,14 @@ const MAX_CHUNK_LINE = 1024;
 /** onHeadIn's answer, one for all streams: read as soon as onHeadIn returns, before any other stream runs. */
 const SCANNED: ScannedHead = { length: 0, framing: NO_BODY };
 const MAX_CHUNK_SIZE = 2 ** 40;
+/**
+ * Buffers of heads that spanned segments, between two such heads. A stream holds one only
+ * while a head is incomplete: kept for the stream's life, it was 2-4 KB per connection that
+ * ever carried a large head (big cookies), 84 MB with 20k of them open (issue 6).
+ */
+const HEAD_POOL: Buffer[] = [];
+/** At most this many pooled (each 2 KB to MAX_HEAD_BYTES): bounded, at most 2 MB. */
+const HEAD_POOL_MAX = 32;
 
 export class HttpStream<T> {
   readonly #handler: HttpStreamHandler<T>;
@@ -86,8 +94,11 @@ export class HttpStream<T> {
   /** True between messages (nothing of a next message seen yet). */
   get idle(): boolean { return this.#mode === Mode.HEAD && this.#headLen === 0; }
 
+  /** Bytes of buffer this stream holds: only while a head that spans segments is incomplete. */
+  get heldBytes(): number { return this.#head?.length ?? 0; }
+
   /** Stop following messages (e.g. the other direction switched protocols). */
-  setOpaque(): void { this.#mode = Mode.OPAQUE; this.#headLen = 0; }
+  setOpaque(): void { this.#mode = Mode.OPAQUE; this.#headLen = 0; this.#releaseHead(); }
 
   /**
    * One segment's payload: `capLen` bytes present at buf[off...], `wireLen` on the
@@ -135,6 +146,7 @@ export class HttpStream<T> {
           this.#handler.onHead(this.#owner, this.#head, 0, this.#headLen, true, this.#headFirstTs, ts);
         }
         this.#headLen = 0;
+        this.#releaseHead();
         this.#mode = Mode.RESYNC;
         return;
       case Mode.BODY:
@@ -202,7 +214,9 @@ export class HttpStream<T> {
     if (he >= 0) {
       const usedHere = he - (this.#headLen - n);
       this.#headLen = 0;
-      this.#apply(this.#handler.onHead(this.#owner, head, 0, he, false, this.#headFirstTs, ts), ts);
+      const framing = this.#handler.onHead(this.#owner, head, 0, he, false, this.#headFirstTs, ts);
+      this.#releaseHead();
+      this.#apply(framing, ts);
       return p + usedHere;
     }
     if (this.#headLen >= MAX_HEAD_BYTES) {
@@ -212,6 +226,7 @@ export class HttpStream<T> {
       this.#headLen = 0;
       this.#handler.onMalformed(this.#owner, 'head_too_large', ts);
       this.#handler.onHead(this.#owner, head, 0, len, true, this.#headFirstTs, ts);
+      this.#releaseHead();
       this.#mode = Mode.RESYNC;
       return end;
     }
@@ -219,12 +234,21 @@ export class HttpStream<T> {
   }
 
   #ensure(size: number): void {
+    this.#head ??= HEAD_POOL.pop();
     if (this.#head !== undefined && this.#head.length >= size) return;
     let cap = this.#head?.length ?? 2048;
     while (cap < size) cap *= 2;
     const next = Buffer.allocUnsafe(Math.min(cap, MAX_HEAD_BYTES));
     if (this.#head !== undefined && this.#headLen > 0) this.#head.copy(next, 0, 0, this.#headLen);
     this.#head = next;
+  }
+
+  /** A head that spanned segments is done: its buffer goes back to the pool (or to the collector). */
+  #releaseHead(): void {
+    const h = this.#head;
+    if (h === undefined) return;
+    this.#head = undefined;
+    if (HEAD_POOL.length < HEAD_POOL_MAX) HEAD_POOL.push(h);
   }
 
   #startChunkLine(): void {

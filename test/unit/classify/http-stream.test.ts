@@ -92,3 +92,23 @@ test('the head buffer never exceeds the bound with a head fed one byte at a time
   for (let i = 0; i < 70_000; i++) t.push('a');
   assert.deepEqual(t.malformed, ['head_too_large']);
 });
+
+test('a head that spans segments is buffered only until it is complete', () => {
+  // Prepare: a 3 KB head (a large cookie) in two segments, then one in a single segment.
+  const t = stream();
+  const big = `HTTP/1.1 200 OK\r\nSet-Cookie: s=${'x'.repeat(3000)}\r\nX-Frame: len:2\r\n\r\nok`;
+  // Act and assess
+  t.push(big.slice(0, 1400));
+  assert.ok(t.s.heldBytes >= 1400, 'the first part waits in a buffer');
+  t.push(big.slice(1400));
+  assert.equal(t.s.heldBytes, 0, 'the buffer is let go once the head is complete');
+  t.push('HTTP/1.1 204 No\r\n\r\n');
+  assert.equal(t.s.heldBytes, 0);
+  // A head cut by a capture gap: its partial head is reported and its buffer let go too.
+  t.push('HTTP/1.1 200 OK\r\nX-Frame: len:5');
+  assert.ok(t.s.heldBytes > 0);
+  t.s.gap(100, 1);
+  assert.equal(t.s.heldBytes, 0);
+  assert.deepEqual(t.heads, ['HTTP/1.1 200 OK', 'HTTP/1.1 204 No', 'partial:HTTP/1.1 200 OK']);
+  assert.equal(t.bodies(), 2);
+});
