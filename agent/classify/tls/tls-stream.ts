@@ -24,6 +24,9 @@ export interface TlsStreamHandler {
   onMalformed(reason: string, tsMicros: number): void;
 }
 
+/** A record body buffer up to this size stays with the stream for its next record. */
+const SMALL_BODY_BYTES = 16;
+
 export class TlsStream {
   readonly #handler: TlsStreamHandler;
   readonly #hdr = new Uint8Array(TLS_RECORD_HEADER_LENGTH);
@@ -41,6 +44,8 @@ export class TlsStream {
 
   constructor(handler: TlsStreamHandler) { this.#handler = handler; }
 
+  /** Bytes of body buffer this stream holds between records. */
+  get heldBytes(): number { return this.#body?.length ?? 0; }
   /** True once the walk was told to stop or met bytes that are not TLS. */
   get stopped(): boolean { return this.#stopped; }
   /** True while the walk waits for a segment that starts with a record header. */
@@ -111,5 +116,8 @@ export class TlsStream {
     const body = this.#body !== undefined ? this.#body.subarray(0, this.#bodyLen) : new Uint8Array(0);
     this.#hdrLen = 0;
     this.#handler.onRecord(this.#type, this.#len, body, this.#truncated || this.#bodyLen < this.#want, ts);
+    // A ClientHello's buffer (hundreds of bytes to a few KB) is not kept for the connection's
+    // life (issue 6: memory with many TLS connections); an alert's two bytes are.
+    if (this.#body !== undefined && this.#body.length > SMALL_BODY_BYTES) this.#body = undefined;
   }
 }

@@ -408,10 +408,12 @@ test('TLS: ChangeCipherSpec from both sides completes the handshake without the 
   c.onPayload(cs, true, s.seg(true, clientHelloRecord({ sni: 'ccs.example', versions: [0x0304] })));
   c.onPayload(cs, false, s.seg(false, Buffer.concat([tlsRecord(22, Buffer.alloc(90, 2), 0x0303), tlsRecord(20, Buffer.from([1]), 0x0303)])));
   c.onPayload(cs, true, s.seg(true, tlsRecord(20, Buffer.from([1]), 0x0303)));
+  const streamsAfterHandshake = [cs.tlsC2s, cs.tlsS2c];
   c.onClose(cs, ConnEnd.FIN_BY_ORIGINATOR, true, s.ts);
   // Assess
   assert.equal(c.snapshot().tls.incompleteHandshakes, 0);
   assert.equal(sink.events.length, 0);
+  assert.deepEqual(streamsAfterHandshake, [undefined, undefined], 'a finished handshake keeps no record walks');
 });
 
 test('TLS: a ChangeCipherSpec from one side only leaves the handshake incomplete', () => {
@@ -427,7 +429,9 @@ test('TLS: a hello split over segments is reassembled; application data complete
   const hello = clientHelloRecord({ sni: 'split.example' });
   c.onPayload(cs, true, s.seg(true, hello.subarray(0, 3)));
   c.onPayload(cs, true, s.seg(true, hello.subarray(3, 40)));
+  assert.ok((cs.tlsC2s?.heldBytes ?? 0) > 0, 'the hello waits in a buffer until it is whole');
   c.onPayload(cs, true, s.seg(true, hello.subarray(40)));
+  assert.equal(cs.tlsC2s?.heldBytes, 0, 'and is not kept once parsed');
   c.onPayload(cs, false, s.seg(false, tlsRecord(22, Buffer.alloc(90, 2), 0x0303)));
   c.onPayload(cs, true, s.seg(true, tlsRecord(23, Buffer.alloc(50, 1), 0x0303)));
   c.onClose(cs, ConnEnd.FIN_BY_ORIGINATOR, true, s.ts);
