@@ -17,8 +17,9 @@
  *    the final summary; the batch engine also with --wakeup-interval 0 and 100, the pcap
  *    engine with 0 (default 200). The last rows measure the batch and pcap engines' live sources alone, with a
  *    handler that only counts (pcap-floor.ts).
- * 3. Memory: peak RSS with 100k tracked connections, and during a SYN flood from 1M
- *    distinct sources (the flood test's capture) with its exact counts checked.
+ * 3. Memory: peak RSS with 100k tracked connections (handshakes only; one answered HTTP
+ *    request each; a TLS handshake each), and during a SYN flood from 1M distinct sources
+ *    (the flood test's capture) with its exact counts checked.
  * 4. Live with the kernel filter (batch engine): 20k pkt/s at -s 1, 10 and 100, 100k pkt/s
  *    at -s 1 and 10; a one-second burst of 300k packets at 300k pkt/s with both libpcap engines,
  *    and 600k packets at top speed, sent by burst-sender.c (tcpreplay falls short of 300k pkt/s here).
@@ -31,7 +32,7 @@
  * so do the start-alone and twice-the-packets rows.
  *
  * 5. On Node.js 24, the image's runtime (fetched once with npm into .bench/): the full analysis,
- *    100k open connections, and the batch engine at 20k and 100k pkt/s.
+ *    the three 100k-connection rows, and the batch engine at 20k and 100k pkt/s.
  *
  * Options (env): BENCH_PACKETS (default 1_000_000), BENCH_SKIP_LIVE=1, BENCH_LIVE_REPEATS (default 3),
  * BENCH_OFFLINE_REPEATS (default 3), BENCH_NODE24=0 (no Node.js 24 rows), BENCH_OUT (markdown file to write).
@@ -44,6 +45,7 @@ import { fileURLToPath } from 'node:url';
 import { generateLbTraffic } from '../helpers/lb-traffic.js';
 import { TcpConversation } from '../helpers/packet-builder.js';
 import { PcapWriter } from '../helpers/pcap-writer.js';
+import { clientHelloRecord, tlsRecord } from '../helpers/tls-records.js';
 import { TestNetwork } from '../helpers/netns.js';
 import { packNode24 } from '../helpers/docker.js';
 import { writeSynFlood } from '../integration/flood/syn-flood-capture.js';
@@ -66,13 +68,39 @@ function machine(): string {
   return `${cpu}, ${cpus().length} cores, ${mem} GiB, Linux ${kernel}, Node.js ${process.version}`;
 }
 
-/** Open 100k connections and leave them open: the table's memory at its default bound. */
-function generateOpen(path: string, n: number): void {
+/**
+ * What each of the 100k connections carries before it is left open: only the handshake (the
+ * table's memory at its default bound), one answered keep-alive HTTP request (the classifier's
+ * state of an HTTP connection), or a TLS handshake with a 1.3 KB ClientHello (that of a TLS one).
+ */
+type OpenKind = 'handshake' | 'http' | 'tls';
+
+const OPEN_TLS_HELLO = clientHelloRecord({ sni: 'shop.example.com', alpn: ['h2', 'http/1.1'], versions: [0x0304, 0x0303], padding: 1200 });
+const OPEN_TLS_SERVER = Buffer.concat([tlsRecord(22, Buffer.alloc(90, 2), 0x0303), tlsRecord(20, Buffer.from([1]), 0x0303), tlsRecord(23, Buffer.alloc(1000, 3), 0x0303)]);
+const OPEN_TLS_CLIENT = Buffer.concat([tlsRecord(20, Buffer.from([1]), 0x0303), tlsRecord(23, Buffer.alloc(53, 4), 0x0303)]);
+
+/** Open n connections of a kind and leave them open. */
+function generateOpen(path: string, n: number, kind: OpenKind): void {
   const w = new PcapWriter(path);
   let t = 1_771_147_815_000_000;
+  const put = (f: Buffer): void => { t += 2; w.write(t, f); };
   for (let i = 0; i < n; i++) {
-    const c = new TcpConversation(`198.18.${62 + (i >> 16)}.${(i >> 8) & 255}`, '198.18.61.10', 1024 + (i & 255) * 200 + (i % 200), 8080);
-    for (const f of c.handshake()) { t += 2; w.write(t, f); }
+    const client = `198.18.${62 + (i >> 16)}.${(i >> 8) & 255}`;
+    const c = new TcpConversation(client, '198.18.61.10', 1024 + (i & 255) * 200 + (i % 200), kind === 'tls' ? 443 : 8080);
+    for (const f of c.handshake()) put(f);
+    if (kind === 'http') {
+      put(c.seg(true, 'PA', `GET /api/items/${i} HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: curl/8.5.0\r\n` +
+        `X-Forwarded-For: 203.0.${(i >> 8) & 255}.${i & 255}\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 443\r\n` +
+        `X-Amzn-Trace-Id: Root=1-67891233-${String(i).padStart(24, '0')}\r\n\r\n`));
+      put(c.seg(false, 'PA', 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'));
+      put(c.seg(true, 'A'));
+    } else if (kind === 'tls') {
+      put(c.seg(true, 'PA', OPEN_TLS_HELLO));
+      put(c.seg(false, 'PA', OPEN_TLS_SERVER));
+      put(c.seg(true, 'PA', OPEN_TLS_CLIENT));
+      put(c.seg(false, 'PA', tlsRecord(23, Buffer.alloc(300, 5), 0x0303)));
+      put(c.seg(true, 'A'));
+    }
   }
   w.close();
 }
@@ -383,16 +411,20 @@ async function main(): Promise<void> {
   rows.push(row('tcpdump -nn -r (print every packet)', timed('bash', ['-c', `tcpdump -nn -r ${file} > /dev/null 2>&1`])));
   rows.push(row('tcpdump -r -w /dev/null (copy only)', timed('bash', ['-c', `tcpdump -r ${file} -w /dev/null 2>/dev/null`])));
 
-  const openFile = join(CACHE, 'open-100k.pcap');
-  if (!existsSync(openFile)) generateOpen(openFile, 100_000);
-  const mem = read(openFile, ['--idle-timeout', '86400']);
-  const ms = finalSummary(mem.stdout);
-  rows.push({ what: '100k open connections (--read)', seconds: mem.seconds, pps: 300_000 / mem.seconds, cpu: mem.cpu, rssMb: mem.rssMb,
-    note: `peak tracked ${String(ms['connections']?.['tracked_peak'] ?? '?')}` });
-  if (node24 !== undefined) {
-    const mem24 = read(openFile, ['--idle-timeout', '86400'], logs, node24.bin);
-    rows.push({ what: `100k open connections (--read) on ${node24.name}`, seconds: mem24.seconds, pps: 300_000 / mem24.seconds, cpu: mem24.cpu, rssMb: mem24.rssMb,
-      note: `peak tracked ${String(finalSummary(mem24.stdout)['connections']?.['tracked_peak'] ?? '?')}` });
+  const openRuns: Array<[OpenKind, string, string]> = [
+    ['handshake', 'open-100k.pcap', '100k open connections (--read)'],
+    ['http', 'open-100k-http.pcap', '100k open HTTP connections, one answered request each (--read)'],
+    ['tls', 'open-100k-tls.pcap', '100k open TLS connections, handshake done (--read)'],
+  ];
+  for (const [kind, name, what] of openRuns) {
+    const openFile = join(CACHE, name);
+    if (!existsSync(openFile)) generateOpen(openFile, 100_000, kind);
+    const packets = kind === 'handshake' ? 300_000 : kind === 'http' ? 600_000 : 800_000;
+    for (const bin of node24 === undefined ? [undefined] : [undefined, node24]) {
+      const mem = read(openFile, ['--idle-timeout', '86400'], logs, bin?.bin);
+      rows.push({ what: bin === undefined ? what : `${what} on ${bin.name}`, seconds: mem.seconds, pps: packets / mem.seconds, cpu: mem.cpu, rssMb: mem.rssMb,
+        note: `peak tracked ${String(finalSummary(mem.stdout)['connections']?.['tracked_peak'] ?? '?')}` });
+    }
   }
 
   const floodFile = join(CACHE, 'syn-flood-1m.pcap');
