@@ -147,8 +147,22 @@ export class PendingPool {
   }
 }
 
-export class ConnectionState {
-  readonly facts: ConnFacts;
+/** Bits of ConnectionState's flags word, one per yes/no fact (a field each cost 8 bytes). */
+const enum Flag {
+  SERVER_FIRST = 1, PROXY_DONE = 2, HELLO_SEEN = 4, HANDSHAKE_DONE = 8, HTTP_HEALTH_CHECK = 16, CLIENT_COUNTED = 32, CLOSED = 64,
+}
+
+/**
+ * One connection's classifier state. Also its ConnFacts (`facts` is the state itself): the
+ * facts object the table hands over is copied, not kept. Yes/no facts share one word. Both
+ * measured with 100k open HTTP connections (issue 6): 64 and 48 bytes less per connection.
+ */
+export class ConnectionState implements ConnFacts {
+  readonly originatorIp: string;
+  readonly originatorPort: number;
+  readonly responderIp: string;
+  readonly responderPort: number;
+  readonly geneve: boolean;
   readonly openedTs: number;
   phase: Phase = Phase.PRELUDE;
   /** Originator bytes held until the protocol is known (proxy header, first request or hello). */
@@ -160,8 +174,6 @@ export class ConnectionState {
   nextSeqS2c = -1;
   c2sBytes = 0;
   s2cBytes = 0;
-  serverFirst = false;
-  proxyDone = false;
   proxy: ProxyHeader | undefined;
   indicators = 0;
   req: HttpStream<ConnectionState> | undefined;
@@ -176,18 +188,40 @@ export class ConnectionState {
   pendingCount = 0;
   tlsC2s: TlsStream | undefined;
   tlsS2c: TlsStream | undefined;
-  helloSeen = false;
   /** ChangeCipherSpec records seen after the hello: bit 1 client, bit 2 server. */
   ccsSeen = 0;
-  handshakeDone = false;
   sni: string | undefined;
-  httpHealthCheck = false;
-  clientCounted = false;
-  closed = false;
+  #flags = 0;
 
   constructor(facts: ConnFacts, openedTs: number) {
-    this.facts = facts;
+    this.originatorIp = facts.originatorIp;
+    this.originatorPort = facts.originatorPort;
+    this.responderIp = facts.responderIp;
+    this.responderPort = facts.responderPort;
+    this.geneve = facts.geneve === true;
     this.openedTs = openedTs;
+  }
+
+  /** The connection as the classifiers see it. */
+  get facts(): ConnFacts { return this; }
+
+  get serverFirst(): boolean { return (this.#flags & Flag.SERVER_FIRST) !== 0; }
+  set serverFirst(v: boolean) { this.#flag(Flag.SERVER_FIRST, v); }
+  get proxyDone(): boolean { return (this.#flags & Flag.PROXY_DONE) !== 0; }
+  set proxyDone(v: boolean) { this.#flag(Flag.PROXY_DONE, v); }
+  get helloSeen(): boolean { return (this.#flags & Flag.HELLO_SEEN) !== 0; }
+  set helloSeen(v: boolean) { this.#flag(Flag.HELLO_SEEN, v); }
+  get handshakeDone(): boolean { return (this.#flags & Flag.HANDSHAKE_DONE) !== 0; }
+  set handshakeDone(v: boolean) { this.#flag(Flag.HANDSHAKE_DONE, v); }
+  get httpHealthCheck(): boolean { return (this.#flags & Flag.HTTP_HEALTH_CHECK) !== 0; }
+  set httpHealthCheck(v: boolean) { this.#flag(Flag.HTTP_HEALTH_CHECK, v); }
+  get clientCounted(): boolean { return (this.#flags & Flag.CLIENT_COUNTED) !== 0; }
+  set clientCounted(v: boolean) { this.#flag(Flag.CLIENT_COUNTED, v); }
+  get closed(): boolean { return (this.#flags & Flag.CLOSED) !== 0; }
+  set closed(v: boolean) { this.#flag(Flag.CLOSED, v); }
+
+  #flag(bit: number, on: boolean): void {
+    this.#flags = on ? this.#flags | bit : this.#flags & ~bit;
   }
 
   /** Queue a request (the youngest). */
