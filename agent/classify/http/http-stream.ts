@@ -60,12 +60,19 @@ const MAX_CHUNK_LINE = 1024;
 /** onHeadIn's answer, one for all streams: read as soon as onHeadIn returns, before any other stream runs. */
 const SCANNED: ScannedHead = { length: 0, framing: NO_BODY };
 const MAX_CHUNK_SIZE = 2 ** 40;
+/** A head that spans segments, while it is incomplete: its bytes so far and the time of its first. */
+class PartialHead {
+  buf: Buffer;
+  firstTs = 0;
+  constructor(size: number) { this.buf = Buffer.allocUnsafe(size); }
+}
+
 /**
- * Buffers of heads that spanned segments, between two such heads. A stream holds one only
- * while a head is incomplete: kept for the stream's life, it was 2-4 KB per connection that
- * ever carried a large head (big cookies), 84 MB with 20k of them open (issue 6).
+ * Partial heads between two heads that spanned segments. A stream holds one only while a
+ * head is incomplete: kept for the stream's life, it was 2-4 KB per connection that ever
+ * carried a large head (big cookies), 84 MB with 20k of them open (issue 6).
  */
-const HEAD_POOL: Buffer[] = [];
+const HEAD_POOL: PartialHead[] = [];
 /** At most this many pooled (each 2 KB to MAX_HEAD_BYTES): bounded, at most 2 MB. */
 const HEAD_POOL_MAX = 32;
 
@@ -73,11 +80,9 @@ export class HttpStream<T> {
   readonly #handler: HttpStreamHandler<T>;
   readonly #owner: T;
   #mode: Mode = Mode.HEAD;
-  #head: Buffer | undefined;
+  #head: PartialHead | undefined;
   #headLen = 0;
-  #headFirstTs = 0;
   #remaining = 0;
-  #chunkSize = 0;
   #chunkDigits = 0;
   #chunkExt = false;
   #lineLen = 0;
@@ -95,7 +100,7 @@ export class HttpStream<T> {
   get idle(): boolean { return this.#mode === Mode.HEAD && this.#headLen === 0; }
 
   /** Bytes of buffer this stream holds: only while a head that spans segments is incomplete. */
-  get heldBytes(): number { return this.#head?.length ?? 0; }
+  get heldBytes(): number { return this.#head?.buf.length ?? 0; }
 
   /** Stop following messages (e.g. the other direction switched protocols). */
   setOpaque(): void { this.#mode = Mode.OPAQUE; this.#headLen = 0; this.#releaseHead(); }
@@ -143,7 +148,7 @@ export class HttpStream<T> {
       case Mode.HEAD:
         if (this.#headLen > 0 && this.#head !== undefined) {
           // Whatever lines we have are still worth reporting (method, path, status).
-          this.#handler.onHead(this.#owner, this.#head, 0, this.#headLen, true, this.#headFirstTs, ts);
+          this.#handler.onHead(this.#owner, this.#head.buf, 0, this.#headLen, true, this.#head.firstTs, ts);
         }
         this.#headLen = 0;
         this.#releaseHead();
@@ -184,7 +189,6 @@ export class HttpStream<T> {
 
   #headBytes(buf: Uint8Array, p: number, end: number, ts: number): number {
     if (this.#headLen === 0) {
-      this.#headFirstTs = ts;
       if (!this.#handler.looksLikeStart(buf, p, end - p)) {
         this.#handler.onMalformed(this.#owner, 'bad_start_line', ts);
         this.#mode = Mode.RESYNC;
@@ -205,8 +209,9 @@ export class HttpStream<T> {
       }
     }
     const n = Math.min(MAX_HEAD_BYTES - this.#headLen, end - p);
-    this.#ensure(this.#headLen + n);
-    const head = this.#head as Buffer;
+    const partial = this.#ensure(this.#headLen + n);
+    if (this.#headLen === 0) partial.firstTs = ts;
+    const head = partial.buf;
     head.set(buf.subarray(p, p + n), this.#headLen);
     const scanFrom = Math.max(0, this.#headLen - 3);
     this.#headLen += n;
@@ -214,7 +219,7 @@ export class HttpStream<T> {
     if (he >= 0) {
       const usedHere = he - (this.#headLen - n);
       this.#headLen = 0;
-      const framing = this.#handler.onHead(this.#owner, head, 0, he, false, this.#headFirstTs, ts);
+      const framing = this.#handler.onHead(this.#owner, head, 0, he, false, partial.firstTs, ts);
       this.#releaseHead();
       this.#apply(framing, ts);
       return p + usedHere;
@@ -225,7 +230,7 @@ export class HttpStream<T> {
       const len = this.#headLen;
       this.#headLen = 0;
       this.#handler.onMalformed(this.#owner, 'head_too_large', ts);
-      this.#handler.onHead(this.#owner, head, 0, len, true, this.#headFirstTs, ts);
+      this.#handler.onHead(this.#owner, head, 0, len, true, partial.firstTs, ts);
       this.#releaseHead();
       this.#mode = Mode.RESYNC;
       return end;
@@ -233,14 +238,16 @@ export class HttpStream<T> {
     return p + n;
   }
 
-  #ensure(size: number): void {
-    this.#head ??= HEAD_POOL.pop();
-    if (this.#head !== undefined && this.#head.length >= size) return;
-    let cap = this.#head?.length ?? 2048;
+  /** The partial head, with room for `size` bytes (its bytes so far kept). */
+  #ensure(size: number): PartialHead {
+    const h = (this.#head ??= HEAD_POOL.pop() ?? new PartialHead(Math.min(2048, MAX_HEAD_BYTES)));
+    if (h.buf.length >= size) return h;
+    let cap = h.buf.length;
     while (cap < size) cap *= 2;
     const next = Buffer.allocUnsafe(Math.min(cap, MAX_HEAD_BYTES));
-    if (this.#head !== undefined && this.#headLen > 0) this.#head.copy(next, 0, 0, this.#headLen);
-    this.#head = next;
+    if (this.#headLen > 0) h.buf.copy(next, 0, 0, this.#headLen);
+    h.buf = next;
+    return h;
   }
 
   /** A head that spanned segments is done: its buffer goes back to the pool (or to the collector). */
@@ -251,9 +258,10 @@ export class HttpStream<T> {
     if (HEAD_POOL.length < HEAD_POOL_MAX) HEAD_POOL.push(h);
   }
 
+  /** A chunk-size line starts; its size is read into #remaining (unused until the chunk's data). */
   #startChunkLine(): void {
     this.#mode = Mode.CHUNK_SIZE;
-    this.#chunkSize = 0;
+    this.#remaining = 0;
     this.#chunkDigits = 0;
     this.#chunkExt = false;
     this.#lineLen = 0;
@@ -267,16 +275,15 @@ export class HttpStream<T> {
         // The CRLF that ends the previous chunk's data arrives here as an empty line: skip it.
         if (this.#chunkDigits === 0 && !this.#chunkExt) { this.#lineLen = 0; continue; }
         if (this.#chunkDigits === 0) { this.#handler.onMalformed(this.#owner, 'bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
-        if (this.#chunkSize === 0) { this.#mode = Mode.CHUNK_TRAILER; this.#lineLen = 0; return p; }
+        if (this.#remaining === 0) { this.#mode = Mode.CHUNK_TRAILER; this.#lineLen = 0; return p; }
         this.#mode = Mode.CHUNK_DATA;
-        this.#remaining = this.#chunkSize;
         return p;
       }
       if (this.#chunkExt || c === 0x0d || c === 0x20 || c === 0x09) continue;
       if (c === 0x3b /* ; */) { this.#chunkExt = true; continue; }
       const d = hexDigit(c);
-      if (d < 0 || this.#chunkSize > MAX_CHUNK_SIZE) { this.#handler.onMalformed(this.#owner, 'bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
-      this.#chunkSize = this.#chunkSize * 16 + d;
+      if (d < 0 || this.#remaining > MAX_CHUNK_SIZE) { this.#handler.onMalformed(this.#owner, 'bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
+      this.#remaining = this.#remaining * 16 + d;
       this.#chunkDigits++;
     }
     return p;
