@@ -85,26 +85,30 @@ type HttpHooks = Readonly<{
 }>;
 
 /**
- * What every connection's request stream calls back, made once per classifier: the stream
- * passes its connection (HttpStreamHandler). One handler object per side of each connection
- * cost 40 bytes each (issue 6: memory with 100k HTTP connections).
+ * What every connection's request or response stream calls back, made once per classifier:
+ * the stream passes its connection (HttpStreamHandler). One handler object per side of each
+ * connection cost 40 bytes each (issue 6: memory with 100k HTTP connections).
  */
-class RequestHandler implements HttpStreamHandler<ConnectionState> {
-  readonly #hooks: HttpHooks;
-  constructor(hooks: HttpHooks) { this.#hooks = hooks; }
+abstract class HttpHandler implements HttpStreamHandler<ConnectionState> {
+  protected readonly hooks: HttpHooks;
+  constructor(hooks: HttpHooks) { this.hooks = hooks; }
 
+  abstract looksLikeStart(buf: Uint8Array, off: number, len: number): boolean;
+  abstract onHeadIn(cs: ConnectionState, buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean;
+  abstract onHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing;
+  abstract onBodyEnd(cs: ConnectionState, ts: number): void;
+
+  onMalformed(_cs: ConnectionState, reason: string): void { this.hooks.malformedHead(reason); }
+}
+
+class RequestHandler extends HttpHandler {
   looksLikeStart(buf: Uint8Array, off: number, len: number): boolean { return looksLikeRequestStart(buf, off, len); }
-
   onHeadIn(cs: ConnectionState, buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean {
-    return this.#hooks.requestHeadIn(cs, buf, off, len, ts, out);
+    return this.hooks.requestHeadIn(cs, buf, off, len, ts, out);
   }
-
   onHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number, lastTs: number): Framing {
-    return this.#hooks.requestHead(cs, buf, off, len, partial, firstTs, lastTs);
+    return this.hooks.requestHead(cs, buf, off, len, partial, firstTs, lastTs);
   }
-
-  onMalformed(_cs: ConnectionState, reason: string): void { this.#hooks.malformedHead(reason); }
-
   /** A request body ended: its request was sent in full only then. */
   onBodyEnd(cs: ConnectionState, ts: number): void {
     const last = cs.pendingTail;
@@ -112,23 +116,14 @@ class RequestHandler implements HttpStreamHandler<ConnectionState> {
   }
 }
 
-/** What every connection's response stream calls back (see RequestHandler). */
-class ResponseHandler implements HttpStreamHandler<ConnectionState> {
-  readonly #hooks: HttpHooks;
-  constructor(hooks: HttpHooks) { this.#hooks = hooks; }
-
+class ResponseHandler extends HttpHandler {
   looksLikeStart(buf: Uint8Array, off: number, len: number): boolean { return looksLikeResponseStart(buf, off, len); }
-
   onHeadIn(cs: ConnectionState, buf: Uint8Array, off: number, len: number, ts: number, out: ScannedHead): boolean {
-    return this.#hooks.responseHeadIn(cs, buf, off, len, ts, out);
+    return this.hooks.responseHeadIn(cs, buf, off, len, ts, out);
   }
-
   onHead(cs: ConnectionState, buf: Uint8Array, off: number, len: number, partial: boolean, firstTs: number): Framing {
-    return this.#hooks.responseHead(cs, buf, off, len, partial, firstTs);
+    return this.hooks.responseHead(cs, buf, off, len, partial, firstTs);
   }
-
-  onMalformed(_cs: ConnectionState, reason: string): void { this.#hooks.malformedHead(reason); }
-
   /** A response's end pairs nothing. */
   onBodyEnd(): void {}
 }
