@@ -44,7 +44,7 @@ describe('The connection table stays bounded and expires connections by time', (
     assert.ok(growth < 2_000_000, `heap grew by ${growth} bytes after 50,000 more connections`);
   });
 
-  it('100,000 tracked connections cost under 300 bytes each (heap and typed arrays; no object per connection)', () => {
+  it('100,000 tracked connections cost under 250 bytes each (heap and typed arrays; no object per connection)', () => {
     // Prepare
     const gc = gcNow();
     const measure = (): number => { gc(); gc(); return process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers; };
@@ -60,7 +60,7 @@ describe('The connection table stays bounded and expires connections by time', (
     // Assess
     assert.equal(table.size, 100_000);
     console.log(`# ${Math.round(perConn)} bytes per tracked connection`);
-    assert.ok(perConn < 300, `${Math.round(perConn)} bytes per connection (229 measured when written)`);
+    assert.ok(perConn < 250, `${Math.round(perConn)} bytes per connection (229 measured when written, 156 since the columns were packed on 2026-12-07)`);
   });
 
   it('a full table evicts reported failed handshakes before live connections', () => {
