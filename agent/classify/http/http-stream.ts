@@ -57,6 +57,8 @@ const Mode = { HEAD: 0, BODY: 1, CHUNK_SIZE: 2, CHUNK_DATA: 3, CHUNK_TRAILER: 4,
 type Mode = (typeof Mode)[keyof typeof Mode];
 
 const MAX_CHUNK_LINE = 1024;
+/** HttpStream's #line: a line's length (at most MAX_HEAD_BYTES + 1) and two flags above it. */
+const enum Line { LENGTH = 0xffffff, DIGITS = 1 << 24, EXT = 1 << 25 }
 /** onHeadIn's answer, one for all streams: read as soon as onHeadIn returns, before any other stream runs. */
 const SCANNED: ScannedHead = { length: 0, framing: NO_BODY };
 const MAX_CHUNK_SIZE = 2 ** 40;
@@ -83,9 +85,12 @@ export class HttpStream<T> {
   #head: PartialHead | undefined;
   #headLen = 0;
   #remaining = 0;
-  #chunkDigits = 0;
-  #chunkExt = false;
-  #lineLen = 0;
+  /**
+   * The current chunk-size or trailer line: its length so far (Line.LENGTH) and, on a chunk-size
+   * line, whether it had a hex digit and an extension (Line.DIGITS, Line.EXT). One field for the
+   * three (issue 6: 16 bytes less per direction of every HTTP connection).
+   */
+  #line = 0;
 
   constructor(handler: HttpStreamHandler<T>, owner: T) {
     this.#handler = handler;
@@ -262,29 +267,28 @@ export class HttpStream<T> {
   #startChunkLine(): void {
     this.#mode = Mode.CHUNK_SIZE;
     this.#remaining = 0;
-    this.#chunkDigits = 0;
-    this.#chunkExt = false;
-    this.#lineLen = 0;
+    this.#line = 0;
   }
 
   #chunkSizeBytes(buf: Uint8Array, p: number, end: number, ts: number): number {
     while (p < end) {
       const c = buf[p++] ?? 0;
-      if (++this.#lineLen > MAX_CHUNK_LINE) { this.#handler.onMalformed(this.#owner, 'bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
+      const line = ++this.#line;
+      if ((line & Line.LENGTH) > MAX_CHUNK_LINE) { this.#handler.onMalformed(this.#owner, 'bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
       if (c === 0x0a) {
         // The CRLF that ends the previous chunk's data arrives here as an empty line: skip it.
-        if (this.#chunkDigits === 0 && !this.#chunkExt) { this.#lineLen = 0; continue; }
-        if (this.#chunkDigits === 0) { this.#handler.onMalformed(this.#owner, 'bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
-        if (this.#remaining === 0) { this.#mode = Mode.CHUNK_TRAILER; this.#lineLen = 0; return p; }
+        if ((line & (Line.DIGITS | Line.EXT)) === 0) { this.#line = 0; continue; }
+        if ((line & Line.DIGITS) === 0) { this.#handler.onMalformed(this.#owner, 'bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
+        if (this.#remaining === 0) { this.#mode = Mode.CHUNK_TRAILER; this.#line = 0; return p; }
         this.#mode = Mode.CHUNK_DATA;
         return p;
       }
-      if (this.#chunkExt || c === 0x0d || c === 0x20 || c === 0x09) continue;
-      if (c === 0x3b /* ; */) { this.#chunkExt = true; continue; }
+      if ((line & Line.EXT) !== 0 || c === 0x0d || c === 0x20 || c === 0x09) continue;
+      if (c === 0x3b /* ; */) { this.#line = line | Line.EXT; continue; }
       const d = hexDigit(c);
       if (d < 0 || this.#remaining > MAX_CHUNK_SIZE) { this.#handler.onMalformed(this.#owner, 'bad_chunk_size', ts); this.#mode = Mode.RESYNC; return end; }
       this.#remaining = this.#remaining * 16 + d;
-      this.#chunkDigits++;
+      this.#line = line | Line.DIGITS;
     }
     return p;
   }
@@ -294,11 +298,11 @@ export class HttpStream<T> {
       const c = buf[p++] ?? 0;
       if (c === 0x0d) continue;
       if (c === 0x0a) {
-        if (this.#lineLen === 0) { this.#mode = Mode.HEAD; this.#handler.onBodyEnd(this.#owner, ts); return p; }
-        this.#lineLen = 0;
+        if (this.#line === 0) { this.#mode = Mode.HEAD; this.#handler.onBodyEnd(this.#owner, ts); return p; }
+        this.#line = 0;
         continue;
       }
-      if (++this.#lineLen > MAX_HEAD_BYTES) { this.#handler.onMalformed(this.#owner, 'bad_chunk_trailer', ts); this.#mode = Mode.RESYNC; return end; }
+      if (++this.#line > MAX_HEAD_BYTES) { this.#handler.onMalformed(this.#owner, 'bad_chunk_trailer', ts); this.#mode = Mode.RESYNC; return end; }
     }
     return p;
   }
