@@ -150,6 +150,8 @@ export class PendingPool {
 /** Bits of ConnectionState's flags word, one per yes/no fact (a field each cost 8 bytes). */
 const enum Flag {
   SERVER_FIRST = 1, PROXY_DONE = 2, HELLO_SEEN = 4, HANDSHAKE_DONE = 8, HTTP_HEALTH_CHECK = 16, CLIENT_COUNTED = 32, CLOSED = 64,
+  /** ccsSeen's two bits. */
+  CCS_SHIFT = 7, CCS_MASK = 3 << 7,
 }
 
 /**
@@ -162,7 +164,6 @@ export class ConnectionState implements ConnFacts {
   readonly originatorPort: number;
   readonly responderIp: string;
   readonly responderPort: number;
-  readonly geneve: boolean;
   readonly openedTs: number;
   phase: Phase = Phase.PRELUDE;
   /** Originator bytes held until the protocol is known (proxy header, first request or hello). */
@@ -188,8 +189,6 @@ export class ConnectionState implements ConnFacts {
   pendingCount = 0;
   tlsC2s: TlsStream | undefined;
   tlsS2c: TlsStream | undefined;
-  /** ChangeCipherSpec records seen after the hello: bit 1 client, bit 2 server. */
-  ccsSeen = 0;
   sni: string | undefined;
   #flags = 0;
 
@@ -198,9 +197,15 @@ export class ConnectionState implements ConnFacts {
     this.originatorPort = facts.originatorPort;
     this.responderIp = facts.responderIp;
     this.responderPort = facts.responderPort;
-    this.geneve = facts.geneve === true;
     this.openedTs = openedTs;
+    if (facts.geneve === true) this.indicators = IndicatorBit.GENEVE;
   }
+
+  /** The connection was carried inside GENEVE (kept as its LB indicator). */
+  get geneve(): boolean { return (this.indicators & IndicatorBit.GENEVE) !== 0; }
+  /** ChangeCipherSpec records seen after the hello: bit 1 client, bit 2 server. */
+  get ccsSeen(): number { return (this.#flags & Flag.CCS_MASK) >>> Flag.CCS_SHIFT; }
+  set ccsSeen(v: number) { this.#flags = (this.#flags & ~Flag.CCS_MASK) | ((v << Flag.CCS_SHIFT) & Flag.CCS_MASK); }
 
   /** The connection as the classifiers see it. */
   get facts(): ConnFacts { return this; }

@@ -180,9 +180,7 @@ export class TrafficClassifier {
 
   /** Per-connection state, created when the connection enters the table. */
   open(facts: ConnFacts, tsMicros: number): ConnectionState {
-    const cs = new ConnectionState(facts, tsMicros);
-    if (facts.geneve === true) cs.indicators |= IndicatorBit.GENEVE;
-    return cs;
+    return new ConnectionState(facts, tsMicros);
   }
 
   /** A payload-bearing segment (view.payload*, view.seq, view.tsMicros). */
