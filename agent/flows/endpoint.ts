@@ -53,9 +53,7 @@ export class Endpoint {
   get nextSeqAt(): number { return this.#i[this.#e * EI.STRIDE + EI.NEXT_SEQ_AT] as number; }
   set nextSeqAt(v: number) { this.#i[this.#e * EI.STRIDE + EI.NEXT_SEQ_AT] = v; }
   /** Payload bytes in sequence space (gaps included, retransmissions not counted twice); see EW. */
-  get bytes(): number {
-    return ((this.#i[this.#e * EI.STRIDE + EI.WINDOW] as number) >>> EW.HIGH_SHIFT) * 0x100000000 + (this.#u[this.#e * EU.STRIDE + EU.BYTES_LO] as number);
-  }
+  get bytes(): number { return bytesOf(this.#i, this.#u, this.#e); }
   /** Count `n` (0 <= n < 2^32) more payload bytes; the carry goes to the high bits (EW). */
   addBytes(n: number): void {
     const k = this.#e * EU.STRIDE + EU.BYTES_LO;
@@ -97,6 +95,15 @@ export class Endpoint {
     const p = this.#i[k] as number;
     this.#i[k] = on ? p | bit : p & ~bit;
   }
+}
+
+/** Payload bytes of endpoint `e` in a chunk (EW: high bits in the window word, low word in EU.BYTES_LO). */
+export function endpointBytes(chunk: ConnChunk, e: number): number {
+  return bytesOf(chunk.ei32, chunk.eu32, e);
+}
+
+function bytesOf(i: Int32Array, u: Uint32Array, e: number): number {
+  return ((i[e * EI.STRIDE + EI.WINDOW] as number) >>> EW.HIGH_SHIFT) * 0x100000000 + (u[e * EU.STRIDE + EU.BYTES_LO] as number);
 }
 
 /** The two flags of EP's FLAGS field, as bits of the packed word. */

@@ -37,6 +37,11 @@ export function tableHash(addrXor: number, addrSum: number, sport: number, dport
   return avalanche(addrXor ^ Math.imul(addrSum | 0, 0x9e3779b1) ^ Math.imul((sport ^ dport) | ((sport + dport) << 16), 0x85ebca6b)) >>> 0;
 }
 
+/** tableHash of an IPv4 5-tuple: the addresses' xor and sum (symmetric), with the ports. */
+export function tableHash4(a: number, b: number, sport: number, dport: number): number {
+  return tableHash((a ^ b) | 0, (a + b) | 0, sport, dport);
+}
+
 /** Symmetric mix of two IPv6 addresses: (xor, sum) of their 32-bit words, folded. */
 export function tableHash6(buf: Uint8Array, srcOff: number, dstOff: number, sport: number, dport: number): number {
   let x = 0;

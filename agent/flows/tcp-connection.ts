@@ -1,9 +1,9 @@
 import { formatIp4, formatIp6, ip4Text, IpVersion } from '../decode/packet-view.js';
 import { connState, EndpointState, type ConnState } from './conn-state.js';
-import { Bytes, CB, CF, CI, CP, CU, EI, EP, EU, EW, TB } from './conn-columns.js';
+import { Bytes, CB, CF, CI, CP, CU, EI, EP, TB } from './conn-columns.js';
 import { CHUNK_MASK, NO_CHUNK, type ConnChunk, type ConnStore } from './conn-store.js';
-import { Endpoint } from './endpoint.js';
-import { tableHash, tableHash6 } from './flow-hash.js';
+import { Endpoint, endpointBytes } from './endpoint.js';
+import { tableHash4, tableHash6 } from './flow-hash.js';
 
 export { Endpoint } from './endpoint.js';
 
@@ -96,10 +96,7 @@ export class Connection implements TcpConnection {
   #state(side: number): EndpointState {
     return (((this.#c.ei32[(this.#slot * 2 + side) * EI.STRIDE + EI.PACK] as number) >>> EP.STATE_SHIFT) & EP.STATE_MASK) as EndpointState;
   }
-  #bytes(side: number): number {
-    const e = this.#slot * 2 + side;
-    return ((this.#c.ei32[e * EI.STRIDE + EI.WINDOW] as number) >>> EW.HIGH_SHIFT) * 0x100000000 + (this.#c.eu32[e * EU.STRIDE + EU.BYTES_LO] as number);
-  }
+  #bytes(side: number): number { return endpointBytes(this.#c, this.#slot * 2 + side); }
   #setBit(bit: number, on: boolean): void {
     const k = this.#slot * CI.STRIDE + CI.BITS;
     const b = this.#c.ci32[k] as number;
@@ -214,11 +211,7 @@ export class Connection implements TcpConnection {
    * 4 bytes less per connection, and a lookup compares the 5-tuple, which it must do anyway.
    */
   get tableHash(): number {
-    if (this.ipVersion === IpVersion.V4) {
-      const o = this.origIp4;
-      const r = this.respIp4;
-      return tableHash((o ^ r) | 0, (o + r) | 0, this.origPort, this.respPort) | 0;
-    }
+    if (this.ipVersion === IpVersion.V4) return tableHash4(this.origIp4, this.respIp4, this.origPort, this.respPort) | 0;
     const base = this.#slot * Bytes.V6;
     return tableHash6(this.#c.v6, base, base + 16, this.origPort, this.respPort) | 0;
   }

@@ -14,7 +14,7 @@ import { ConnQueue } from './conn-list.js';
 import { ConnStore } from './conn-store.js';
 import { CF, CU, TB } from './conn-columns.js';
 import { FlowCounters, type FlowSnapshot } from './flow-stats.js';
-import { sampleHash4, sampleHash6, tableHash, tableHash6 } from './flow-hash.js';
+import { sampleHash4, sampleHash6, tableHash4, tableHash6 } from './flow-hash.js';
 import { FLOW_DEFAULTS, positiveInt, seconds, type FlowTableOptions } from './flow-options.js';
 import { NO_LOCAL_ADDRESSES, type LocalAddresses } from './local-addresses.js';
 import { analyseSegment, isRetransmission, OUT_OF_ORDER_THRESHOLD_MICROS, SegmentKind, seqLt } from './tcp-analysis.js';
@@ -157,7 +157,7 @@ export class FlowTable {
 
     const v4 = v.ipVersion === IpVersion.V4;
     const hash = (v4
-      ? tableHash((v.src4 ^ v.dst4) | 0, (v.src4 + v.dst4) | 0, v.srcPort, v.dstPort)
+      ? tableHash4(v.src4, v.dst4, v.srcPort, v.dstPort)
       : tableHash6(v.buf, v.src6Offset, v.dst6Offset, v.srcPort, v.dstPort)) | 0;
     const c = this.#cur;
     const store = this.#store;
