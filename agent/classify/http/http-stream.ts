@@ -63,10 +63,11 @@ const enum Line { LENGTH = 0xffffff, DIGITS = 1 << 24, EXT = 1 << 25 }
 const SCANNED: ScannedHead = { length: 0, framing: NO_BODY };
 const MAX_CHUNK_SIZE = 2 ** 40;
 /** A head that spans segments, while it is incomplete: its bytes so far and the time of its first. */
+const EMPTY_BUFFER = Buffer.alloc(0);
 class PartialHead {
-  buf: Buffer;
+  /** Sized by HttpStream's #ensure: empty until the first head that uses it. */
+  buf: Buffer = EMPTY_BUFFER;
   firstTs = 0;
-  constructor(size: number) { this.buf = Buffer.allocUnsafe(size); }
 }
 
 /**
@@ -245,9 +246,10 @@ export class HttpStream<T> {
 
   /** The partial head, with room for `size` bytes (its bytes so far kept). */
   #ensure(size: number): PartialHead {
-    const h = (this.#head ??= HEAD_POOL.pop() ?? new PartialHead(Math.min(2048, MAX_HEAD_BYTES)));
+    const h = (this.#head ??= HEAD_POOL.pop() ?? new PartialHead());
     if (h.buf.length >= size) return h;
-    let cap = h.buf.length;
+    // One allocation of the size needed (from 2 KB, doubling), also for a first part over 2 KB.
+    let cap = Math.max(h.buf.length, 2048);
     while (cap < size) cap *= 2;
     const next = Buffer.allocUnsafe(Math.min(cap, MAX_HEAD_BYTES));
     if (this.#headLen > 0) h.buf.copy(next, 0, 0, this.#headLen);
