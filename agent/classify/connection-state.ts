@@ -152,6 +152,8 @@ const enum Flag {
   SERVER_FIRST = 1, PROXY_DONE = 2, HELLO_SEEN = 4, HANDSHAKE_DONE = 8, HTTP_HEALTH_CHECK = 16, CLIENT_COUNTED = 32, CLOSED = 64,
   /** ccsSeen's two bits. */
   CCS_SHIFT = 7, CCS_MASK = 3 << 7,
+  /** The next sequence number of a direction is known (its first payload was seen). */
+  C2S_SEQ = 1 << 9, S2C_SEQ = 1 << 10,
 }
 
 /**
@@ -170,9 +172,12 @@ export class ConnectionState implements ConnFacts {
   pre: Buffer | undefined;
   preLen = 0;
   preStart = 0;
-  /** Next expected sequence number per direction, or -1 before the first payload. */
-  nextSeqC2s = -1;
-  nextSeqS2c = -1;
+  /**
+   * Next expected sequence number per direction, as a signed 32-bit integer (see nextSeq): an
+   * unsigned one over 2^31, half of all on real traffic, is a 16-byte heap number per field.
+   */
+  #nextC2s = 0;
+  #nextS2c = 0;
   c2sBytes = 0;
   s2cBytes = 0;
   proxy: ProxyHeader | undefined;
@@ -224,6 +229,17 @@ export class ConnectionState implements ConnFacts {
   set clientCounted(v: boolean) { this.#flag(Flag.CLIENT_COUNTED, v); }
   get closed(): boolean { return (this.#flags & Flag.CLOSED) !== 0; }
   set closed(v: boolean) { this.#flag(Flag.CLOSED, v); }
+
+  /** The next sequence number expected from a side (unsigned), or -1 before its first payload. */
+  nextSeq(fromOriginator: boolean): number {
+    if (fromOriginator) return (this.#flags & Flag.C2S_SEQ) !== 0 ? this.#nextC2s >>> 0 : -1;
+    return (this.#flags & Flag.S2C_SEQ) !== 0 ? this.#nextS2c >>> 0 : -1;
+  }
+
+  /** A side's payload ended at `next` (mod 2^32). */
+  setNextSeq(fromOriginator: boolean, next: number): void {
+    if (fromOriginator) { this.#nextC2s = next | 0; this.#flags |= Flag.C2S_SEQ; } else { this.#nextS2c = next | 0; this.#flags |= Flag.S2C_SEQ; }
+  }
 
   #flag(bit: number, on: boolean): void {
     this.#flags = on ? this.#flags | bit : this.#flags & ~bit;

@@ -190,7 +190,7 @@ export class TrafficClassifier {
     let cap = Math.max(0, Math.min(v.payloadCapLen, len));
     let off = v.payloadOffset;
     const seq = v.seq >>> 0;
-    const next = fromOriginator ? cs.nextSeqC2s : cs.nextSeqS2c;
+    const next = cs.nextSeq(fromOriginator);
     if (next >= 0) {
       const diff = (seq - next) | 0;
       if (diff < 0) {
@@ -204,8 +204,8 @@ export class TrafficClassifier {
         this.#gap(cs, fromOriginator, diff, v.tsMicros);
       }
     }
-    const newNext = (seq + v.payloadLen) >>> 0;
-    if (fromOriginator) { cs.nextSeqC2s = newNext; cs.c2sBytes += len; } else { cs.nextSeqS2c = newNext; cs.s2cBytes += len; }
+    cs.setNextSeq(fromOriginator, seq + v.payloadLen);
+    if (fromOriginator) cs.c2sBytes += len; else cs.s2cBytes += len;
     this.#data(cs, fromOriginator, v.buf, off, cap, len, v.tsMicros);
   }
 
@@ -313,7 +313,8 @@ export class TrafficClassifier {
         else if (cs.preLen === 0) cs.serverFirst = true;
         return;
       case Phase.HTTP:
-        (fromOriginator ? cs.req : cs.res)?.push(buf, off, cap, len, ts);
+        if (fromOriginator) cs.req?.push(this.#requests, cs, buf, off, cap, len, ts);
+        else cs.res?.push(this.#responses, cs, buf, off, cap, len, ts);
         return;
       case Phase.TLS:
         (fromOriginator ? cs.tlsC2s : cs.tlsS2c)?.push(buf, off, cap, len, ts);
@@ -333,7 +334,8 @@ export class TrafficClassifier {
         }
         return;
       case Phase.HTTP:
-        (fromOriginator ? cs.req : cs.res)?.gap(n, ts);
+        if (fromOriginator) cs.req?.gap(this.#requests, cs, n, ts);
+        else cs.res?.gap(this.#responses, cs, n, ts);
         return;
       case Phase.TLS:
         (fromOriginator ? cs.tlsC2s : cs.tlsS2c)?.gap(n, ts);
@@ -405,7 +407,7 @@ export class TrafficClassifier {
     } else if (looksLikeRequestStart(buf, p, n)) {
       cs.phase = Phase.HTTP;
       this.#startHttp(cs);
-      cs.req?.push(buf, p, n, n, ts);
+      cs.req?.push(this.#requests, cs, buf, p, n, n, ts);
     } else {
       this.#c.otherProtocolConnections++;
       this.#countClientOnce(cs);
@@ -451,8 +453,8 @@ export class TrafficClassifier {
   // ---------------------------------------------------------------- HTTP
 
   #startHttp(cs: ConnectionState): void {
-    cs.req = new HttpStream(this.#requests, cs);
-    cs.res = new HttpStream(this.#responses, cs);
+    cs.req = new HttpStream();
+    cs.res = new HttpStream();
   }
 
   #malformedHead(reason: string): void {

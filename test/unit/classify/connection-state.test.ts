@@ -70,3 +70,20 @@ describe('ConnectionState pending queue', () => {
     assert.deepEqual([cs.pendingCount, cs.pendingHead, cs.pendingTail], [0, undefined, undefined]);
   });
 });
+
+describe('ConnectionState next sequence numbers', () => {
+  it('are unknown before a side\'s first payload, then read back unsigned on either side of 2^31 and across the wrap', () => {
+    const cs = new ConnectionState(FACTS, 1);
+    assert.equal(cs.nextSeq(true), -1);
+    assert.equal(cs.nextSeq(false), -1);
+    for (const v of [0, 1, 2 ** 31 - 1, 2 ** 31, 3_000_000_000, 2 ** 32 - 1]) {
+      cs.setNextSeq(true, v);
+      assert.equal(cs.nextSeq(true), v);
+      assert.equal(cs.nextSeq(false), -1, 'the other side stays unknown');
+    }
+    // A payload that ends past 2^32 wraps, as sequence numbers do.
+    cs.setNextSeq(false, 2 ** 32 - 10 + 25);
+    assert.equal(cs.nextSeq(false), 15);
+    assert.equal(cs.nextSeq(true), 2 ** 32 - 1);
+  });
+});
