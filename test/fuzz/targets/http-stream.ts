@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import {
   looksLikeRequestStart, looksLikeResponseStart, MAX_HEAD_BYTES, parseRequestHead, parseResponseHead,
 } from '../../../agent/classify/http/http-parser.js';
-import { CHUNKED, HttpStream, NO_BODY, RESYNC, type Framing } from '../../../agent/classify/http/http-stream.js';
+import { CHUNKED, HttpStream, NO_BODY, RESYNC, type Framing, type HttpStreamHandler } from '../../../agent/classify/http/http-stream.js';
 import { within, type FuzzTarget } from '../target.js';
 import { HTTP_DICTIONARY } from './http-head.js';
 import { segmentsOf, type Segment } from './segments.js';
@@ -50,15 +50,16 @@ export const target: FuzzTarget = {
     if (data.length === 0) return;
     const ctl = data[0] as number;
     const request = (ctl & 0x40) === 0;
-    const stream = new HttpStream<null>({
+    const handler: HttpStreamHandler<null> = {
       looksLikeStart: request ? looksLikeRequestStart : looksLikeResponseStart,
       onHead: (_o, buf, off, len, partial) => onHead(request, buf, off, len, partial),
       onMalformed: (_o, reason) => assert.ok(reason.length > 0),
       onBodyEnd: (_o, ts) => assert.ok(ts > 0),
-    }, null);
+    };
+    const stream = new HttpStream<null>();
     heads = 0;
     let ts = 1;
-    for (const g of segmentsOf(data.length - 1, ctl, segs)) stream.push(data, 1 + g.off, g.capLen, g.wireLen, ts++);
+    for (const g of segmentsOf(data.length - 1, ctl, segs)) stream.push(handler, null, data, 1 + g.off, g.capLen, g.wireLen, ts++);
     // At most one head per 2 bytes of input ("\n\n"), plus one flushed by a gap.
     within('heads', heads, 0, data.length);
     assert.equal(typeof stream.idle, 'boolean');

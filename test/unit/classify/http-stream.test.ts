@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CHUNKED, HttpStream, NO_BODY, UNTIL_CLOSE, type Framing } from '../../../agent/classify/http/http-stream.js';
+import { CHUNKED, HttpStream, NO_BODY, UNTIL_CLOSE, type Framing, type HttpStreamHandler } from '../../../agent/classify/http/http-stream.js';
 import { looksLikeResponseStart } from '../../../agent/classify/http/http-parser.js';
 
 /** A response stream whose heads say their framing in an X-Frame header: "len:N", "chunked", "close" or none. */
@@ -10,7 +10,7 @@ function stream() {
   let bodies = 0;
   const owner = { name: 'the connection' };
   const owners = new Set<unknown>();
-  const s = new HttpStream<typeof owner>({
+  const handler: HttpStreamHandler<typeof owner> = {
     looksLikeStart: looksLikeResponseStart,
     onHead(o, buf, off, len, partial): Framing {
       owners.add(o);
@@ -24,7 +24,16 @@ function stream() {
     },
     onMalformed(o, reason) { owners.add(o); malformed.push(reason); },
     onBodyEnd(o) { owners.add(o); bodies++; },
-  }, owner);
+  };
+  const stream = new HttpStream<typeof owner>();
+  // The stream as the classifier drives it: its handler and owner given at each call.
+  const s = {
+    push: (buf: Uint8Array, off: number, capLen: number, wireLen: number, ts: number) => stream.push(handler, owner, buf, off, capLen, wireLen, ts),
+    gap: (n: number, ts: number) => stream.gap(handler, owner, n, ts),
+    get idle() { return stream.idle; },
+    get resyncing() { return stream.resyncing; },
+    get heldBytes() { return stream.heldBytes; },
+  };
   const push = (text: string, wire?: number) => {
     const b = Buffer.from(text, 'latin1');
     s.push(b, 0, b.length, wire ?? b.length, 0);
