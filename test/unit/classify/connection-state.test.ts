@@ -5,7 +5,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConnectionState, PendingPool, PendingRequest } from '../../../agent/classify/connection-state.js';
+import { ConnectionState, IndicatorBit, PendingPool, PendingRequest, Phase } from '../../../agent/classify/connection-state.js';
+import { HttpStream } from '../../../agent/classify/http/http-stream.js';
 
 const FACTS = { originatorIp: '10.0.1.50', originatorPort: 43210, responderIp: '10.0.2.100', responderPort: 8080 };
 
@@ -85,5 +86,56 @@ describe('ConnectionState next sequence numbers', () => {
     cs.setNextSeq(false, 2 ** 32 - 10 + 25);
     assert.equal(cs.nextSeq(false), 15);
     assert.equal(cs.nextSeq(true), 2 ** 32 - 1);
+  });
+});
+
+describe('ConnectionState packed fields', () => {
+  it('keeps the phase, the LB indicators and the yes/no facts in one word without one disturbing another', () => {
+    const cs = new ConnectionState({ ...FACTS, geneve: true }, 1);
+    assert.equal(cs.phase, Phase.PRELUDE);
+    assert.equal(cs.indicators, IndicatorBit.GENEVE);
+    cs.phase = Phase.OPAQUE;
+    cs.indicators |= IndicatorBit.PROXY_V2 | IndicatorBit.DIRECT_CLIENT;
+    cs.closed = true;
+    cs.ccsSeen = 3;
+    cs.setNextSeq(false, 3_000_000_000);
+    assert.equal(cs.phase, Phase.OPAQUE);
+    assert.equal(cs.indicators, IndicatorBit.GENEVE | IndicatorBit.PROXY_V2 | IndicatorBit.DIRECT_CLIENT);
+    assert.ok(cs.geneve && cs.closed && !cs.serverFirst && !cs.handshakeDone);
+    assert.equal(cs.ccsSeen, 3);
+    assert.equal(cs.nextSeq(false), 3_000_000_000);
+    cs.indicators = 0;
+    assert.equal(cs.phase, Phase.OPAQUE);
+    assert.ok(cs.closed && !cs.geneve);
+    assert.equal(cs.ccsSeen, 3);
+  });
+
+  it('gives a direction\'s stream only to the phase it belongs to', () => {
+    const cs = new ConnectionState(FACTS, 1);
+    const req = new HttpStream<ConnectionState>();
+    cs.phase = Phase.HTTP;
+    cs.req = req;
+    assert.equal(cs.req, req);
+    assert.equal(cs.tlsC2s, undefined, 'an HTTP stream is no TLS record walk');
+    cs.req = undefined;
+    assert.equal(cs.req, undefined);
+  });
+
+  it('reads the prelude fields back: their defaults before a prelude, its bytes and lengths after', () => {
+    const cs = new ConnectionState(FACTS, 1);
+    cs.pre = undefined;
+    cs.preLen = 0;
+    cs.preStart = 0;
+    cs.proxy = undefined;
+    assert.equal(cs.pre, undefined);
+    assert.equal(cs.preLen, 0);
+    const pre = Buffer.alloc(16);
+    cs.pre = pre;
+    cs.preLen = 9;
+    cs.preStart = 4;
+    assert.equal(cs.pre, pre);
+    assert.deepEqual([cs.preLen, cs.preStart, cs.proxy], [9, 4, undefined]);
+    cs.pre = undefined;
+    assert.deepEqual([cs.pre, cs.preLen, cs.preStart], [undefined, 9, 4], 'the lengths outlive the bytes, as before');
   });
 });

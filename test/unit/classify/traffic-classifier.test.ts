@@ -383,6 +383,23 @@ test('TLS: a ClientHello counts HTTPS; a fatal alert from the target is a TLS_ER
   assert.equal(e?.['sni'], 'shop.example.com');
 });
 
+test('TLS: every connection reports its own server name, with many names and again after the shared names were cleared', () => {
+  // Prepare: more distinct names than the classifier shares (1024), then a repeat of the first.
+  const sink = new Collector();
+  const c = new TrafficClassifier({ sink, knowledge: staticLbKnowledge({ lbAddresses: [LB_IP] }) });
+  const names = [...Array.from({ length: 1100 }, (_, i) => `n${i}.example`), 'n0.example', 'n1099.example'];
+  // Act: each connection's target refuses the handshake with a fatal alert.
+  for (const name of names) {
+    const s = new SegmentScript();
+    const cs = c.open(FACTS, s.ts);
+    c.onPayload(cs, true, s.seg(true, clientHelloRecord({ sni: name })));
+    c.onPayload(cs, false, s.seg(false, alertRecord(2, 40)));
+    c.onClose(cs, ConnEnd.FIN_BY_RESPONDER, true, s.ts);
+  }
+  // Assess
+  assert.deepEqual(sink.of('TLS_ERROR').map((e) => e['sni']), names);
+});
+
 test('TLS: after a segment that was never seen (lost, or left in the kernel at -s N) the walk resumes at the next record header, so a later fatal alert still counts', () => {
   // Prepare: the server's flight spans three segments; the middle one is not captured.
   const { sink, c, s, cs } = setup();
