@@ -23,7 +23,7 @@
  * wake-up of its own (the checks cost ~0.2 % of a core when idle, measured).
  */
 import { CaptureError, CaptureErrorCode, type CaptureHealth, type CaptureStats, type PacketHandler, type PacketSource } from './packet-source.js';
-import { readLinkState, type LinkState } from './interfaces.js';
+import { LinkStateReader, type LinkState } from './interfaces.js';
 import { Completion } from './completion.js';
 
 export const GapReason = {
@@ -98,6 +98,8 @@ export class ResilientLiveSource implements PacketSource {
   readonly #open: () => PacketSource;
   readonly #intervalMs: number;
   readonly #linkState: (name: string) => LinkState;
+  /** The sysfs reader behind #linkState when none is given (closed at stop). */
+  #linkReader: LinkStateReader | undefined;
   readonly #now: () => number;
   #listener: GapListener = {};
   readonly #maxLeaked: number;
@@ -139,7 +141,11 @@ export class ResilientLiveSource implements PacketSource {
     this.name = opts.interfaceName;
     this.#open = opts.open;
     this.#intervalMs = opts.checkIntervalMs ?? 250;
-    this.#linkState = opts.linkState ?? readLinkState;
+    if (opts.linkState !== undefined) this.#linkState = opts.linkState;
+    else {
+      const reader = (this.#linkReader = new LinkStateReader(this.name));
+      this.#linkState = () => reader.read();
+    }
     this.#now = opts.now ?? Date.now;
     this.#maxLeaked = opts.maxLeakedHandles ?? 4;
     this.#inner = this.#open();
@@ -211,6 +217,7 @@ export class ResilientLiveSource implements PacketSource {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#inner.stop();
+    this.#linkReader?.close();
     this.#completion.resolve();
   }
 
@@ -370,6 +377,7 @@ export class ResilientLiveSource implements PacketSource {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#inner.stop();
+    this.#linkReader?.close();
     this.#completion.reject(err);
   }
 }

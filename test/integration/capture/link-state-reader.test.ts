@@ -1,0 +1,79 @@
+/**
+ * The capture watchdog's link reader against the kernel's sysfs: its kept-open attributes
+ * answer as readLinkState (which opens the files each time) does, through up, down, delete
+ * and re-create under the same name, and it holds three descriptors at most.
+ * Needs root; interfaces lbrls0 / lbrls1 in the root namespace.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { after, describe, it } from 'node:test';
+import { LinkStateReader, readLinkState } from '../../../agent/capture/interfaces.js';
+import { netnsUnavailableReason, run, TestNetwork } from '../../helpers/netns.js';
+
+const IF = 'lbrls0';
+const PEER = 'lbrls1';
+const skip = netnsUnavailableReason();
+
+function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+describe('LinkStateReader', { skip }, () => {
+  const net = new TestNetwork();
+  after(() => net.destroy());
+
+  it('answers as readLinkState does at each step of an interface\'s life, finding it again once re-created', () => {
+    // Prepare
+    net.addVeth({ nameA: IF, nameB: PEER });
+    const reader = new LinkStateReader(IF);
+    const lo = new LinkStateReader('lo');
+    const seen: Array<{ step: string; exists: boolean; up: boolean; ifindex: number }> = [];
+    const look = (step: string): void => {
+      const got = reader.read();
+      assert.deepEqual(got, readLinkState(IF), step);
+      seen.push({ step, exists: got.exists, up: got.up, ifindex: got.ifindex });
+    };
+    // Act
+    look('up');
+    run('ip', ['link', 'set', IF, 'down']);
+    look('down');
+    run('ip', ['link', 'set', IF, 'up']);
+    look('up again');
+    run('ip', ['link', 'del', IF]);
+    look('deleted');
+    look('still deleted');
+    run('ip', ['link', 'add', IF, 'type', 'veth', 'peer', 'name', PEER]);
+    look('re-created');
+    run('ip', ['link', 'set', IF, 'up']);
+    look('re-created and up');
+    // Assess
+    const [first, , , deleted, , recreated, recreatedUp] = seen;
+    assert.equal(first?.up, true);
+    assert.equal(seen[1]?.up, false);
+    assert.equal(deleted?.exists, false);
+    assert.equal(recreated?.exists, true);
+    assert.notEqual(recreated?.ifindex, first?.ifindex, 'a re-created interface has another ifindex');
+    assert.equal(recreatedUp?.up, true);
+    assert.deepEqual(lo.read(), readLinkState('lo'));
+    reader.close();
+    lo.close();
+  });
+
+  it('keeps at most three descriptors open however often it reads, and none once closed', () => {
+    // Prepare
+    net.addVeth({ nameA: IF, nameB: PEER });
+    const before = openFds();
+    const reader = new LinkStateReader(IF);
+    // Act
+    for (let i = 0; i < 500; i++) reader.read();
+    const reading = openFds();
+    run('ip', ['link', 'del', IF]);
+    for (let i = 0; i < 50; i++) reader.read();
+    const gone = openFds();
+    reader.close();
+    // Assess
+    assert.ok(reading - before <= 3, `${reading - before} descriptors while reading`);
+    assert.equal(gone, before, 'a deleted interface leaves no descriptor open');
+    assert.equal(openFds(), before);
+  });
+});
