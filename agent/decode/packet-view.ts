@@ -114,9 +114,51 @@ export class PacketView {
   }
 }
 
+/**
+ * Where address texts are written before they become one string: a text built by joining
+ * pieces is a tree of strings (V8 joins a result of 13 characters or more by reference),
+ * 60-90 bytes kept per address where the flat text is 32-48. Connections keep their
+ * addresses' texts (issue 6: 100k open IPv6 connections).
+ */
+const TEXT = Buffer.alloc(64);
+
+function putDecimal(v: number, at: number): number {
+  if (v >= 100) TEXT[at++] = 0x30 + Math.floor(v / 100);
+  if (v >= 10) TEXT[at++] = 0x30 + (Math.floor(v / 10) % 10);
+  TEXT[at++] = 0x30 + (v % 10);
+  return at;
+}
+
+/** A 16-bit group in lower-case hexadecimal without leading zeros (RFC 5952 4.1, 4.3). */
+function putHex(w: number, at: number): number {
+  for (let sh = 12; sh > 0; sh -= 4) {
+    if (w >>> sh === 0) continue;
+    const d = (w >>> sh) & 15;
+    TEXT[at++] = d < 10 ? 0x30 + d : 0x57 + d;
+  }
+  const d = w & 15;
+  TEXT[at++] = d < 10 ? 0x30 + d : 0x57 + d;
+  return at;
+}
+
 /** Format an IPv4 address held as an unsigned 32-bit integer. Allocates: not for the hot path. */
 export function formatIp4(a: number): string {
   return `${(a >>> 24) & 255}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+/**
+ * formatIp4 as one flat string, for a text that is kept: ~30 ns slower than the template
+ * above (a call into the runtime), whose texts of 13 characters or more are two strings.
+ */
+function flatIp4(a: number): string {
+  let p = putDecimal((a >>> 24) & 255, 0);
+  TEXT[p++] = 0x2e;
+  p = putDecimal((a >>> 16) & 255, p);
+  TEXT[p++] = 0x2e;
+  p = putDecimal((a >>> 8) & 255, p);
+  TEXT[p++] = 0x2e;
+  p = putDecimal(a & 255, p);
+  return TEXT.toString('latin1', 0, p);
 }
 
 const IP4_TEXT_BITS = 14;
@@ -134,34 +176,82 @@ export function ip4Text(a: number): string {
   const slot = Math.imul(a, 0x9e3779b1) >>> (32 - IP4_TEXT_BITS);
   const text = ip4Texts[slot];
   if (text !== undefined && ip4TextKeys[slot] === (a | 0)) return text;
-  const made = formatIp4(a);
+  const made = flatIp4(a);
   ip4TextKeys[slot] = a | 0;
   ip4Texts[slot] = made;
   return made;
 }
 
-/** Format 16 bytes at `off` as an RFC 5952 IPv6 address. Allocates: not for the hot path. */
+/** Format 16 bytes at `off` as an RFC 5952 IPv6 address (one flat string). Allocates: not for the hot path. */
 export function formatIp6(buf: Uint8Array, off: number): string {
-  const words: number[] = [];
-  for (let i = 0; i < 8; i++) words.push(((buf[off + 2 * i] ?? 0) << 8) | (buf[off + 2 * i + 1] ?? 0));
-  // IPv4-mapped ::ffff:a.b.c.d
-  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
-    return `::ffff:${buf[off + 12]}.${buf[off + 13]}.${buf[off + 14]}.${buf[off + 15]}`;
+  let zeroFirst5 = true;
+  for (let i = 0; i < 10; i++) if ((buf[off + i] ?? 0) !== 0) { zeroFirst5 = false; break; }
+  let p = 0;
+  // IPv4-mapped ::ffff:a.b.c.d (RFC 5952 5)
+  if (zeroFirst5 && buf[off + 10] === 0xff && buf[off + 11] === 0xff) {
+    for (const c of '::ffff:') TEXT[p++] = c.charCodeAt(0);
+    for (let i = 12; i < 16; i++) {
+      if (i > 12) TEXT[p++] = 0x2e;
+      p = putDecimal(buf[off + i] ?? 0, p);
+    }
+    return TEXT.toString('latin1', 0, p);
   }
+  // The longest run of two or more zero groups, the first of equal ones, becomes "::" (RFC 5952 4.2).
   let bestStart = -1;
   let bestLen = 0;
   for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) { i++; continue; }
+    if (group(buf, off, i) !== 0) { i++; continue; }
     let j = i;
-    while (j < 8 && words[j] === 0) j++;
+    while (j < 8 && group(buf, off, j) === 0) j++;
     if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
     i = j;
   }
-  const hex = words.map((w) => w.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  const head = hex.slice(0, bestStart).join(':');
-  const tail = hex.slice(bestStart + bestLen).join(':');
-  return `${head}::${tail}`;
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      TEXT[p++] = 0x3a;
+      TEXT[p++] = 0x3a;
+      i += bestLen - 1;
+      continue;
+    }
+    if (p > 0 && TEXT[p - 1] !== 0x3a) TEXT[p++] = 0x3a;
+    p = putHex(group(buf, off, i), p);
+  }
+  return TEXT.toString('latin1', 0, p);
+}
+
+function group(buf: Uint8Array, off: number, i: number): number {
+  return ((buf[off + 2 * i] ?? 0) << 8) | (buf[off + 2 * i + 1] ?? 0);
+}
+
+const IP6_TEXT_BITS = 12;
+/** Per slot, the address's four 32-bit words. */
+const ip6TextKeys = new Int32Array(4 << IP6_TEXT_BITS);
+const ip6Texts: Array<string | undefined> = new Array<string | undefined>(1 << IP6_TEXT_BITS).fill(undefined);
+
+/**
+ * formatIp6 through a direct-mapped cache (4,096 slots), as ip4Text: every connection to this
+ * instance keeps its address's text, one string for all of them instead of one each.
+ */
+export function ip6Text(buf: Uint8Array, off: number): string {
+  const w0 = word32(buf, off);
+  const w1 = word32(buf, off + 4);
+  const w2 = word32(buf, off + 8);
+  const w3 = word32(buf, off + 12);
+  const slot = Math.imul(w0 ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x9e3779b1), 0x27d4eb2d) >>> (32 - IP6_TEXT_BITS);
+  const k = slot * 4;
+  const text = ip6Texts[slot];
+  if (text !== undefined && ip6TextKeys[k] === w0 && ip6TextKeys[k + 1] === w1 && ip6TextKeys[k + 2] === w2 && ip6TextKeys[k + 3] === w3) return text;
+  const made = formatIp6(buf, off);
+  ip6TextKeys[k] = w0;
+  ip6TextKeys[k + 1] = w1;
+  ip6TextKeys[k + 2] = w2;
+  ip6TextKeys[k + 3] = w3;
+  ip6Texts[slot] = made;
+  return made;
+}
+
+function word32(buf: Uint8Array, p: number): number {
+  return ((buf[p] ?? 0) << 24) | ((buf[p + 1] ?? 0) << 16) | ((buf[p + 2] ?? 0) << 8) | (buf[p + 3] ?? 0);
 }
 
 export function srcIpString(v: PacketView): string {

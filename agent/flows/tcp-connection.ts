@@ -1,4 +1,4 @@
-import { formatIp4, formatIp6, ip4Text, IpVersion } from '../decode/packet-view.js';
+import { formatIp4, formatIp6, ip4Text, ip6Text, IpVersion } from '../decode/packet-view.js';
 import { connState, EndpointState, type ConnState } from './conn-state.js';
 import { Bytes, CB, CF, CI, CP, CU, EI, EP, TB } from './conn-columns.js';
 import { CHUNK_MASK, NO_CHUNK, type ConnChunk, type ConnStore } from './conn-store.js';
@@ -306,13 +306,13 @@ export function origIpText(c: TcpConnection): string {
 
 /**
  * The originator's and responder's address texts for state kept as long as the connection,
- * through ip4Text's cache (a connection's addresses are mostly the same few). Not for texts
+ * through ip4Text's and ip6Text's caches (a connection's addresses are mostly the same few). Not for texts
  * made once and dropped (a SYN flood's million sources): a cached text outlives a young
  * collection and is promoted, where a fresh one dies young.
  */
 export function keptIpText(c: TcpConnection, originator: boolean): string {
   if (c.ipVersion === IpVersion.V4) return ip4Text(originator ? c.origIp4 : c.respIp4);
-  return formatIp6(originator ? c.origIp6 : c.respIp6, 0);
+  return ip6Text(originator ? c.origIp6 : c.respIp6, 0);
 }
 
 export function connAddresses(c: TcpConnection): ConnAddresses {
