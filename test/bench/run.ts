@@ -71,9 +71,10 @@ function machine(): string {
 /**
  * What each of the 100k connections carries before it is left open: only the handshake (the
  * table's memory at its default bound), one answered keep-alive HTTP request (the classifier's
- * state of an HTTP connection), or a TLS handshake with a 1.3 KB ClientHello (that of a TLS one).
+ * state of an HTTP connection), the same over IPv6 (addresses as texts are longer), or a TLS
+ * handshake with a 1.3 KB ClientHello (that of a TLS one).
  */
-type OpenKind = 'handshake' | 'http' | 'tls';
+type OpenKind = 'handshake' | 'http' | 'http6' | 'tls';
 
 const OPEN_TLS_HELLO = clientHelloRecord({ sni: 'shop.example.com', alpn: ['h2', 'http/1.1'], versions: [0x0304, 0x0303], padding: 1200 });
 const OPEN_TLS_SERVER = Buffer.concat([tlsRecord(22, Buffer.alloc(90, 2), 0x0303), tlsRecord(20, Buffer.from([1]), 0x0303), tlsRecord(23, Buffer.alloc(1000, 3), 0x0303)]);
@@ -91,11 +92,12 @@ function generateOpen(path: string, n: number, kind: OpenKind): void {
   let t = 1_771_147_815_000_000;
   const put = (f: Buffer): void => { t += 2; w.write(t, f); };
   for (let i = 0; i < n; i++) {
-    const client = `198.18.${62 + (i >> 16)}.${(i >> 8) & 255}`;
-    const c = new TcpConversation(client, '198.18.61.10', 1024 + (i & 255) * 200 + (i % 200), kind === 'tls' ? 443 : 8080,
+    const v6 = kind === 'http6';
+    const client = v6 ? `2001:db8:62::${(i >> 8).toString(16)}` : `198.18.${62 + (i >> 16)}.${(i >> 8) & 255}`;
+    const c = new TcpConversation(client, v6 ? '2001:db8:61::10' : '198.18.61.10', 1024 + (i & 255) * 200 + (i % 200), kind === 'tls' ? 443 : 8080,
       { c: Math.imul(i + 1, 0x9e3779b1) >>> 0, s: Math.imul(i + 1, 0x85ebca6b) >>> 0 });
     for (const f of c.handshake()) put(f);
-    if (kind === 'http') {
+    if (kind === 'http' || kind === 'http6') {
       put(c.seg(true, 'PA', `GET /api/items/${i} HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: curl/8.5.0\r\n` +
         `X-Forwarded-For: 203.0.${(i >> 8) & 255}.${i & 255}\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 443\r\n` +
         `X-Amzn-Trace-Id: Root=1-67891233-${String(i).padStart(24, '0')}\r\n\r\n`));
@@ -422,11 +424,12 @@ async function main(): Promise<void> {
     ['handshake', 'open-100k-isn.pcap', '100k open connections (--read)'],
     ['http', 'open-100k-http-isn.pcap', '100k open HTTP connections, one answered request each (--read)'],
     ['tls', 'open-100k-tls-isn.pcap', '100k open TLS connections, handshake done (--read)'],
+    ['http6', 'open-100k-http6-isn.pcap', '100k open IPv6 HTTP connections, one answered request each (--read)'],
   ];
   for (const [kind, name, what] of openRuns) {
     const openFile = join(CACHE, name);
     if (!existsSync(openFile)) generateOpen(openFile, 100_000, kind);
-    const packets = kind === 'handshake' ? 300_000 : kind === 'http' ? 600_000 : 800_000;
+    const packets = kind === 'handshake' ? 300_000 : kind === 'tls' ? 800_000 : 600_000;
     for (const bin of node24 === undefined ? [undefined] : [undefined, node24]) {
       const mem = read(openFile, ['--idle-timeout', '86400'], logs, bin?.bin);
       rows.push({ what: bin === undefined ? what : `${what} on ${bin.name}`, seconds: mem.seconds, pps: packets / mem.seconds, cpu: mem.cpu, rssMb: mem.rssMb,
