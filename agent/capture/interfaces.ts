@@ -90,26 +90,14 @@ export type LinkState = Readonly<{
   downs?: number | undefined;
 }>;
 
-/**
- * The link's state from sysfs (three small reads: cheap enough for a few times a second).
- * The ifindex tells a deleted and re-created interface from the same one.
- */
-export function readLinkState(name: string): LinkState {
-  const ifindex = parseInt(readOrEmpty(`${SYS_CLASS_NET}/${name}/ifindex`).trim(), 10);
-  if (!Number.isInteger(ifindex)) return { exists: false, up: false, ifindex: -1 };
-  const flags = parseInt(readOrEmpty(`${SYS_CLASS_NET}/${name}/flags`).trim() || '0', 16);
-  // carrier_down_count since Linux 4.16; carrier_changes (downs and ups) before.
-  const downs = parseInt(readOrEmpty(`${SYS_CLASS_NET}/${name}/carrier_down_count`).trim()
-    || readOrEmpty(`${SYS_CLASS_NET}/${name}/carrier_changes`).trim(), 10);
-  return { exists: true, up: (flags & IFF_UP) !== 0, ifindex, downs: Number.isInteger(downs) ? downs : undefined };
-}
-
 /** What LinkStateReader answers for an interface that does not exist (now). */
 const NO_LINK: LinkState = Object.freeze({ exists: false, up: false, ifindex: -1 });
 
 /**
- * readLinkState for one interface, read several times a second at a fraction of its cost:
- * the three sysfs attributes stay open and are read again from their start, where sysfs
+ * The link's state from sysfs (its ifindex tells a deleted and re-created interface from the
+ * same one), read several times a second at little cost: the three attributes (ifindex, flags,
+ * carrier_down_count, or carrier_changes before Linux 4.16) stay open and are read again from
+ * their start, where sysfs
  * writes them afresh, into one buffer and without strings. Once the interface is deleted
  * its open attributes answer ENODEV: they are closed and opened again by name, which finds
  * the interface re-created (with another ifindex) or finds none.

@@ -189,7 +189,7 @@ export function formatIp6(buf: Uint8Array, off: number): string {
   let p = 0;
   // IPv4-mapped ::ffff:a.b.c.d (RFC 5952 5)
   if (zeroFirst5 && buf[off + 10] === 0xff && buf[off + 11] === 0xff) {
-    for (const c of '::ffff:') TEXT[p++] = c.charCodeAt(0);
+    p = TEXT.write('::ffff:', 0, 'latin1');
     for (let i = 12; i < 16; i++) {
       if (i > 12) TEXT[p++] = 0x2e;
       p = putDecimal(buf[off + i] ?? 0, p);

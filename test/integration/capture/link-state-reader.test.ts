@@ -1,18 +1,34 @@
 /**
  * The capture watchdog's link reader against the kernel's sysfs: its kept-open attributes
- * answer as readLinkState (which opens the files each time) does, through up, down, delete
- * and re-create under the same name, and it holds three descriptors at most.
+ * answer as the files read afresh each time do, through up, down, delete and re-create under
+ * the same name, and it holds three descriptors at most.
  * Needs root; interfaces lbrls0 / lbrls1 in the root namespace.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { LinkStateReader, readLinkState } from '../../../agent/capture/interfaces.js';
+import { LinkStateReader, type LinkState } from '../../../agent/capture/interfaces.js';
 import { netnsUnavailableReason, run, TestNetwork } from '../../helpers/netns.js';
 
 const IF = 'lbrls0';
 const PEER = 'lbrls1';
 const skip = netnsUnavailableReason();
+
+/** The reference: each attribute opened, read and closed, parsed as text. */
+function readLinkState(name: string): LinkState {
+  const read = (f: string): string => {
+    try {
+      return readFileSync(`/sys/class/net/${name}/${f}`, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
+  const ifindex = parseInt(read('ifindex'), 10);
+  if (!Number.isInteger(ifindex)) return { exists: false, up: false, ifindex: -1 };
+  const flags = parseInt(read('flags') || '0', 16);
+  const downs = parseInt(read('carrier_down_count') || read('carrier_changes'), 10);
+  return { exists: true, up: (flags & 1) !== 0, ifindex, downs: Number.isInteger(downs) ? downs : undefined };
+}
 
 function openFds(): number {
   return readdirSync('/proc/self/fd').length;
@@ -22,7 +38,7 @@ describe('LinkStateReader', { skip }, () => {
   const net = new TestNetwork();
   after(() => net.destroy());
 
-  it('answers as readLinkState does at each step of an interface\'s life, finding it again once re-created', () => {
+  it('answers as the files read afresh do at each step of an interface\'s life, finding it again once re-created', () => {
     // Prepare
     net.addVeth({ nameA: IF, nameB: PEER });
     const reader = new LinkStateReader(IF);
