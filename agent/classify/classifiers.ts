@@ -12,10 +12,10 @@
  */
 import type { PacketView } from '../decode/packet-view.js';
 import { ConnState } from '../flows/conn-state.js';
-import { keptIpText, origIpText, type TcpConnection, type TcpObserver } from '../flows/tcp-observer.js';
+import { keptIpText, origIpText, type ConnectionReader, type TcpConnection, type TcpObserver } from '../flows/tcp-observer.js';
 import type { LbType } from '../events/schema.js';
 import type { ClassifySnapshot } from './classify-stats.js';
-import { ConnEnd, ConnectionState } from './connection-state.js';
+import { ConnEnd, ConnectionState, type FactsSource, type OpenedFacts } from './connection-state.js';
 import type { GeneveHeader } from './geneve/geneve-parser.js';
 import { TrafficClassifier, type ClassifierOptions } from './traffic-classifier.js';
 
@@ -78,20 +78,54 @@ export function connEnd(conn: TcpConnection): ConnEndResult {
   }
 }
 
+/**
+ * A connection's facts read from the flow table by connection index, through the table's
+ * reader view: the classifier state keeps no copy of them. Address texts come from
+ * keptIpText's caches. One per table; `at` answers with itself, pointed at the connection.
+ */
+class TableFacts implements FactsSource, OpenedFacts {
+  readonly reader: ConnectionReader;
+  #c: TcpConnection;
+
+  constructor(reader: ConnectionReader) {
+    this.reader = reader;
+    this.#c = reader.point(0);
+  }
+
+  at(index: number): OpenedFacts {
+    this.#c = this.reader.point(index);
+    return this;
+  }
+
+  get originatorIp(): string { return keptIpText(this.#c, true); }
+  get originatorPort(): number { return this.#c.origPort; }
+  get responderIp(): string { return keptIpText(this.#c, false); }
+  get responderPort(): number { return this.#c.respPort; }
+  get openedTs(): number { return this.#c.firstSeenMicros; }
+}
+
 export function createClassifiers(opts: ClassifiersOptions): Classifiers {
   const classifier = new TrafficClassifier(opts);
   const includeOutgoing = opts.includeOutgoing === true;
   let inGeneve = false;
+  let tableFacts: TableFacts | undefined;
 
   const stateOf = (conn: TcpConnection): ConnectionState | undefined => {
     const app = conn.app;
     if (app instanceof ConnectionState) return app;
     if (app === IGNORED) return undefined;
     if (!includeOutgoing && conn.localIsOriginator) { conn.app = IGNORED; return undefined; }
-    const cs = classifier.open(
-      { originatorIp: keptIpText(conn, true), originatorPort: conn.origPort, responderIp: keptIpText(conn, false), responderPort: conn.respPort, geneve: app === GENEVE || inGeneve },
-      conn.firstSeenMicros,
-    );
+    const geneve = app === GENEVE || inGeneve;
+    const reader = conn.reader?.();
+    let cs: ConnectionState;
+    if (reader === undefined) {
+      cs = classifier.open(
+        { originatorIp: keptIpText(conn, true), originatorPort: conn.origPort, responderIp: keptIpText(conn, false), responderPort: conn.respPort, geneve },
+        conn.firstSeenMicros);
+    } else {
+      if (tableFacts?.reader !== reader) tableFacts = new TableFacts(reader);
+      cs = classifier.openAt(tableFacts, conn.index, geneve);
+    }
     conn.app = cs;
     return cs;
   };

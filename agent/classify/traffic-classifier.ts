@@ -11,7 +11,7 @@ import { ip4Text, IpProto, type PacketView } from '../decode/packet-view.js';
 import { analyzeForwardedFor, ALB_MAX_XFF_ENTRIES, canonicalIp, plainIpv4 } from './client-ip/forwarded-for.js';
 import { SpaceSaving } from './client-ip/space-saving.js';
 import { bump, ClassifyCounters, LbIndicator, toSnapshot, type ClassifySnapshot } from './classify-stats.js';
-import { ConnEnd, ConnectionState, IndicatorBit, PendingPool, Phase, type ConnFacts, type PendingRequest } from './connection-state.js';
+import { ConnEnd, ConnectionState, IndicatorBit, PENDING_MAX, PendingPool, Phase, type ConnFacts, type FactsSource, type PendingRequest } from './connection-state.js';
 import { GENEVE_UDP_PORT, parseGeneve, type GeneveHeader } from './geneve/geneve-parser.js';
 import {
   compileMatcher, DEFAULT_HEALTH_CHECK_TIMEOUT_SEC, HealthCheckFailReason, healthCheckerVersionOf,
@@ -39,7 +39,7 @@ export type ClassifierOptions = Readonly<{
   keepQuery?: boolean;
   /** Entries of the top-clients sketch. */
   topClientsCapacity?: number;
-  /** Requests kept per connection awaiting a response (pipelining bound). */
+  /** Requests kept per connection awaiting a response (pipelining bound; 1 to PENDING_MAX, 64 by default). */
   maxPendingRequests?: number;
 }>;
 
@@ -48,6 +48,8 @@ const SNI_NAMES_MAX = 1024;
 /** Originator bytes held while the protocol is undecided; a proxy header plus a ClientHello fit. */
 const PRELUDE_MAX = 20 * 1024;
 const DEFAULT_MAX_PENDING = 64;
+/** HTTP streams kept for reuse (see #pushHttp): 64 bytes each. */
+const STREAM_POOL_MAX = 256;
 /** The fields of a result that makes no event (a passed health check). */
 const NO_FIELDS: Record<string, unknown> = Object.freeze({});
 /** Events about one connection's unanswered requests at close; the rest are only counted. */
@@ -153,6 +155,8 @@ export class TrafficClassifier {
   /** The 'length' framing handed back to HttpStream, which applies it at once: one object, reused. */
   readonly #bodyLength: { kind: 'length'; length: number } = { kind: 'length', length: 0 };
   readonly #pendingPool = new PendingPool();
+  /** Streams between messages, for reuse (#pushHttp). */
+  readonly #streams: HttpStream<ConnectionState>[] = [];
   /**
    * One string per server name: a target serves a few names, and each connection kept its own
    * copy of its ClientHello's (~40 bytes each with 100k TLS connections open, issue 6).
@@ -179,16 +183,21 @@ export class TrafficClassifier {
     this.#knowledge = opts.knowledge ?? EMPTY_LB_KNOWLEDGE;
     this.#trusted = new Set((opts.trustedProxies ?? []).map(canonicalIp));
     this.#keepQuery = opts.keepQuery === true;
-    this.#maxPending = opts.maxPendingRequests ?? DEFAULT_MAX_PENDING;
+    this.#maxPending = Math.max(1, Math.min(PENDING_MAX, opts.maxPendingRequests ?? DEFAULT_MAX_PENDING));
     this.#top = new SpaceSaving(opts.topClientsCapacity ?? 1000);
     this.#isTrusted = (ip) => this.#trusted.has(ip) || this.#knowledge.isLoadBalancerAddress(ip);
   }
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Per-connection state, created when the connection enters the table. */
+  /** Per-connection state for a connection given by its facts, first seen at `tsMicros`. */
   open(facts: ConnFacts, tsMicros: number): ConnectionState {
-    return new ConnectionState(facts, tsMicros);
+    return ConnectionState.of(facts, tsMicros);
+  }
+
+  /** Per-connection state for a connection whose facts `src` reads by `key` (the flow table's index). */
+  openAt(src: FactsSource, key: number, geneve: boolean): ConnectionState {
+    return new ConnectionState(src, key, geneve);
   }
 
   /** A payload-bearing segment (view.payload*, view.seq, view.tsMicros). */
@@ -213,7 +222,7 @@ export class TrafficClassifier {
       }
     }
     cs.setNextSeq(fromOriginator, seq + v.payloadLen);
-    if (fromOriginator) cs.c2sBytes += len; else cs.s2cBytes += len;
+    cs.markData(fromOriginator);
     this.#data(cs, fromOriginator, v.buf, off, cap, len, v.tsMicros);
   }
 
@@ -231,8 +240,8 @@ export class TrafficClassifier {
     this.#closePending(cs, how, tsMicros);
     if (cs.phase === Phase.TLS && cs.helloSeen && !cs.handshakeDone) this.#c.incompleteHandshakes++;
     this.#tcpHealthCheck(cs, how, established, tsMicros, seqBytes);
-    if (cs.c2sBytes + cs.s2cBytes > 0 || (cs.indicators & IndicatorBit.TCP_HEALTH_CHECK) !== 0) {
-      if (cs.c2sBytes > 0 && cs.proxy === undefined && !cs.httpHealthCheck && (cs.indicators & ~IndicatorBit.DIRECT_CLIENT) === 0 &&
+    if (cs.c2sData || cs.s2cData || (cs.indicators & IndicatorBit.TCP_HEALTH_CHECK) !== 0) {
+      if (cs.c2sData && cs.proxy === undefined && !cs.httpHealthCheck && (cs.indicators & ~IndicatorBit.DIRECT_CLIENT) === 0 &&
           !this.#knowledge.isLoadBalancerAddress(cs.facts.originatorIp) && this.#knowledge.lbFor(cs.facts.responderPort, cs.facts.originatorIp)?.lb.type === 'NLB') {
         cs.indicators |= IndicatorBit.DIRECT_CLIENT;
       }
@@ -321,8 +330,8 @@ export class TrafficClassifier {
         else if (cs.preLen === 0) cs.serverFirst = true;
         return;
       case Phase.HTTP:
-        if (fromOriginator) cs.req?.push(this.#requests, cs, buf, off, cap, len, ts);
-        else cs.res?.push(this.#responses, cs, buf, off, cap, len, ts);
+        if (fromOriginator) cs.req = this.#pushHttp(cs.req, this.#requests, cs, buf, off, cap, len, ts);
+        else cs.res = this.#pushHttp(cs.res, this.#responses, cs, buf, off, cap, len, ts);
         return;
       case Phase.TLS:
         (fromOriginator ? cs.tlsC2s : cs.tlsS2c)?.push(buf, off, cap, len, ts);
@@ -342,8 +351,8 @@ export class TrafficClassifier {
         }
         return;
       case Phase.HTTP:
-        if (fromOriginator) cs.req?.gap(this.#requests, cs, n, ts);
-        else cs.res?.gap(this.#responses, cs, n, ts);
+        if (fromOriginator) cs.req = this.#gapHttp(cs.req, this.#requests, cs, n, ts);
+        else cs.res = this.#gapHttp(cs.res, this.#responses, cs, n, ts);
         return;
       case Phase.TLS:
         (fromOriginator ? cs.tlsC2s : cs.tlsS2c)?.gap(n, ts);
@@ -414,8 +423,7 @@ export class TrafficClassifier {
       cs.tlsC2s?.push(buf, p, n, n, ts);
     } else if (looksLikeRequestStart(buf, p, n)) {
       cs.phase = Phase.HTTP;
-      this.#startHttp(cs);
-      cs.req?.push(this.#requests, cs, buf, p, n, n, ts);
+      cs.req = this.#pushHttp(undefined, this.#requests, cs, buf, p, n, n, ts);
     } else {
       this.#c.otherProtocolConnections++;
       this.#countClientOnce(cs);
@@ -460,9 +468,40 @@ export class TrafficClassifier {
 
   // ---------------------------------------------------------------- HTTP
 
-  #startHttp(cs: ConnectionState): void {
-    cs.req = new HttpStream();
-    cs.res = new HttpStream();
+  /**
+   * One segment of a direction's HTTP stream. A stream between messages (HttpStream.idle) is
+   * none: one is taken from the pool for the segment and given back when its message is done,
+   * so an HTTP connection at rest holds no stream (64 bytes each way, issue 6: memory with
+   * 100k connections). An idle stream and a new one behave the same. Returns what the
+   * connection keeps.
+   */
+  #pushHttp(s: HttpStream<ConnectionState> | undefined, handler: HttpStreamHandler<ConnectionState>, cs: ConnectionState,
+    buf: Uint8Array, off: number, cap: number, len: number, ts: number): HttpStream<ConnectionState> | undefined {
+    const st = s ?? this.#streams.pop() ?? new HttpStream<ConnectionState>();
+    st.push(handler, cs, buf, off, cap, len, ts);
+    return this.#keep(st);
+  }
+
+  /** `n` bytes of a direction's HTTP stream were not captured (see #pushHttp). */
+  #gapHttp(s: HttpStream<ConnectionState> | undefined, handler: HttpStreamHandler<ConnectionState>, cs: ConnectionState,
+    n: number, ts: number): HttpStream<ConnectionState> | undefined {
+    const st = s ?? this.#streams.pop() ?? new HttpStream<ConnectionState>();
+    st.gap(handler, cs, n, ts);
+    return this.#keep(st);
+  }
+
+  /** The stream, or none when it is between messages (it then goes back to the pool). */
+  #keep(st: HttpStream<ConnectionState>): HttpStream<ConnectionState> | undefined {
+    if (!st.idle) return st;
+    if (this.#streams.length < STREAM_POOL_MAX) this.#streams.push(st);
+    return undefined;
+  }
+
+  /** The request stream stops following messages (an upgrade, a tunnel). */
+  #requestsOpaque(cs: ConnectionState): void {
+    const st = cs.req ?? this.#streams.pop() ?? new HttpStream<ConnectionState>();
+    st.setOpaque();
+    cs.req = st;
   }
 
   #malformedHead(reason: string): void {
@@ -608,10 +647,10 @@ export class TrafficClassifier {
     if (req !== undefined) this.#pendingPool.release(req);
     if (status === 101) {
       this.#c.upgrades++;
-      cs.req?.setOpaque();
+      this.#requestsOpaque(cs);
       return OPAQUE;
     }
-    if (method === 'CONNECT' && status >= 200 && status < 300) { cs.req?.setOpaque(); return OPAQUE; }
+    if (method === 'CONNECT' && status >= 200 && status < 300) { this.#requestsOpaque(cs); return OPAQUE; }
     if (!responseHasBody(method, status)) return NO_BODY;
     if (res.chunked) return CHUNKED;
     if (res.contentLength >= 0) return this.#length(res.contentLength);
@@ -781,7 +820,7 @@ export class TrafficClassifier {
   #tcpHealthCheck(cs: ConnectionState, how: ConnEnd, established: boolean, ts: number, seqBytes: number): void {
     if (cs.httpHealthCheck) return;
     const viaLocal = cs.proxy?.local === true && cs.preLen - cs.preStart <= 0 && cs.phase !== Phase.HTTP && cs.phase !== Phase.TLS;
-    const silent = cs.c2sBytes === 0 && cs.s2cBytes === 0 && seqBytes === 0;
+    const silent = !cs.c2sData && !cs.s2cData && seqBytes === 0;
     const fromLb = this.#knowledge.isLoadBalancerAddress(cs.facts.originatorIp);
     if (!viaLocal && !(silent && fromLb)) return;
     const spec = this.#knowledge.healthCheckFor(cs.facts.responderPort);

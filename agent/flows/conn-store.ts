@@ -13,6 +13,7 @@
  */
 
 import { Bytes, CF, CI, CU, EI, EU } from './conn-columns.js';
+import type { Connection } from './tcp-connection.js';
 
 /** Slots per chunk (a power of two): the store grows a chunk at a time, so a small table stays small. */
 export const CHUNK_SHIFT = 12;
@@ -84,6 +85,8 @@ export const NO_CHUNK = new ConnChunk(0);
  */
 export class ConnStore {
   readonly #chunks: ConnChunk[] = [];
+  /** The view Connection.reader() gives out, made at its first call (one per store). */
+  reader: Connection | undefined = undefined;
 
   /** The chunk of a connection index; made when its first slot is. */
   chunkOf(index: number): ConnChunk {

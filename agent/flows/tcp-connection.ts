@@ -37,6 +37,19 @@ export interface TcpConnection {
   readonly state: ConnState;
   /** Free slot for classifier state; cleared when the connection leaves the table. */
   app: unknown;
+  /** The connection's index in its table: the same for as long as it stays there. */
+  readonly index: number;
+  /**
+   * A view of the same table for reading a connection later by its index (state kept across
+   * calls reads its connection's addresses there instead of copying them). One view per table,
+   * shared: point it and read it at once. Absent for a connection outside any table.
+   */
+  reader?(): ConnectionReader;
+}
+
+/** Reads any connection of one table by its index (TcpConnection.reader). */
+export interface ConnectionReader {
+  point(index: number): TcpConnection;
 }
 
 /** Lists a connection can be on; each list is ordered by last-seen time. */
@@ -70,6 +83,11 @@ export class Connection implements TcpConnection {
   constructor(store: ConnStore) {
     this.#s = store;
     this.#c = NO_CHUNK;
+  }
+
+  /** The store's reader view (TcpConnection.reader). */
+  reader(): Connection {
+    return (this.#s.reader ??= new Connection(this.#s));
   }
 
   /** Point this view, and its two endpoint cursors, at connection `index` (making its chunk if needed). */
@@ -312,6 +330,8 @@ export function origIpText(c: TcpConnection): string {
  */
 export function keptIpText(c: TcpConnection, originator: boolean): string {
   if (c.ipVersion === IpVersion.V4) return ip4Text(originator ? c.origIp4 : c.respIp4);
+  // A table's view: the address where it lies (origIp6 and respIp6 make a view each).
+  if (c instanceof Connection) return ip6Text(c.chunk.v6, c.slot * Bytes.V6 + (originator ? 0 : 16));
   return ip6Text(originator ? c.origIp6 : c.respIp6, 0);
 }
 

@@ -1,7 +1,7 @@
 import type { PacketView } from '../decode/packet-view.js';
 import type { TcpConnection } from './tcp-connection.js';
 
-export type { TcpConnection } from './tcp-connection.js';
+export type { ConnectionReader, TcpConnection } from './tcp-connection.js';
 export { connAddresses, endpointString, keptIpText, origIpText, type ConnAddresses } from './tcp-connection.js';
 
 /**

@@ -8,12 +8,14 @@ import type { TcpConnection } from '../../../agent/flows/tcp-observer.js';
 import { ConnState } from '../../../agent/flows/conn-state.js';
 import { IpVersion } from '../../../agent/decode/packet-view.js';
 import { SegmentScript } from './bytes.js';
+import { Harness } from '../flows/flow-harness.js';
+import { TcpConversation } from '../../helpers/packet-builder.js';
 
 function conn(state: ConnState, history: string, extra: Partial<TcpConnection> = {}): TcpConnection {
   return {
     ipVersion: IpVersion.V4, origIp4: 0xc6123201, respIp4: 0xc6123202, origIp6: new Uint8Array(0), respIp6: new Uint8Array(0),
     origPort: 40000, respPort: 8080, synSeen: true, localIsOriginator: false, firstSeenMicros: 1_000_000, lastSeenMicros: 2_000_000,
-    history, historyIndexOf: (letter: string) => history.indexOf(letter), bytesOrig: 0, bytesResp: 0, sampled: true, state, app: undefined, ...extra,
+    history, historyIndexOf: (letter: string) => history.indexOf(letter), bytesOrig: 0, bytesResp: 0, sampled: true, state, app: undefined, index: 0, ...extra,
   };
 }
 
@@ -92,4 +94,47 @@ test('a connection that never carried payload gets classifier state at close onl
   const snap = k.snapshot();
   assert.deepEqual(snap.healthChecks.tcp, { ok: 1, failed: 0 });
   assert.deepEqual(snap.lbTypes.flows, { NLB: 1 }, 'only the health check is a load-balancer flow');
+});
+
+test('classifier state reads its connection\'s addresses, ports and age from the flow table by index: interleaved IPv4 and IPv6 connections each report their own, and so does one that takes a freed index', () => {
+  // Prepare: the real flow table and classifiers; the load balancer is 198.18.50.1.
+  const events: AnalyzerEvent[] = [];
+  const k = createClassifiers({ sink: { emit: (e) => events.push(e) }, knowledge: staticLbKnowledge({ lbAddresses: ['198.18.50.1'] }) });
+  const indexOf = new Map<number, number>();
+  const h = new Harness({ observer: {
+    onSegment: (conn, fromOriginator, v) => { indexOf.set(conn.origPort, conn.index); k.observer.onSegment(conn, fromOriginator, v); },
+    onClose: (conn) => k.observer.onClose(conn),
+  } });
+  const a = new TcpConversation('198.18.50.1', '10.0.2.100', 40000, 8080, { c: 3_000_000_000, s: 7 });
+  const b = new TcpConversation('2001:db8::7', '2001:db8::100', 41000, 8443);
+  const c = new TcpConversation('198.18.50.9', '10.0.2.100', 40001, 8080);
+  const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: shop\r\n\r\n`;
+  const status = (code: number): string => `HTTP/1.1 ${code} X\r\nContent-Length: 0\r\n\r\n`;
+  // Act: handshakes and requests interleaved, answers in another order.
+  h.feed([...a.handshake(), ...b.handshake()]);
+  h.feed([a.seg(true, 'PA', get('/a')), ...c.handshake(), b.seg(true, 'PA', get('/b'))]);
+  h.feed(c.seg(true, 'PA', get('/c')), 500);
+  h.feed([b.seg(false, 'PA', status(503)), a.seg(false, 'PA', status(500)), c.seg(false, 'PA', status(502))]);
+  // c's target closes with a request unanswered, 500 ms after c's handshake began: its age comes from the table.
+  h.feed(c.seg(true, 'PA', get('/c2')), 10);
+  h.feed([c.seg(false, 'FA'), c.seg(true, 'FA'), c.seg(false, 'A')]);
+  // a closes; a, b and c leave the table (closed, or idle); d, opened next, takes a freed index.
+  h.feed([a.seg(true, 'FA'), a.seg(false, 'FA'), a.seg(true, 'A')]).wait(600_000);
+  const d = new TcpConversation('198.18.50.1', '10.0.2.101', 45000, 9090);
+  h.feed([...d.handshake(), d.seg(true, 'PA', get('/d')), d.seg(false, 'PA', status(504))]);
+  // Assess
+  const byPath = (p: string): AnalyzerEvent | undefined => events.find((e) => e['path'] === p);
+  const ends = (e: AnalyzerEvent | undefined): unknown[] => [e?.src_ip, e?.src_port, e?.dst_ip, e?.dst_port];
+  assert.deepEqual(ends(byPath('/a')), ['198.18.50.1', 40000, '10.0.2.100', 8080]);
+  assert.deepEqual(ends(byPath('/b')), ['2001:db8::7', 41000, '2001:db8::100', 8443]);
+  assert.deepEqual(ends(byPath('/c')), ['198.18.50.9', 40001, '10.0.2.100', 8080]);
+  assert.deepEqual(ends(byPath('/d')), ['198.18.50.1', 45000, '10.0.2.101', 9090]);
+  const closed = byPath('/c2');
+  assert.equal(closed?.reason, 'target_closed_before_response');
+  assert.deepEqual(ends(closed), ['198.18.50.9', 40001, '10.0.2.100', 8080]);
+  // One frame a millisecond: c's SYN is the 8th frame (7 ms); /c2 follows /c by 500 ms and three answers (514 ms).
+  assert.equal(closed?.['connection_age_ms'], 514 - 7);
+  assert.equal(new Set([40000, 41000, 40001].map((p) => indexOf.get(p))).size, 3);
+  assert.ok([40000, 41000, 40001].some((p) => indexOf.get(p) === indexOf.get(45000)), 'd took an index another connection left');
+  assert.match(String(closed?.message), /198\.18\.50\.9:40001 -> 10\.0\.2\.100:8080/);
 });

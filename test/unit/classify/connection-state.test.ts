@@ -47,7 +47,7 @@ describe('PendingRequest', () => {
 
 describe('ConnectionState pending queue', () => {
   it('gives requests back oldest first, and is empty after the last', () => {
-    const cs = new ConnectionState(FACTS, 1);
+    const cs = ConnectionState.of(FACTS, 1);
     const pool = new PendingPool();
     for (const p of ['/1', '/2', '/3']) {
       const r = pool.take();
@@ -74,7 +74,7 @@ describe('ConnectionState pending queue', () => {
 
 describe('ConnectionState next sequence numbers', () => {
   it('are unknown before a side\'s first payload, then read back unsigned on either side of 2^31 and across the wrap', () => {
-    const cs = new ConnectionState(FACTS, 1);
+    const cs = ConnectionState.of(FACTS, 1);
     assert.equal(cs.nextSeq(true), -1);
     assert.equal(cs.nextSeq(false), -1);
     for (const v of [0, 1, 2 ** 31 - 1, 2 ** 31, 3_000_000_000, 2 ** 32 - 1]) {
@@ -91,7 +91,7 @@ describe('ConnectionState next sequence numbers', () => {
 
 describe('ConnectionState packed fields', () => {
   it('keeps the phase, the LB indicators and the yes/no facts in one word without one disturbing another', () => {
-    const cs = new ConnectionState({ ...FACTS, geneve: true }, 1);
+    const cs = ConnectionState.of({ ...FACTS, geneve: true }, 1);
     assert.equal(cs.phase, Phase.PRELUDE);
     assert.equal(cs.indicators, IndicatorBit.GENEVE);
     cs.phase = Phase.OPAQUE;
@@ -111,7 +111,7 @@ describe('ConnectionState packed fields', () => {
   });
 
   it('gives a direction\'s stream only to the phase it belongs to', () => {
-    const cs = new ConnectionState(FACTS, 1);
+    const cs = ConnectionState.of(FACTS, 1);
     const req = new HttpStream<ConnectionState>();
     cs.phase = Phase.HTTP;
     cs.req = req;
@@ -122,7 +122,7 @@ describe('ConnectionState packed fields', () => {
   });
 
   it('reads the prelude fields back: their defaults before a prelude, its bytes and lengths after', () => {
-    const cs = new ConnectionState(FACTS, 1);
+    const cs = ConnectionState.of(FACTS, 1);
     cs.pre = undefined;
     cs.preLen = 0;
     cs.preStart = 0;

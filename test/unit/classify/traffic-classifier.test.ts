@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TrafficClassifier } from '../../../agent/classify/traffic-classifier.js';
-import { ConnEnd, type ConnFacts } from '../../../agent/classify/connection-state.js';
+import { ConnEnd, IndicatorBit, Phase, type ConnFacts } from '../../../agent/classify/connection-state.js';
 import { staticLbKnowledge, type LbKnowledge } from '../../../agent/classify/lb-knowledge.js';
 import type { AnalyzerEvent, EventSink } from '../../../agent/events/schema.js';
 import { PacketView, IpVersion, IpProto } from '../../../agent/decode/packet-view.js';
@@ -179,6 +179,64 @@ test('a request the peer gave up on is counted unanswered; orphan responses are 
   b.c.onClose(b.cs, ConnEnd.FIN_BY_ORIGINATOR, true, b.s.ts);
   assert.equal(b.c.snapshot().http.orphanResponses, 1);
   assert.equal(b.c.snapshot().http.unansweredRequests, 1);
+});
+
+test('an HTTP connection between messages holds no stream; a head or body that spans segments keeps its stream until it ends', () => {
+  const { sink, c, s, cs } = setup();
+  const req = ALB_REQ('/span');
+  c.onPayload(cs, true, s.seg(true, req.slice(0, 20)));
+  assert.notEqual(cs.req, undefined, 'half a head is kept');
+  c.onPayload(cs, true, s.seg(true, req.slice(20)));
+  assert.equal(cs.req, undefined, 'the head ended: nothing kept');
+  c.onPayload(cs, false, s.seg(false, 'HTTP/1.1 500 Oops\r\nContent-Length: 10\r\n\r\n01234'));
+  assert.notEqual(cs.res, undefined, 'a body half read is kept');
+  c.onPayload(cs, false, s.seg(false, '56789HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab'));
+  assert.notEqual(cs.res, undefined, 'an orphan response in a chunk');
+  c.onPayload(cs, false, s.seg(false, 'c\r\n0\r\n\r\n'));
+  assert.deepEqual([cs.req, cs.res], [undefined, undefined]);
+  // Many connections at rest share the pool's few streams: the next message reads the same.
+  c.onPayload(cs, true, s.seg(true, ALB_REQ('/next')));
+  c.onPayload(cs, false, s.seg(false, 'HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n'));
+  assert.deepEqual(sink.of('APP_ERROR').map((e) => [e['path'], e['status']]), [['/span', 500], ['/next', 503]]);
+  assert.equal(c.snapshot().http.orphanResponses, 1);
+});
+
+test('a 101 upgrade and a CONNECT tunnel stop both directions being read as HTTP, also when the request side was between messages', () => {
+  for (const [request, answer] of [
+    ['GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n'],
+    ['CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\n', 'HTTP/1.1 200 Connection established\r\n\r\n'],
+  ] as const) {
+    const { sink, c, s, cs } = setup();
+    c.onPayload(cs, true, s.seg(true, request));
+    assert.equal(cs.req, undefined, 'the request side is between messages when the answer comes');
+    c.onPayload(cs, false, s.seg(false, answer));
+    // Bytes that look like HTTP are tunnel payload now, either way.
+    c.onPayload(cs, true, s.seg(true, 'GET /inside HTTP/1.1\r\n\r\n'));
+    c.onPayload(cs, false, s.seg(false, 'HTTP/1.1 500 Inside\r\nContent-Length: 0\r\n\r\n'));
+    const snap = c.snapshot();
+    assert.equal(snap.http.requests, 1, request);
+    assert.equal(snap.http.responses, 1, request);
+    assert.equal(sink.events.length, 0, request);
+  }
+});
+
+test('pipelined requests wait up to the bound (64, at most 127 when configured higher), and the oldest beyond it count unanswered', () => {
+  for (const [bound, kept] of [[undefined, 64], [1000, 127], [5, 5]] as const) {
+    const sink = new Collector();
+    const c = new TrafficClassifier({ sink, knowledge: staticLbKnowledge({ lbAddresses: [LB_IP] }), maxPendingRequests: bound });
+    const s = new SegmentScript();
+    const cs = c.open(FACTS, s.ts);
+    for (let i = 0; i < 200; i++) c.onPayload(cs, true, s.seg(true, `GET /p${i} HTTP/1.1\r\nHost: a\r\n\r\n`));
+    assert.equal(cs.pendingCount, kept);
+    assert.equal(c.snapshot().http.unansweredRequests, 200 - kept);
+    cs.indicators |= IndicatorBit.GENEVE;
+    // The count shares a word with the phase and the indicators: neither is disturbed.
+    c.onPayload(cs, false, s.seg(false, 'HTTP/1.1 502 Bad\r\nContent-Length: 0\r\n\r\n'));
+    assert.equal(cs.pendingCount, kept - 1);
+    assert.deepEqual([cs.phase, cs.indicators, cs.c2sData, cs.s2cData], [Phase.HTTP, IndicatorBit.GENEVE, true, true]);
+    assert.equal(sink.of('APP_ERROR')[0]?.['path'], `/p${200 - kept}`, 'the oldest kept request is answered first');
+    assert.equal(c.snapshot().http.requests, 200);
+  }
 });
 
 test('malformed start lines mid-stream are counted and the stream resynchronises', () => {
