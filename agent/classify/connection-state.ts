@@ -223,8 +223,8 @@ export const PENDING_MAX = 127;
  * its own.
  */
 export class ConnectionState {
-  readonly #src: FactsSource;
-  readonly #key: number;
+  #src: FactsSource;
+  #key: number;
   /**
    * Next expected sequence number per direction, as a signed 32-bit integer (see nextSeq): an
    * unsigned one over 2^31, half of all on real traffic, is a 16-byte heap number per field.
@@ -244,12 +244,49 @@ export class ConnectionState {
   sni: string | undefined = undefined;
   #prelude: Prelude | undefined = undefined;
   #flags = 0;
+  /** The state's latest entry in the classifiers' awake ring (classifiers.ts, settle); -1: none. */
+  awakePos = -1;
 
   /** `key`: what `src` knows the connection by; `geneve`: it was carried inside GENEVE. */
   constructor(src: FactsSource, key: number, geneve: boolean) {
     this.#src = src;
     this.#key = key;
     if (geneve) this.indicators = IndicatorBit.GENEVE;
+  }
+
+  /**
+   * Whether the state holds nothing but its flags word, its two next sequence numbers and its
+   * server name (no stream, waiting request or prelude, not closed): it can then rest between
+   * segments as three words (restWord) and the name, and be taken up again by wake().
+   */
+  get restable(): boolean {
+    return this.#c2s === undefined && this.#s2c === undefined && this.pendingHead === undefined && this.#prelude === undefined &&
+      (this.#flags & Flag.CLOSED) === 0;
+  }
+
+  /** The words a restable state rests in: 0 the flags word, 1 and 2 the next sequence numbers (originator's, responder's). */
+  restWord(i: 0 | 1 | 2): number {
+    return i === 0 ? this.#flags : i === 1 ? this.#nextC2s : this.#nextS2c;
+  }
+
+  /**
+   * Become the state of connection `key` of `src` that rested as words w0-w2 and server name
+   * `sni` (all zero and none: a new state). Every field is set: a record is reused for
+   * another connection this way.
+   */
+  wake(src: FactsSource, key: number, w0: number, w1: number, w2: number, sni: string | undefined): void {
+    this.#src = src;
+    this.#key = key;
+    this.#flags = w0;
+    this.#nextC2s = w1;
+    this.#nextS2c = w2;
+    this.sni = sni;
+    this.#c2s = undefined;
+    this.#s2c = undefined;
+    this.pendingHead = undefined;
+    this.pendingTail = undefined;
+    this.#prelude = undefined;
+    this.awakePos = -1;
   }
 
   /** State for a connection whose facts are given as an object, opened at `openedTs` (µs). */

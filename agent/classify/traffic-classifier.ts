@@ -641,6 +641,8 @@ export class TrafficClassifier {
     // Interim responses (100-continue, 103) precede the real one: not paired.
     if (status >= 100 && status < 200 && status !== 101) return NO_BODY;
     const req = cs.shiftPending();
+    // Nothing left to time out: the connection's state may rest (classifiers.ts), out of the set.
+    if (cs.pendingHead === undefined && cs.httpHealthCheck) this.#hcPending.delete(cs);
     if (req === undefined) this.#c.orphanResponses++;
     else this.#onResponse(cs, req, status, firstTs);
     const method = req?.method;

@@ -36,6 +36,7 @@ export class ConnChunk {
   apps: unknown[] | undefined;
   readonly #slots: number;
   #v6: Uint8Array | undefined;
+  #appWords: Int32Array | undefined;
 
   constructor(slots: number = CHUNK_SLOTS) {
     this.#slots = slots;
@@ -56,6 +57,20 @@ export class ConnChunk {
     this.apps[slot] = v;
   }
 
+  /**
+   * Three words of classifier state per slot (TcpConnection.appWord), for state that rests
+   * between segments without an object; made at the chunk's first.
+   */
+  get appWords(): Int32Array {
+    this.#appWords ??= new Int32Array(this.#slots * APP_WORDS);
+    return this.#appWords;
+  }
+  /** The words of a slot before any was set: zero. */
+  appWord(slot: number, i: number): number {
+    const w = this.#appWords;
+    return w === undefined ? 0 : w[slot * APP_WORDS + i] as number;
+  }
+
   /** IPv6 address bytes, allocated on the chunk's first IPv6 connection (IPv4-only hosts never pay). */
   get v6(): Uint8Array {
     this.#v6 ??= new Uint8Array(this.#slots * Bytes.V6);
@@ -73,8 +88,12 @@ export class ConnChunk {
     this.hist.fill(0, slot * Bytes.HIST, (slot + 1) * Bytes.HIST);
     if (this.apps !== undefined) this.apps[slot] = undefined;
     if (this.#v6 !== undefined) this.#v6.fill(0, slot * Bytes.V6, (slot + 1) * Bytes.V6);
+    if (this.#appWords !== undefined) this.#appWords.fill(0, slot * APP_WORDS, (slot + 1) * APP_WORDS);
   }
 }
+
+/** Words of classifier state per slot (ConnChunk.appWords). */
+export const APP_WORDS = 3;
 
 /** What a Connection view points at before its first point(): no slots, so an empty table costs nothing. */
 export const NO_CHUNK = new ConnChunk(0);

@@ -1,7 +1,7 @@
 import { formatIp4, formatIp6, ip4Text, ip6Text, IpVersion } from '../decode/packet-view.js';
 import { connState, EndpointState, type ConnState } from './conn-state.js';
 import { Bytes, CB, CF, CI, CP, CU, EI, EP, TB } from './conn-columns.js';
-import { CHUNK_MASK, NO_CHUNK, type ConnChunk, type ConnStore } from './conn-store.js';
+import { APP_WORDS, CHUNK_MASK, NO_CHUNK, type ConnChunk, type ConnStore } from './conn-store.js';
 import { Endpoint, endpointBytes } from './endpoint.js';
 import { tableHash4, tableHash6 } from './flow-hash.js';
 
@@ -37,6 +37,12 @@ export interface TcpConnection {
   readonly state: ConnState;
   /** Free slot for classifier state; cleared when the connection leaves the table. */
   app: unknown;
+  /**
+   * Three 32-bit words for classifier state beside `app` (0 until set; cleared with it):
+   * state that can rest between segments without an object. Absent outside a table.
+   */
+  appWord?(i: 0 | 1 | 2): number;
+  setAppWords?(w0: number, w1: number, w2: number): void;
   /** The connection's index in its table: the same for as long as it stays there. */
   readonly index: number;
   /**
@@ -304,6 +310,15 @@ export class Connection implements TcpConnection {
     // Only RSTOS0 looks at the history: skip building the string otherwise.
     const needsHistory = os === EndpointState.RESET && rs !== EndpointState.RESET;
     return connState(os, rs, this.#bytes(0), this.#bytes(1), needsHistory ? this.history : '');
+  }
+
+  appWord(i: 0 | 1 | 2): number { return this.#c.appWord(this.#slot, i); }
+  setAppWords(w0: number, w1: number, w2: number): void {
+    const w = this.#c.appWords;
+    const k = this.#slot * APP_WORDS;
+    w[k] = w0;
+    w[k + 1] = w1;
+    w[k + 2] = w2;
   }
 
   /** Zero the connection's columns and classifier slot, before its index is reused. */
