@@ -15,7 +15,7 @@ import { ConnState } from '../flows/conn-state.js';
 import { keptIpText, origIpText, type ConnectionReader, type TcpConnection, type TcpObserver } from '../flows/tcp-observer.js';
 import type { LbType } from '../events/schema.js';
 import type { ClassifySnapshot } from './classify-stats.js';
-import { ConnEnd, ConnectionState, IndicatorBit, type FactsSource, type OpenedFacts } from './connection-state.js';
+import { ConnEnd, ConnectionState, IndicatorBit, ProxyFacts, type FactsSource, type OpenedFacts } from './connection-state.js';
 import type { GeneveHeader } from './geneve/geneve-parser.js';
 import { TrafficClassifier, type ClassifierOptions } from './traffic-classifier.js';
 
@@ -49,7 +49,7 @@ const IGNORED = Symbol('classify.ignored');
 const GENEVE = Symbol('classify.geneve');
 /**
  * Marker kept in `app` while a connection's state rests in its app words (ConnectionState
- * restable) with no server name; one with a name keeps the name (a string) instead.
+ * restable); one that began with a proxy protocol header keeps its ProxyFacts instead.
  */
 const RESTING = Symbol('classify.resting');
 /** ConnectionState records kept for reuse (a connection's state rests without one). */
@@ -132,15 +132,10 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
   };
 
   /** A state record for a connection of a table (a pooled one when there is one). */
-  const take = (conn: TcpConnection, reader: ConnectionReader, w0: number, w1: number, w2: number, sni: string | undefined): ConnectionState => {
+  const take = (conn: TcpConnection, reader: ConnectionReader, w0: number, w1: number, w2: number, proxy: ProxyFacts | undefined): ConnectionState => {
     const src = factsOf(reader);
-    const cs = pool.pop();
-    if (cs === undefined) {
-      const made = classifier.openAt(src, conn.index, false);
-      made.wake(src, conn.index, w0, w1, w2, sni);
-      return made;
-    }
-    cs.wake(src, conn.index, w0, w1, w2, sni);
+    const cs = pool.pop() ?? classifier.openAt(src, conn.index, false);
+    cs.wake(src, conn.index, w0, w1, w2, proxy);
     return cs;
   };
 
@@ -154,7 +149,7 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
   const rest = (conn: TcpConnection, cs: ConnectionState): void => {
     if (!cs.restable || conn.setAppWords === undefined) return;
     conn.setAppWords(cs.restWord(0), cs.restWord(1), cs.restWord(2));
-    conn.app = cs.sni ?? RESTING;
+    conn.app = cs.restProxy ?? RESTING;
     if (pool.length < STATE_POOL_MAX) pool.push(cs);
   };
 
@@ -185,10 +180,10 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
   const stateOf = (conn: TcpConnection): ConnectionState | undefined => {
     const app = conn.app;
     if (app instanceof ConnectionState) return app;
-    if (app === RESTING || typeof app === 'string') {
+    if (app === RESTING || app instanceof ProxyFacts) {
       const reader = conn.reader?.();
       if (reader === undefined || conn.appWord === undefined) return undefined; // set only by rest(), inside a table
-      const cs = take(conn, reader, conn.appWord(0), conn.appWord(1), conn.appWord(2), typeof app === 'string' ? app : undefined);
+      const cs = take(conn, reader, conn.appWord(0), conn.appWord(1), conn.appWord(2), app === RESTING ? undefined : app);
       conn.app = cs;
       return cs;
     }
@@ -246,7 +241,7 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
     lbTypeOf: (conn) => {
       const app = conn.app;
       if (app instanceof ConnectionState) return classifier.lbTypeOf(app);
-      if (app !== RESTING && typeof app !== 'string') return undefined;
+      if (app !== RESTING && !(app instanceof ProxyFacts)) return undefined;
       const cs = stateOf(conn);
       if (cs === undefined) return undefined;
       const type = classifier.lbTypeOf(cs);

@@ -165,6 +165,27 @@ const enum Flag {
 }
 
 /**
+ * What a connection keeps of the proxy protocol header it began with: the header's other
+ * fields (the proxy's own address, TLVs, the authority) are counted when it is parsed and not
+ * needed again. The whole header was ~250 bytes per NLB connection with 100k open (issue 6).
+ */
+export class ProxyFacts {
+  readonly version: 1 | 2;
+  /** LOCAL: sent by the proxy itself (a health check); no client address. */
+  readonly local: boolean;
+  /** The client's address, as the header gave it. */
+  readonly srcIp: string | undefined;
+  readonly vpceId: string | undefined;
+
+  constructor(h: ProxyHeader) {
+    this.version = h.version;
+    this.local = h.local;
+    this.srcIp = h.srcIp;
+    this.vpceId = h.vpceId;
+  }
+}
+
+/**
  * What a connection needs only when its first bytes do not decide its protocol at once (a
  * proxy protocol header, a request split before its method is known): made then, not for
  * every connection.
@@ -174,7 +195,7 @@ class Prelude {
   pre: Buffer | undefined = undefined;
   preLen = 0;
   preStart = 0;
-  proxy: ProxyHeader | undefined = undefined;
+  proxy: ProxyFacts | undefined = undefined;
 }
 
 /** A connection's facts and the time it was first seen (µs), as a FactsSource gives them. */
@@ -255,14 +276,28 @@ export class ConnectionState {
   }
 
   /**
-   * Whether the state holds nothing but its flags word, its two next sequence numbers and its
-   * server name (no stream, waiting request or prelude, not closed): it can then rest between
-   * segments as three words (restWord) and the name, and be taken up again by wake().
+   * Whether the state holds nothing but its flags word, its two next sequence numbers and a
+   * proxy header (no stream, waiting request or undecided prelude, not closed): it can then
+   * rest between segments as three words (restWord) and the header (restProxy), and be taken
+   * up again by wake(). A server name is kept only until the handshake is done, while the TLS
+   * walks run: a restable state has none.
    */
   get restable(): boolean {
-    return this.#c2s === undefined && this.#s2c === undefined && this.pendingHead === undefined && this.#prelude === undefined &&
-      (this.#flags & Flag.CLOSED) === 0;
+    return this.#c2s === undefined && this.#s2c === undefined && this.pendingHead === undefined && (this.#flags & Flag.CLOSED) === 0 &&
+      (this.#prelude === undefined || this.#preludeRests(this.#prelude));
   }
+
+  /**
+   * A prelude whose protocol is decided, that holds no bytes and no LOCAL proxy header: it rests
+   * as its proxy header (restProxy), if any. Its lengths are not read again: only the prelude
+   * phase and a LOCAL header's health check read them.
+   */
+  #preludeRests(p: Prelude): boolean {
+    return p.pre === undefined && p.proxy?.local !== true && this.phase !== Phase.PRELUDE;
+  }
+
+  /** What a restable state keeps besides its words: its proxy protocol header, if it began with one. */
+  get restProxy(): ProxyFacts | undefined { return this.#prelude?.proxy; }
 
   /** The words a restable state rests in: 0 the flags word, 1 and 2 the next sequence numbers (originator's, responder's). */
   restWord(i: 0 | 1 | 2): number {
@@ -270,22 +305,23 @@ export class ConnectionState {
   }
 
   /**
-   * Become the state of connection `key` of `src` that rested as words w0-w2 and server name
-   * `sni` (all zero and none: a new state). Every field is set: a record is reused for
+   * Become the state of connection `key` of `src` that rested as words w0-w2 and proxy header
+   * `proxy` (all zero and none: a new state). Every field is set: a record is reused for
    * another connection this way.
    */
-  wake(src: FactsSource, key: number, w0: number, w1: number, w2: number, sni: string | undefined): void {
+  wake(src: FactsSource, key: number, w0: number, w1: number, w2: number, proxy: ProxyFacts | undefined): void {
     this.#src = src;
     this.#key = key;
     this.#flags = w0;
     this.#nextC2s = w1;
     this.#nextS2c = w2;
-    this.sni = sni;
+    this.sni = undefined;
     this.#c2s = undefined;
     this.#s2c = undefined;
     this.pendingHead = undefined;
     this.pendingTail = undefined;
     this.#prelude = undefined;
+    if (proxy !== undefined) this.#ext().proxy = proxy;
     this.awakePos = -1;
   }
 
@@ -321,8 +357,8 @@ export class ConnectionState {
   get preStart(): number { return this.#prelude?.preStart ?? 0; }
   set preStart(v: number) { if (v !== 0 || this.#prelude !== undefined) this.#ext().preStart = v; }
   /** The proxy protocol header the connection began with. */
-  get proxy(): ProxyHeader | undefined { return this.#prelude?.proxy; }
-  set proxy(v: ProxyHeader | undefined) { if (v !== undefined || this.#prelude !== undefined) this.#ext().proxy = v; }
+  get proxy(): ProxyFacts | undefined { return this.#prelude?.proxy; }
+  set proxy(v: ProxyFacts | undefined) { if (v !== undefined || this.#prelude !== undefined) this.#ext().proxy = v; }
 
   #ext(): Prelude {
     return (this.#prelude ??= new Prelude());

@@ -11,7 +11,7 @@ import { ip4Text, IpProto, type PacketView } from '../decode/packet-view.js';
 import { analyzeForwardedFor, ALB_MAX_XFF_ENTRIES, canonicalIp, plainIpv4 } from './client-ip/forwarded-for.js';
 import { SpaceSaving } from './client-ip/space-saving.js';
 import { bump, ClassifyCounters, LbIndicator, toSnapshot, type ClassifySnapshot } from './classify-stats.js';
-import { ConnEnd, ConnectionState, IndicatorBit, PENDING_MAX, PendingPool, Phase, type ConnFacts, type FactsSource, type PendingRequest } from './connection-state.js';
+import { ConnEnd, ConnectionState, IndicatorBit, PENDING_MAX, PendingPool, Phase, ProxyFacts, type ConnFacts, type FactsSource, type PendingRequest } from './connection-state.js';
 import { GENEVE_UDP_PORT, parseGeneve, type GeneveHeader } from './geneve/geneve-parser.js';
 import {
   compileMatcher, DEFAULT_HEALTH_CHECK_TIMEOUT_SEC, HealthCheckFailReason, healthCheckerVersionOf,
@@ -460,7 +460,7 @@ export class TrafficClassifier {
         { first_source: cs.proxy.srcIp ?? null, second_source: h.srcIp ?? null });
       return;
     }
-    cs.proxy = h;
+    cs.proxy = new ProxyFacts(h);
     if (h.version === 1) { this.#c.proxyV1++; cs.indicators |= IndicatorBit.PROXY_V1; } else { this.#c.proxyV2++; cs.indicators |= IndicatorBit.PROXY_V2; }
     if (h.local) this.#c.proxyLocal++;
     if (h.vpceId !== undefined) this.#c.proxyVpce++;
@@ -796,6 +796,8 @@ export class TrafficClassifier {
    */
   #handshakeDone(cs: ConnectionState): void {
     cs.handshakeDone = true;
+    // The server name is reported only with an alert, and alerts are not read past this point.
+    cs.sni = undefined;
     cs.tlsC2s?.stop();
     cs.tlsS2c?.stop();
     cs.tlsC2s = undefined;

@@ -46,6 +46,7 @@ import { generateLbTraffic } from '../helpers/lb-traffic.js';
 import { TcpConversation } from '../helpers/packet-builder.js';
 import { PcapWriter } from '../helpers/pcap-writer.js';
 import { clientHelloRecord, tlsRecord } from '../helpers/tls-records.js';
+import { proxyV2 } from '../unit/classify/bytes.js';
 import { TestNetwork } from '../helpers/netns.js';
 import { packNode24 } from '../helpers/docker.js';
 import { writeSynFlood } from '../integration/flood/syn-flood-capture.js';
@@ -74,7 +75,7 @@ function machine(): string {
  * state of an HTTP connection), the same over IPv6 (addresses as texts are longer), or a TLS
  * handshake with a 1.3 KB ClientHello (that of a TLS one).
  */
-type OpenKind = 'handshake' | 'http' | 'http6' | 'tls';
+type OpenKind = 'handshake' | 'http' | 'http6' | 'tls' | 'proxy';
 
 const OPEN_TLS_HELLO = clientHelloRecord({ sni: 'shop.example.com', alpn: ['h2', 'http/1.1'], versions: [0x0304, 0x0303], padding: 1200 });
 const OPEN_TLS_SERVER = Buffer.concat([tlsRecord(22, Buffer.alloc(90, 2), 0x0303), tlsRecord(20, Buffer.from([1]), 0x0303), tlsRecord(23, Buffer.alloc(1000, 3), 0x0303)]);
@@ -101,6 +102,12 @@ function generateOpen(path: string, n: number, kind: OpenKind): void {
       put(c.seg(true, 'PA', `GET /api/items/${i} HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: curl/8.5.0\r\n` +
         `X-Forwarded-For: 203.0.${(i >> 8) & 255}.${i & 255}\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 443\r\n` +
         `X-Amzn-Trace-Id: Root=1-67891233-${String(i).padStart(24, '0')}\r\n\r\n`));
+      put(c.seg(false, 'PA', 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'));
+      put(c.seg(true, 'A'));
+    } else if (kind === 'proxy') {
+      // An NLB with proxy protocol v2: the client's address in the header, the request after it.
+      const header = proxyV2({ src: [203, 0, (i >> 8) & 255, i & 255], dst: [198, 18, 61, 10], sport: 1024 + (i % 60000), dport: 8080 });
+      put(c.seg(true, 'PA', Buffer.concat([header, Buffer.from(`GET /api/items/${i} HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: curl/8.5.0\r\n\r\n`, 'latin1')])));
       put(c.seg(false, 'PA', 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'));
       put(c.seg(true, 'A'));
     } else if (kind === 'tls') {
@@ -425,6 +432,7 @@ async function main(): Promise<void> {
     ['http', 'open-100k-http-isn.pcap', '100k open HTTP connections, one answered request each (--read)'],
     ['tls', 'open-100k-tls-isn.pcap', '100k open TLS connections, handshake done (--read)'],
     ['http6', 'open-100k-http6-isn.pcap', '100k open IPv6 HTTP connections, one answered request each (--read)'],
+    ['proxy', 'open-100k-proxy-isn.pcap', '100k open HTTP connections behind proxy protocol v2, one answered request each (--read)'],
   ];
   for (const [kind, name, what] of openRuns) {
     const openFile = join(CACHE, name);

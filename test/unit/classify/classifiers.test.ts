@@ -7,7 +7,7 @@ import type { AnalyzerEvent } from '../../../agent/events/schema.js';
 import type { TcpConnection } from '../../../agent/flows/tcp-observer.js';
 import { ConnState } from '../../../agent/flows/conn-state.js';
 import { IpVersion } from '../../../agent/decode/packet-view.js';
-import { SegmentScript } from './bytes.js';
+import { awsVpceTlv, proxyV2, SegmentScript } from './bytes.js';
 import { Harness } from '../flows/flow-harness.js';
 import { TcpConversation } from '../../helpers/packet-builder.js';
 
@@ -139,53 +139,65 @@ test('classifier state reads its connection\'s addresses, ports and age from the
   assert.match(String(closed?.message), /198\.18\.50\.9:40001 -> 10\.0\.2\.100:8080/);
 });
 
-test('past the 4,096 most recently active, a connection\'s state rests in the table without an object and wakes at its next segment, as it was', () => {
-  // Prepare: 5,000 connections, each a request answered 200; then each, oldest first, asks again and gets a 503.
-  const events: AnalyzerEvent[] = [];
-  const k = createClassifiers({ sink: { emit: (e) => events.push(e) }, knowledge: staticLbKnowledge({ lbAddresses: ['198.18.50.1'] }) });
-  const appAtSecond = new Map<number, unknown>();
-  let second = false;
-  const h = new Harness({ maxConnections: 10_000, observer: {
-    onSegment: (conn, fromOriginator, v) => {
-      if (second && fromOriginator && !appAtSecond.has(conn.origPort)) appAtSecond.set(conn.origPort, conn.app);
-      k.observer.onSegment(conn, fromOriginator, v);
-    },
-    onClose: (conn) => k.observer.onClose(conn),
-  } });
-  const n = 5000;
-  const convs = Array.from({ length: n }, (_, i) => new TcpConversation(`198.18.${(i >> 8) & 255}.${i & 255}`, '10.0.2.100', 20000 + i, 8080,
-    { c: (Math.imul(i, 0x9e3779b1) >>> 0), s: (Math.imul(i, 0x85ebca6b) >>> 0) }));
-  for (const [i, c] of convs.entries()) {
-    h.feed([...c.handshake(), c.seg(true, 'PA', `GET /first-${i} HTTP/1.1\r\nHost: shop\r\nX-Amzn-Trace-Id: Root=1-${i}-1\r\n\r\n`),
-      c.seg(false, 'PA', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')], 0.01);
-  }
-  // Act
-  second = true;
-  for (const [i, c] of convs.entries()) {
-    // The request in two segments and the answer's body in two: the state wakes, holds a stream, rests again.
-    const req = `GET /second-${i} HTTP/1.1\r\nHost: shop\r\n\r\n`;
-    h.feed([c.seg(true, 'PA', req.slice(0, 9)), c.seg(true, 'PA', req.slice(9)),
-      c.seg(false, 'PA', 'HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbu'), c.seg(false, 'PA', 'sy')], 0.01);
-  }
-  // Assess
-  const errors = events.filter((e) => e.type === 'APP_ERROR');
-  assert.equal(errors.length, n);
-  for (const [i, e] of errors.entries()) {
-    assert.deepEqual([e['path'], e.src_ip, e.src_port, e['status']], [`/second-${i}`, `198.18.${(i >> 8) & 255}.${i & 255}`, 20000 + i, 503]);
-  }
-  const snap = k.snapshot();
-  assert.deepEqual([snap.http.requests, snap.http.responses, snap.http.orphanResponses, snap.http.partialHeads], [2 * n, 2 * n, 0, 0]);
-  assert.equal(snap.http.statusClasses['2xx'], n);
-  // Each had rested (no state object) by its second request: 5,000 others' segments came between.
-  assert.ok([...appAtSecond.values()].every((app) => app !== undefined && !(app instanceof ConnectionState)), 'a rested state is marked');
-  assert.equal(appAtSecond.size, n);
-  // A connection active again at once is still awake.
-  const last = convs[n - 1] as TcpConversation;
-  appAtSecond.clear();
-  h.feed(last.seg(true, 'PA', 'GET /third HTTP/1.1\r\nHost: shop\r\n\r\n'));
-  assert.ok(appAtSecond.get(20000 + n - 1) instanceof ConnectionState);
-  // What the first requests taught (a trace id: an ALB) survived the rest: every flow counts as ALB at its end.
-  h.finish();
-  assert.equal(k.snapshot().lbTypes.flows['ALB'], n);
-  assert.equal(k.snapshot().lbTypes.indicators['trace_id'], n);
-});
+for (const via of ['alb', 'nlb-proxy'] as const) {
+  test(`past the 4,096 most recently active, a connection's state rests in the table without an object and wakes at its next segment, as it was (${via})`, () => {
+    // Prepare: 5,000 connections, each a request answered 200; then each, oldest first, asks again and gets a 503.
+    // Through an ALB the first request comes in two segments (a prelude held until the method is known) with a
+    // trace id; through an NLB it follows a proxy protocol v2 header with the client's address and an endpoint id.
+    const events: AnalyzerEvent[] = [];
+    const k = createClassifiers({ sink: { emit: (e) => events.push(e) }, knowledge: staticLbKnowledge({ lbAddresses: ['198.18.50.1'] }) });
+    const appAtSecond = new Map<number, unknown>();
+    let second = false;
+    const h = new Harness({ maxConnections: 10_000, observer: {
+      onSegment: (conn, fromOriginator, v) => {
+        if (second && fromOriginator && !appAtSecond.has(conn.origPort)) appAtSecond.set(conn.origPort, conn.app);
+        k.observer.onSegment(conn, fromOriginator, v);
+      },
+      onClose: (conn) => k.observer.onClose(conn),
+    } });
+    const n = 5000;
+    const client = (i: number): string => `203.0.${(i >> 8) & 255}.${i & 255}`;
+    const convs = Array.from({ length: n }, (_, i) => new TcpConversation(`198.18.${(i >> 8) & 255}.${i & 255}`, '10.0.2.100', 20000 + i, 8080,
+      { c: (Math.imul(i, 0x9e3779b1) >>> 0), s: (Math.imul(i, 0x85ebca6b) >>> 0) }));
+    for (const [i, c] of convs.entries()) {
+      const first = `GET /first-${i} HTTP/1.1\r\nHost: shop\r\nX-Amzn-Trace-Id: Root=1-${i}-1\r\n\r\n`;
+      const opening = via === 'alb'
+        ? [c.seg(true, 'PA', first.slice(0, 2)), c.seg(true, 'PA', first.slice(2))]
+        : [c.seg(true, 'PA', Buffer.concat([proxyV2({ src: [203, 0, (i >> 8) & 255, i & 255], tlvs: [awsVpceTlv('vpce-0abc')] }),
+          Buffer.from(`GET /first-${i} HTTP/1.1\r\nHost: shop\r\n\r\n`)]))];
+      h.feed([...c.handshake(), ...opening, c.seg(false, 'PA', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')], 0.01);
+    }
+    // Act
+    second = true;
+    for (const [i, c] of convs.entries()) {
+      // The request in two segments and the answer's body in two: the state wakes, holds a stream, rests again.
+      const req = `GET /second-${i} HTTP/1.1\r\nHost: shop\r\n\r\n`;
+      h.feed([c.seg(true, 'PA', req.slice(0, 9)), c.seg(true, 'PA', req.slice(9)),
+        c.seg(false, 'PA', 'HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbu'), c.seg(false, 'PA', 'sy')], 0.01);
+    }
+    // Assess
+    const errors = events.filter((e) => e.type === 'APP_ERROR');
+    assert.equal(errors.length, n);
+    for (const [i, e] of errors.entries()) {
+      const src = `198.18.${(i >> 8) & 255}.${i & 255}`;
+      assert.deepEqual([e['path'], e.src_ip, e.src_port, e['status'], e.client_ip, e['vpce_id']],
+        [`/second-${i}`, src, 20000 + i, 503, via === 'alb' ? src : client(i), via === 'alb' ? undefined : 'vpce-0abc']);
+    }
+    const snap = k.snapshot();
+    assert.deepEqual([snap.http.requests, snap.http.responses, snap.http.orphanResponses, snap.http.partialHeads], [2 * n, 2 * n, 0, 0]);
+    assert.equal(snap.http.statusClasses['2xx'], n);
+    // Each had rested (no state object) by its second request: 5,000 others' segments came between.
+    assert.ok([...appAtSecond.values()].every((app) => app !== undefined && !(app instanceof ConnectionState)), 'a rested state is marked');
+    assert.equal(appAtSecond.size, n);
+    // A connection active again at once is still awake.
+    const last = convs[n - 1] as TcpConversation;
+    appAtSecond.clear();
+    h.feed(last.seg(true, 'PA', 'GET /third HTTP/1.1\r\nHost: shop\r\n\r\n'));
+    assert.ok(appAtSecond.get(20000 + n - 1) instanceof ConnectionState);
+    // What the first requests taught (a trace id: an ALB; a proxy v2 header: an NLB) survived the rest: every flow counts so at its end.
+    h.finish();
+    const end = k.snapshot().lbTypes;
+    if (via === 'alb') assert.deepEqual([end.flows['ALB'], end.indicators['trace_id']], [n, n]);
+    else assert.deepEqual([end.flows['NLB'], end.indicators['proxy_protocol_v2']], [n, n]);
+  });
+}
