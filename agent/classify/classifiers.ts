@@ -141,10 +141,10 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
 
   /**
    * A connection's state between segments: with 100k open connections a state record each was
-   * 120 bytes (issue 6). One that holds nothing but its words and server name (restable) and
+   * 120 bytes (issue 6). One that holds nothing but its words and a proxy header (restable) and
    * fell out of the awake ring (settle) rests in the connection's app words, `app` keeps the
-   * name or RESTING, and the record goes back to the pool; the next segment takes it up again
-   * (wake). Outside a table it stays as it is.
+   * header's ProxyFacts or RESTING, and the record goes back to the pool; the next segment
+   * takes it up again (wake). Outside a table (no app words) it stays as it is.
    */
   const rest = (conn: TcpConnection, cs: ConnectionState): void => {
     if (!cs.restable || conn.setAppWords === undefined) return;
@@ -223,7 +223,8 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
       if (cs === undefined) return;
       const end = connEnd(conn);
       classifier.onClose(cs, end.how, end.established, conn.lastSeenMicros, conn.bytesOrig + conn.bytesResp);
-      // Closed, the state is no longer referenced (nothing waits on it): its record is reused.
+      // Closed, the state is no longer referenced (nothing waits on it): inside a table, where
+      // records come from the pool (take), its record is reused.
       if (conn.setAppWords !== undefined && pool.length < STATE_POOL_MAX) pool.push(cs);
     },
   };

@@ -6,8 +6,8 @@
  * 32 MB maximum while a table filled. With columns a connection is 141 bytes of array
  * buffers (small fields share words, times other than first and last seen are 32-bit
  * offsets, the history is 5 bits a letter, the table hash is not kept: see
- * conn-columns.ts), 8 more in its chunk's classifier-state array once one of the
- * chunk's connections carries payload, and the heap stays small. Plain object fields
+ * conn-columns.ts), 8 more in its chunk's classifier-state array and 12 in its app words
+ * once one of the chunk's connections carries payload, and the heap stays small. Plain object fields
  * holding sequence numbers and microsecond times would also each be a boxed double.
  * The columns grow a chunk at a time up to the table's bound.
  */
