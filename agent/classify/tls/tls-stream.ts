@@ -26,6 +26,28 @@ export interface TlsStreamHandler {
 
 /** A record body buffer up to this size stays with the stream for its next record. */
 const SMALL_BODY_BYTES = 16;
+/**
+ * Larger body buffers (a ClientHello's: hundreds of bytes to a few KB) go back here at the
+ * record's end and are taken again by the next stream that wants one: 100k TLS connections made
+ * and dropped 100k of them, ~130 MB of short-lived external memory that the allocator kept in
+ * part (peak RSS, issue 6). At most BODY_POOL_MAX, each at most a record's size.
+ */
+const BODY_POOL: Buffer[] = [];
+const BODY_POOL_MAX = 32;
+const BODY_MIN_BYTES = 2048;
+
+/** A buffer of at least `n` bytes (n <= a record's size): a pooled one when it is large enough. */
+function takeBody(n: number): Buffer {
+  const b = BODY_POOL.pop();
+  if (b !== undefined && b.length >= n) return b;
+  let size = BODY_MIN_BYTES;
+  while (size < n) size *= 2;
+  return Buffer.allocUnsafe(size);
+}
+
+function releaseBody(b: Buffer): void {
+  if (BODY_POOL.length < BODY_POOL_MAX) BODY_POOL.push(b);
+}
 
 export class TlsStream {
   readonly #handler: TlsStreamHandler;
@@ -108,7 +130,10 @@ export class TlsStream {
     this.#want = Math.min(this.#len, Math.max(0, this.#handler.want(this.#type, this.#len)));
     this.#bodyLen = 0;
     this.#truncated = false;
-    if (this.#want > 0 && (this.#body === undefined || this.#body.length < this.#want)) this.#body = Buffer.allocUnsafe(this.#want);
+    if (this.#want > 0 && (this.#body === undefined || this.#body.length < this.#want)) {
+      if (this.#body !== undefined && this.#body.length > SMALL_BODY_BYTES) releaseBody(this.#body);
+      this.#body = this.#want > SMALL_BODY_BYTES ? takeBody(this.#want) : Buffer.allocUnsafe(this.#want);
+    }
     if (this.#remaining === 0) this.#endRecord(ts);
   }
 
@@ -117,7 +142,8 @@ export class TlsStream {
     this.#hdrLen = 0;
     this.#handler.onRecord(this.#type, this.#len, body, this.#truncated || this.#bodyLen < this.#want, ts);
     // A ClientHello's buffer (hundreds of bytes to a few KB) is not kept for the connection's
-    // life (issue 6: memory with many TLS connections); an alert's two bytes are.
-    if (this.#body !== undefined && this.#body.length > SMALL_BODY_BYTES) this.#body = undefined;
+    // life (issue 6: memory with many TLS connections) but goes back to the pool; an alert's two
+    // bytes stay. The handler has read `body` by now: onRecord's body is valid during the call.
+    if (this.#body !== undefined && this.#body.length > SMALL_BODY_BYTES) { releaseBody(this.#body); this.#body = undefined; }
   }
 }

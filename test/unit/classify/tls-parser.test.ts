@@ -4,6 +4,7 @@ import {
   parseAlertRecord, parseClientHelloBody, parseClientHelloRecord, parseTlsRecordHeader, TlsAlertName,
 } from '../../../agent/classify/tls/tls-parser.js';
 import { alertRecord, clientHelloBody, clientHelloRecord, randomBytes, tlsRecord } from './bytes.js';
+import { TlsStream } from '../../../agent/classify/tls/tls-stream.js';
 
 test('a ClientHello yields SNI, ALPN and the highest supported version', () => {
   // Prepare
@@ -90,4 +91,38 @@ test('random garbage never throws', () => {
     parseAlertRecord(b, 0, b.length);
   }
   assert.ok(true);
+});
+
+test('TlsStream: ClientHellos of many streams, split and whole, interleaved, each read from its own bytes while body buffers are reused', () => {
+  // Prepare: 40 streams (more than the body pool keeps), each a hello split in three segments, the
+  // splits of all streams interleaved, with a whole hello of another stream between every two.
+  const names: string[] = [];
+  const stream = (): TlsStream => new TlsStream({
+    want: (type, len) => (type === 22 ? len : 0),
+    onRecord: (_type, _len, body) => {
+      const h = parseClientHelloBody(body, 0, body.length);
+      names.push(h.status === 'ok' ? String(h.value.sni) : `bad:${h.status}`);
+    },
+    onMalformed: (reason) => names.push(`malformed:${reason}`),
+  });
+  const split = Array.from({ length: 40 }, (_, i) => ({ s: stream(), rec: clientHelloRecord({ sni: `split-${i}.example`, padding: 300 + 37 * i }) }));
+  const whole = Array.from({ length: 80 }, (_, i) => ({ s: stream(), rec: clientHelloRecord({ sni: `whole-${i}.example`, padding: 2000 + 11 * i }) }));
+  const expected: string[] = [];
+  // Act
+  for (let part = 0; part < 3; part++) {
+    for (const [i, { s, rec }] of split.entries()) {
+      const a = Math.floor(rec.length / 3) * part;
+      const b = part === 2 ? rec.length : Math.floor(rec.length / 3) * (part + 1);
+      s.push(rec, a, b - a, b - a, 1);
+      if (part === 2) expected.push(`split-${i}.example`);
+      const w = whole[part * 26 + (i % 26)];
+      if (w !== undefined && i % 3 === 0) {
+        w.s.push(w.rec, 0, w.rec.length, w.rec.length, 1);
+        expected.push(`whole-${part * 26 + (i % 26)}.example`);
+      }
+    }
+  }
+  // Assess
+  assert.deepEqual(names, expected);
+  assert.ok(split.every(({ s }) => s.heldBytes === 0), 'no stream keeps a hello buffer after its record');
 });
