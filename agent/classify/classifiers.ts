@@ -25,6 +25,11 @@ export type ClassifiersOptions = ClassifierOptions & Readonly<{
    * default: the analyzer reports what the load balancer sees of this target.
    */
   includeOutgoing?: boolean;
+  /**
+   * Restable states kept awake, a power of two (AWAKE_MAX by default). Tests give 1 to put
+   * every state to rest at its first chance and check that nothing changes.
+   */
+  awakeStates?: number;
 }>;
 
 export type Classifiers = Readonly<{
@@ -154,8 +159,10 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
   };
 
   /** The latest restable states, oldest first from awakeHead: each state's own latest entry is cs.awakePos. */
-  const awake: Array<ConnectionState | undefined> = new Array<ConnectionState | undefined>(AWAKE_MAX).fill(undefined);
-  const awakeIndex = new Int32Array(AWAKE_MAX);
+  const awakeMax = opts.awakeStates ?? AWAKE_MAX;
+  if (!(awakeMax >= 1 && (awakeMax & (awakeMax - 1)) === 0)) throw new RangeError(`awakeStates must be a power of two, got ${awakeMax}`);
+  const awake: Array<ConnectionState | undefined> = new Array<ConnectionState | undefined>(awakeMax).fill(undefined);
+  const awakeIndex = new Int32Array(awakeMax);
   let awakeHead = 0;
 
   /**
@@ -166,7 +173,7 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
   const settle = (conn: TcpConnection, cs: ConnectionState): void => {
     if (!cs.restable || conn.setAppWords === undefined) return;
     const pos = awakeHead;
-    awakeHead = (pos + 1) & (AWAKE_MAX - 1);
+    awakeHead = (pos + 1) & (awakeMax - 1);
     const old = awake[pos];
     const oldIndex = awakeIndex[pos] as number;
     awake[pos] = cs;

@@ -22,11 +22,32 @@ export type Analysis = Readonly<{
   decode: DecodeStats;
 }>;
 
+/**
+ * Each capture is analysed twice: as the agent does, and with every connection's classifier
+ * state put to rest at its first chance (awakeStates 1, classifiers.ts), which must change
+ * nothing: the same events (but their random ids) and the same snapshot, or this throws.
+ */
 export async function analyzePcap(path: string, opts: Readonly<{ localAddresses: string[]; knowledge: LbKnowledge }>): Promise<Analysis> {
+  const a = await analyzeOnce(path, opts, undefined);
+  const rested = await analyzeOnce(path, opts, 1);
+  const same = (x: Analysis, y: Analysis): boolean => JSON.stringify(comparable(x)) === JSON.stringify(comparable(y));
+  if (!same(a, rested)) {
+    throw new Error(`analyzePcap(${path}): putting classifier state to rest changed the analysis:\n${JSON.stringify(comparable(a))}\n${JSON.stringify(comparable(rested))}`);
+  }
+  return a;
+}
+
+/** An analysis without what differs between runs of the same input (event ids). */
+function comparable(x: Analysis): unknown {
+  const strip = (e: AnalyzerEvent): Record<string, unknown> => ({ ...e, id: undefined });
+  return { events: x.events.map(strip), flowEvents: x.flowEvents.map(strip), snapshot: x.snapshot };
+}
+
+async function analyzeOnce(path: string, opts: Readonly<{ localAddresses: string[]; knowledge: LbKnowledge }>, awakeStates: number | undefined): Promise<Analysis> {
   const events: AnalyzerEvent[] = [];
   const flowEvents: AnalyzerEvent[] = [];
   const factory = new EventFactory();
-  const classify = createClassifiers({ sink: { emit: (e: AnalyzerEvent) => { events.push(e); } }, events: factory, knowledge: opts.knowledge });
+  const classify = createClassifiers({ sink: { emit: (e: AnalyzerEvent) => { events.push(e); } }, events: factory, knowledge: opts.knowledge, awakeStates });
   const table = new FlowTable({
     sink: { emit: (e: AnalyzerEvent) => { flowEvents.push(e); } },
     events: factory,
