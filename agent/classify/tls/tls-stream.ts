@@ -17,7 +17,7 @@ export interface TlsStreamHandler {
   want(contentType: number, length: number): number;
   /**
    * A record ended. `body` holds the wanted bytes (fewer when `truncated`: the
-   * capture lost some of them).
+   * capture lost some of them). It is valid during the call only: its buffer is reused.
    */
   onRecord(contentType: number, length: number, body: Uint8Array, truncated: boolean, tsMicros: number): void;
   /** The bytes are not TLS records (the walk stops). */
