@@ -139,7 +139,7 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
   /** A state record for a connection of a table (a pooled one when there is one). */
   const take = (conn: TcpConnection, reader: ConnectionReader, w0: number, w1: number, w2: number, proxy: ProxyFacts | undefined): ConnectionState => {
     const src = factsOf(reader);
-    const cs = pool.pop() ?? classifier.openAt(src, conn.index, false);
+    const cs = pool.pop() ?? new ConnectionState(src, conn.index, false);
     cs.wake(src, conn.index, w0, w1, w2, proxy);
     return cs;
   };

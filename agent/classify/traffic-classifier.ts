@@ -11,7 +11,7 @@ import { ip4Text, IpProto, type PacketView } from '../decode/packet-view.js';
 import { analyzeForwardedFor, ALB_MAX_XFF_ENTRIES, canonicalIp, plainIpv4 } from './client-ip/forwarded-for.js';
 import { SpaceSaving } from './client-ip/space-saving.js';
 import { bump, ClassifyCounters, LbIndicator, toSnapshot, type ClassifySnapshot } from './classify-stats.js';
-import { ConnEnd, ConnectionState, IndicatorBit, PENDING_MAX, PendingPool, Phase, ProxyFacts, type ConnFacts, type FactsSource, type PendingRequest } from './connection-state.js';
+import { ConnEnd, ConnectionState, IndicatorBit, PENDING_MAX, PendingPool, Phase, ProxyFacts, type ConnFacts, type PendingRequest } from './connection-state.js';
 import { GENEVE_UDP_PORT, parseGeneve, type GeneveHeader } from './geneve/geneve-parser.js';
 import {
   compileMatcher, DEFAULT_HEALTH_CHECK_TIMEOUT_SEC, HealthCheckFailReason, healthCheckerVersionOf,
@@ -193,11 +193,6 @@ export class TrafficClassifier {
   /** Per-connection state for a connection given by its facts, first seen at `tsMicros`. */
   open(facts: ConnFacts, tsMicros: number): ConnectionState {
     return ConnectionState.of(facts, tsMicros);
-  }
-
-  /** Per-connection state for a connection whose facts `src` reads by `key` (the flow table's index). */
-  openAt(src: FactsSource, key: number, geneve: boolean): ConnectionState {
-    return new ConnectionState(src, key, geneve);
   }
 
   /** A payload-bearing segment (view.payload*, view.seq, view.tsMicros). */
@@ -477,7 +472,7 @@ export class TrafficClassifier {
    */
   #pushHttp(s: HttpStream<ConnectionState> | undefined, handler: HttpStreamHandler<ConnectionState>, cs: ConnectionState,
     buf: Uint8Array, off: number, cap: number, len: number, ts: number): HttpStream<ConnectionState> | undefined {
-    const st = s ?? this.#streams.pop() ?? new HttpStream<ConnectionState>();
+    const st = s ?? this.#takeStream();
     st.push(handler, cs, buf, off, cap, len, ts);
     return this.#keep(st);
   }
@@ -485,9 +480,14 @@ export class TrafficClassifier {
   /** `n` bytes of a direction's HTTP stream were not captured (see #pushHttp). */
   #gapHttp(s: HttpStream<ConnectionState> | undefined, handler: HttpStreamHandler<ConnectionState>, cs: ConnectionState,
     n: number, ts: number): HttpStream<ConnectionState> | undefined {
-    const st = s ?? this.#streams.pop() ?? new HttpStream<ConnectionState>();
+    const st = s ?? this.#takeStream();
     st.gap(handler, cs, n, ts);
     return this.#keep(st);
+  }
+
+  /** A stream between messages: a pooled one, or a new one. */
+  #takeStream(): HttpStream<ConnectionState> {
+    return this.#streams.pop() ?? new HttpStream<ConnectionState>();
   }
 
   /** The stream, or none when it is between messages (it then goes back to the pool). */
@@ -499,7 +499,7 @@ export class TrafficClassifier {
 
   /** The request stream stops following messages (an upgrade, a tunnel). */
   #requestsOpaque(cs: ConnectionState): void {
-    const st = cs.req ?? this.#streams.pop() ?? new HttpStream<ConnectionState>();
+    const st = cs.req ?? this.#takeStream();
     st.setOpaque();
     cs.req = st;
   }

@@ -4,7 +4,7 @@
  * seen repeatedly with a decreasing TTL (a routing loop through this host).
  * Both tables are fixed-size: memory does not grow with traffic.
  */
-import { IpVersion, type PacketView } from '../../decode/packet-view.js';
+import { IpVersion, word32, type PacketView } from '../../decode/packet-view.js';
 import { wordView } from '../../decode/word-view.js';
 import { avalanche } from '../../flows/flow-hash.js';
 
@@ -250,8 +250,8 @@ export class TtlLoopDetector {
     let a = v.src4 >>> 0;
     let b = v.dst4 >>> 0;
     if (v.ipVersion === IpVersion.V6) {
-      a = read32(v.buf, v.src6Offset + 12);
-      b = read32(v.buf, v.dst6Offset + 12);
+      a = word32(v.buf, v.src6Offset + 12) >>> 0;
+      b = word32(v.buf, v.dst6Offset + 12) >>> 0;
     }
     const k1 = (a ^ Math.imul(b, 0x9e3779b1)) >>> 0;
     const k2 = ((v.ipId << 16) ^ v.ipTotalLen ^ (v.proto << 8) ^ v.srcPort) >>> 0;
@@ -292,8 +292,3 @@ const ROW = 4;
 const META_COUNT_MASK = 0xff;
 const META_REPORTED = 0x100;
 const META_FIRST_TTL_SHIFT = 16;
-
-function read32(buf: Uint8Array, p: number): number {
-  if (p < 0) return 0;
-  return (((buf[p] ?? 0) << 24) | ((buf[p + 1] ?? 0) << 16) | ((buf[p + 2] ?? 0) << 8) | (buf[p + 3] ?? 0)) >>> 0;
-}
