@@ -165,7 +165,10 @@ export class LocalLog implements EventSink {
   #fileName = '';
   /** The writer never opens a file named before this one (clock jumps backwards). */
   #floor: string;
-  #timer: NodeJS.Timeout | undefined;
+  /** The pending flush (see #armFlush), if any. */
+  #flushTimer: NodeJS.Timeout | undefined;
+  #started = false;
+  #closed = false;
   #retentionTimer: NodeJS.Timeout | undefined;
   #written = 0;
   #lost = 0;
@@ -211,8 +214,8 @@ export class LocalLog implements EventSink {
         'the newest local log file is dated after today (the clock was ahead or went back); appending to it so shipping sees every line in order');
     }
     this.removeExpired();
-    this.#timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
-    this.#timer.unref();
+    this.#started = true;
+    this.#armFlush();
     this.#retentionTimer = setInterval(() => this.removeExpired(), DAY_MS / 24);
     this.#retentionTimer.unref();
   }
@@ -227,13 +230,31 @@ export class LocalLog implements EventSink {
     this.#bytes += line.length;
     // While the disk refuses, only the timer retries: a write per event would be a syscall and a copy per packet.
     if (this.#bytes >= FLUSH_BYTES && !this.#failing) this.flush();
+    else this.#armFlush();
   }
 
   /** Write what is buffered. Never throws: a failure keeps the lines for the next try. */
   flush(): void {
     if (this.#lines.length > 0 || this.#unreported() > 0) this.#writePending();
     this.#warnLost();
+    this.#armFlush();
   }
+
+  /**
+   * A flush FLUSH_INTERVAL_MS from now while anything waits: lines, a loss to report or to warn
+   * of. Nothing waiting, no timer: an idle agent is not woken every second for an empty flush.
+   */
+  #armFlush(): void {
+    if (this.#flushTimer !== undefined || !this.#started || this.#closed) return;
+    if (this.#lines.length === 0 && this.#unreported() === 0 && this.#lost === this.#lostWarned) return;
+    this.#flushTimer = setTimeout(this.#onFlushTimer, FLUSH_INTERVAL_MS);
+    this.#flushTimer.unref();
+  }
+
+  readonly #onFlushTimer = (): void => {
+    this.#flushTimer = undefined;
+    this.flush();
+  };
 
   stats(): LocalLogStats {
     return {
@@ -300,7 +321,9 @@ export class LocalLog implements EventSink {
 
   /** Flush and close. */
   close(): void {
-    clearInterval(this.#timer);
+    this.#closed = true;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
     clearInterval(this.#retentionTimer);
     this.flush();
     this.#closeFd();

@@ -137,6 +137,30 @@ describe('local event log', () => {
     log.close();
     rmSync(dir, { recursive: true });
   });
+  test('the flush timer runs only while something waits: an idle log sets none, an event is on disk within a second', async (t) => {
+    // Prepare: setTimeout watched (and still run).
+    const dir = tmp();
+    const log = new LocalLog({ dir, retentionDays: 7, now: () => Date.UTC(2026, 1, 15, 12) });
+    const set = t.mock.method(globalThis, 'setTimeout');
+    const flushTimers = (): number => set.mock.calls.filter((c) => c.arguments[1] === 1000).length;
+    // Act
+    log.start();
+    const idle = flushTimers();
+    log.emit(ev(1));
+    log.emit(ev(2));
+    const waiting = flushTimers();
+    await new Promise((r) => setTimeout(r, 1300));
+    const written = log.stats().written;
+    const after = flushTimers();
+    log.close();
+    // Assess
+    assert.equal(idle, 0, 'nothing waits: no flush timer');
+    assert.equal(waiting, 1, 'one flush timer for the lines waiting');
+    assert.equal(written, 2, 'the lines reached the disk from the timer');
+    assert.equal(after, 1, 'no new flush timer once nothing waits');
+    assert.equal(readFileSync(join(dir, 'errors_2026-02-15.log'), 'utf8').split('\n').filter(Boolean).length, 2);
+  });
+
   test('while the disk refuses, emitting does not retry per event: only the timer (flush) retries', () => {
     // Prepare: the directory vanishes, so every open fails.
     const dir = tmp();
