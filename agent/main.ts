@@ -255,6 +255,8 @@ async function run(config: FullConfig, logger: AgentLogger): Promise<number> {
   // Interface down, deleted and re-created, or a stalled session: capture resumes without a
   // restart; each gap is a CAPTURE_LOSS event with its duration and the CaptureGaps metric.
   if (source instanceof ResilientLiveSource) {
+    const why = source.linkEventsUnavailable;
+    if (why !== undefined) logger.info({ interface: source.name, reason: why }, `link notifications not followed: the interface is checked every ${source.checkIntervalMs} ms`);
     source.listen({
       onGapStart: (reason) => {
         logger.warn({ interface: source.name, reason }, 'capture interrupted; resuming when the interface is back');

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 src=agent/capture/native
 out=$src/build/Release/pcap_batch.node
-if [[ ! -f $out || $src/pcap_batch.c -nt $out || $src/binding.gyp -nt $out ]]; then
+if [[ ! -f $out || $src/pcap_batch.c -nt $out || $src/link_events.c -nt $out || $src/link_events.h -nt $out || $src/binding.gyp -nt $out ]]; then
   node-gyp rebuild --directory "$src" --loglevel=warn >/dev/null
 fi
 mkdir -p dist/agent/capture/native

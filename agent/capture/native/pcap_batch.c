@@ -36,6 +36,8 @@
 #include <string.h>
 #include <uv.h>
 
+#include "link_events.h"
+
 #define RECORD_HEADER 16u
 #define ALIGN4(n) (((n) + 3u) & ~3u)
 
@@ -444,6 +446,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  if (!link_events_define(env, exports)) return NULL;
   return exports;
 }
 

@@ -39,7 +39,10 @@ class FakeSession implements PacketSource {
 
 type Rig = { src: ResilientLiveSource; sessions: FakeSession[]; link: { state: LinkState }; clock: { ms: number }; gaps: CaptureGap[]; starts: string[]; packets: () => number };
 
-function rig(opts: { maxLeakedHandles?: number; checkIntervalMs?: number; prepare?: (s: FakeSession, i: number) => void } = {}): Rig {
+/** A link watch double: the test says when the kernel would have spoken. */
+type FakeWatch = { onChange: (() => void) | undefined; closed: number };
+
+function rig(opts: { maxLeakedHandles?: number; checkIntervalMs?: number; prepare?: (s: FakeSession, i: number) => void; watch?: FakeWatch | string } = {}): Rig {
   const sessions: FakeSession[] = [];
   const link = { state: { exists: true, up: true, ifindex: 7 } as LinkState };
   const clock = { ms: 1_000_000 };
@@ -51,6 +54,12 @@ function rig(opts: { maxLeakedHandles?: number; checkIntervalMs?: number; prepar
     open: () => { const s = new FakeSession(); opts.prepare?.(s, sessions.length); sessions.push(s); return s; },
     checkIntervalMs: opts.checkIntervalMs ?? 60_000, // driven by hand through check() unless a test says otherwise
     linkState: () => link.state,
+    ...(opts.watch !== undefined ? { watchLinks: (onChange: () => void) => {
+      const w = opts.watch as FakeWatch | string;
+      if (typeof w === 'string') return w;
+      w.onChange = onChange;
+      return { close: () => { w.closed++; } };
+    } } : {}),
     now: () => clock.ms,
     ...(opts.maxLeakedHandles !== undefined ? { maxLeakedHandles: opts.maxLeakedHandles } : {}),
   });
@@ -311,5 +320,71 @@ describe('ResilientLiveSource', () => {
     assert.equal(r.sessions.length, 2);
     assert.equal(r.sessions[0]?.stopped, true);
     assert.equal(r.packets(), 4, 'two before, one drained from the old ring, one from the new session');
+  });
+  it('a link notification brings a check 250 ms later, one for a burst: the gap starts when the link goes down and ends when it comes up', (t) => {
+    // Prepare: the timer would not fire for a minute; the kernel's notifications drive the checks.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const watch: FakeWatch = { onChange: undefined, closed: 0 };
+    const r = rig({ watch });
+    r.sessions[0]?.deliver(2);
+    // Act: a notification while nothing changed, then down (two notifications), then up 700 ms later.
+    watch.onChange?.();
+    t.mock.timers.tick(250);
+    r.link.state = { exists: true, up: false, ifindex: 7 };
+    watch.onChange?.();
+    watch.onChange?.();
+    t.mock.timers.tick(249);
+    const early = r.src.health();
+    t.mock.timers.tick(1);
+    const during = r.src.health();
+    r.clock.ms += 700;
+    r.link.state = { exists: true, up: true, ifindex: 7 };
+    watch.onChange?.();
+    t.mock.timers.tick(250);
+    r.sessions[1]?.deliver(1);
+    r.src.stop();
+    // Assess
+    assert.deepEqual(r.starts, [GapReason.INTERFACE_DOWN]);
+    assert.equal(early.state, 'capturing', 'not checked before 250 ms');
+    assert.equal(during.state, 'interrupted');
+    assert.equal(r.gaps.length, 1);
+    assert.equal(r.gaps[0]?.durationMs, 700);
+    assert.equal(r.sessions.length, 2);
+    assert.equal(r.packets(), 3);
+    assert.equal(watch.closed, 1, 'the watch ends with the capture');
+    assert.equal(r.src.linkEventsUnavailable, undefined);
+  });
+  it('checks every second when link notifications are followed, every 250 ms when they cannot be, and says why', () => {
+    // Prepare
+    const watched = new ResilientLiveSource({ interfaceName: 'eth9', open: () => new FakeSession(), linkState: () => ({ exists: true, up: true, ifindex: 7 }),
+      watchLinks: () => ({ close: () => {} }) });
+    const refused = new ResilientLiveSource({ interfaceName: 'eth9', open: () => new FakeSession(), linkState: () => ({ exists: true, up: true, ifindex: 7 }),
+      watchLinks: () => 'link notifications are not available: Operation not permitted' });
+    // Act
+    watched.start(() => {});
+    refused.start(() => {});
+    watched.stop();
+    refused.stop();
+    // Assess
+    assert.equal(watched.checkIntervalMs, 1000);
+    assert.equal(watched.linkEventsUnavailable, undefined);
+    assert.equal(refused.checkIntervalMs, 250);
+    assert.equal(refused.linkEventsUnavailable, 'link notifications are not available: Operation not permitted');
+  });
+  it('a notification after stop, or whose check would come after stop, checks nothing', (t) => {
+    // Prepare
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const watch: FakeWatch = { onChange: undefined, closed: 0 };
+    const r = rig({ watch });
+    r.link.state = { exists: true, up: false, ifindex: 7 };
+    watch.onChange?.();
+    r.src.stop();
+    // Act
+    t.mock.timers.tick(250);
+    watch.onChange?.();
+    t.mock.timers.tick(250);
+    // Assess
+    assert.deepEqual(r.starts, []);
+    assert.equal(r.sessions.length, 1);
   });
 });
