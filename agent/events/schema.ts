@@ -71,10 +71,20 @@ export interface EventSink {
   emit(event: AnalyzerEvent): void;
 }
 
-/** Format a microsecond epoch timestamp as 2026-02-15T09:30:15.123456Z. */
+/** The second formatMicros last wrote, and its text up to the seconds (2026-02-15T09:30:15). */
+let lastSecond = Number.NaN;
+let lastSecondText = '';
+
+/**
+ * Format a microsecond epoch timestamp as 2026-02-15T09:30:15.123456Z. The text up to the
+ * seconds is made once per second (events come in bursts: toISOString was ~3 µs of each).
+ */
 export function formatMicros(tsMicros: number): string {
-  const ms = Math.floor(tsMicros / 1000);
-  const iso = new Date(ms).toISOString(); // ...T09:30:15.123Z
+  const second = Math.floor(Math.floor(tsMicros / 1000) / 1000);
+  if (second !== lastSecond) {
+    lastSecondText = new Date(second * 1000).toISOString().slice(0, 19); // ...T09:30:15
+    lastSecond = second;
+  }
   const micros = String(Math.floor(tsMicros % 1_000_000)).padStart(6, '0');
-  return `${iso.slice(0, 19)}.${micros}Z`;
+  return `${lastSecondText}.${micros}Z`;
 }
