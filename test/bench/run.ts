@@ -16,7 +16,8 @@
  *    (the default), pcap and cap; CPU % of one core from /proc/PID/stat, kernel drops from
  *    the final summary; the batch engine also with --wakeup-interval 0 and 100, the pcap
  *    engine with 0 (default 200). The last rows measure the batch and pcap engines' live sources alone, with a
- *    handler that only counts (pcap-floor.ts).
+ *    handler that only counts (pcap-floor.ts), and the agent on a quiet interface (idle: CPU and wake-ups
+ *    over 30 s from each thread's schedstat, a tick count being too coarse there).
  * 3. Memory: peak RSS with 100k tracked connections (handshakes only; one answered HTTP
  *    request each; a TLS handshake each), and during a SYN flood from 1M distinct sources
  *    (the flood test's capture) with its exact counts checked.
@@ -38,7 +39,7 @@
  * BENCH_OFFLINE_REPEATS (default 3), BENCH_NODE24=0 (no Node.js 24 rows), BENCH_OUT (markdown file to write).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -362,6 +363,54 @@ async function deliveryFloor(file: string, engine: 'pcap' | 'batch', pps: number
   };
 }
 
+/** CPU time (ns) of every thread of `pid` so far (schedstat: a tick count is too coarse for an idle process). */
+function cpuNanos(pid: number): number {
+  let ns = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // The thread ended meanwhile; what it used is in no file any more (none ends while idle).
+    }
+  }
+  return ns;
+}
+
+const IDLE_SETTLE_MS = 10_000;
+const IDLE_MS = 30_000;
+
+/**
+ * The agent on a quiet interface (default engine and settings): what it costs between
+ * bursts and on an instance with no traffic. Measured from IDLE_SETTLE_MS after start (the
+ * start and V8's memory reducer are over by then) for IDLE_MS, with the wake-ups counted.
+ */
+async function idle(): Promise<Row> {
+  const net = new TestNetwork();
+  const logs = mkdtempSync(join(tmpdir(), 'lbta-bench-'));
+  try {
+    net.addNamespace('lbx-bench');
+    net.addVeth({ nameA: 'lbxb0', nameB: 'lbxb1', nsB: 'lbx-bench' });
+    const proc = spawn(process.execPath, [...AGENT, '-i', 'lbxb0', '-l', logs, '--cloudwatch', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<void>((r) => proc.on('exit', () => r()));
+    const pid = proc.pid as number;
+    await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+    const wakeups = (): number => Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    const n0 = cpuNanos(pid);
+    const s0 = wakeups();
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    const cpu = (cpuNanos(pid) - n0) / 1e9;
+    const switches = wakeups() - s0;
+    const rss = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    proc.kill('SIGTERM');
+    await exited;
+    return { what: `idle: live batch -s 1 on a quiet interface, ${IDLE_MS / 1000} s`, seconds: IDLE_MS / 1000, pps: 0, cpu, rssMb: rss,
+      note: `${(100 * cpu / (IDLE_MS / 1000)).toFixed(3)} % of one core; ${(switches / (IDLE_MS / 1000)).toFixed(1)} wake-ups a second (main thread); from ${IDLE_SETTLE_MS / 1000} s after start` };
+  } finally {
+    net.destroy();
+    rmSync(logs, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   mkdirSync(CACHE, { recursive: true });
   const file = join(CACHE, `lb-traffic-${PACKETS}.pcap`);
@@ -480,6 +529,7 @@ async function main(): Promise<void> {
       rows.push(await live(file, 'batch', 100_000, 1_000_000, 1, '', 1, [], { node: node24 }));
     }
     for (const engine of ['batch', 'pcap'] as const) rows.push(await deliveryFloor(file, engine, 20_000, 200_000));
+    rows.push(await idle());
   }
 
   const fmt = (n: number | undefined, d = 2) => (n === undefined ? '' : n.toLocaleString('en-US', { maximumFractionDigits: d }));
