@@ -99,6 +99,7 @@ describe('runs as a non-root user with only CAP_NET_RAW, outside Docker', () => 
     assert.equal(status['CapBnd'], CAP_NET_RAW_MASK, 'nothing else can ever be gained');
     // Assess: it worked, and everything it wrote belongs to that uid.
     assert.equal(code, 0, agent.stderr);
+    assert.doesNotMatch(agent.stderr + agent.stdout, /link notifications not followed/, 'the kernel\'s link notifications need no privilege');
     const events = readEvents(logs);
     assert.equal(events.filter((e) => e['type'] === 'APP_ERROR').length, ERRORS, JSON.stringify(events));
     assert.equal(events.filter((e) => e['reason'] === 'refused').length, REFUSALS, JSON.stringify(events));
