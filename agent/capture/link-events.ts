@@ -1,8 +1,8 @@
 /**
  * The kernel's word that a network interface changed (rtnetlink link notifications, read by
  * the batch addon, native/link_events.c): created, deleted, taken down or up, carrier lost.
- * The capture watchdog reads its interface's state when one comes instead of polling sysfs
- * four times a second, so an idle agent is woken less and a link going down is seen at once.
+ * The capture watchdog reads its interface's state 250 ms after one comes instead of polling
+ * sysfs four times a second, so an idle agent is woken less often (resilient-source.ts).
  */
 import { loadPcapBatch } from './batch-live-source.js';
 
