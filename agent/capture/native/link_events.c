@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "js_callback.h"
 #include "link_events.h"
 
 typedef struct {
@@ -94,19 +95,7 @@ static void on_links(uv_poll_t *handle, int status, int events) {
     break;
   }
   if (!changed || w->on_change_ref == NULL) return;
-  napi_env env = w->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value fn, recv_obj, result;
-  if (napi_get_reference_value(env, w->on_change_ref, &fn) == napi_ok && fn != NULL &&
-      napi_get_global(env, &recv_obj) == napi_ok) {
-    napi_status st = napi_make_callback(env, w->async_ctx, recv_obj, fn, 0, NULL, &result);
-    if (st == napi_pending_exception) {
-      napi_value err;
-      if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
-    }
-  }
-  napi_close_handle_scope(env, scope);
+  call_js(w->env, w->async_ctx, w->on_change_ref, 0, 0);
 }
 
 static napi_value link_throw(napi_env env, const char *message) {

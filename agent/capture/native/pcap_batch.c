@@ -36,6 +36,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "js_callback.h"
 #include "link_events.h"
 
 #define RECORD_HEADER 16u
@@ -146,19 +147,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   if (s->closed || s->on_readable_ref == NULL) return;
   /* After an error libuv will not report this fd again; stop so it is not retried. */
   if (status < 0) uv_poll_stop(&s->poll);
-  napi_env env = s->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value fn, recv, arg, result;
-  if (napi_get_reference_value(env, s->on_readable_ref, &fn) == napi_ok && fn != NULL &&
-      napi_get_global(env, &recv) == napi_ok && napi_create_int32(env, status, &arg) == napi_ok) {
-    napi_status st = napi_make_callback(env, s->async_ctx, recv, fn, 1, &arg, &result);
-    if (st == napi_pending_exception) {
-      napi_value err;
-      if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
-    }
-  }
-  napi_close_handle_scope(env, scope);
+  call_js(s->env, s->async_ctx, s->on_readable_ref, 1, status);
   /*
    * Hold off: let the ring gather packets for a while before the next wake-up, so each
    * one hands over more of them (the kernel keeps them; the ring is sized for bursts).
