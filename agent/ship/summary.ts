@@ -7,6 +7,7 @@
  */
 import type { CaptureHealth, CaptureStats } from '../capture/packet-source.js';
 import type { PipelineSnapshot } from '../pipeline.js';
+import { groupedNumber } from './grouped-number.js';
 import type { LocalLogStats } from './local-log.js';
 
 export type SummaryInput = Readonly<{
@@ -144,7 +145,7 @@ export function summaryJson(s: Summary): string {
 }
 
 function fmt(v: unknown): string {
-  if (typeof v === 'number') return v.toLocaleString('en-US');
+  if (typeof v === 'number') return groupedNumber(v);
   if (v === undefined || v === null) return '-';
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) return v.length === 0 ? '-' : v.map(fmt).join(', ');
