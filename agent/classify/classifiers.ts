@@ -54,7 +54,8 @@ const IGNORED = Symbol('classify.ignored');
 const GENEVE = Symbol('classify.geneve');
 /**
  * Marker kept in `app` while a connection's state rests in its app words (ConnectionState
- * restable); one that began with a proxy protocol header keeps its ProxyFacts instead.
+ * restable); one that began with a proxy protocol header keeps its ProxyFacts' restValue()
+ * instead (a number or the ProxyFacts).
  */
 const RESTING = Symbol('classify.resting');
 /** ConnectionState records kept for reuse (a connection's state rests without one). */
@@ -148,13 +149,14 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
    * A connection's state between segments: with 100k open connections a state record each was
    * 120 bytes (issue 6). One that holds nothing but its words and a proxy header (restable) and
    * fell out of the awake ring (settle) rests in the connection's app words, `app` keeps the
-   * header's ProxyFacts or RESTING, and the record goes back to the pool; the next segment
+   * header's restValue() (an NLB's header as the client's IPv4 address) or RESTING, and the
+   * record goes back to the pool; the next segment
    * takes it up again (wake). Outside a table (no app words) it stays as it is.
    */
   const rest = (conn: TcpConnection, cs: ConnectionState): void => {
     if (!cs.restable || conn.setAppWords === undefined) return;
     conn.setAppWords(cs.restWord(0), cs.restWord(1), cs.restWord(2));
-    conn.app = cs.restProxy ?? RESTING;
+    conn.app = cs.restProxy?.restValue() ?? RESTING;
     if (pool.length < STATE_POOL_MAX) pool.push(cs);
   };
 
@@ -187,10 +189,11 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
   const stateOf = (conn: TcpConnection): ConnectionState | undefined => {
     const app = conn.app;
     if (app instanceof ConnectionState) return app;
-    if (app === RESTING || app instanceof ProxyFacts) {
+    if (app === RESTING || app instanceof ProxyFacts || typeof app === 'number') {
       const reader = conn.reader?.();
       if (reader === undefined || conn.appWord === undefined) return undefined; // set only by rest(), inside a table
-      const cs = take(conn, reader, conn.appWord(0), conn.appWord(1), conn.appWord(2), app === RESTING ? undefined : app);
+      const proxy = app === RESTING ? undefined : typeof app === 'number' ? ProxyFacts.fromRest(app) : app;
+      const cs = take(conn, reader, conn.appWord(0), conn.appWord(1), conn.appWord(2), proxy);
       conn.app = cs;
       return cs;
     }
@@ -249,7 +252,7 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
     lbTypeOf: (conn) => {
       const app = conn.app;
       if (app instanceof ConnectionState) return classifier.lbTypeOf(app);
-      if (app !== RESTING && !(app instanceof ProxyFacts)) return undefined;
+      if (app !== RESTING && !(app instanceof ProxyFacts) && typeof app !== 'number') return undefined;
       const cs = stateOf(conn);
       if (cs === undefined) return undefined;
       const type = classifier.lbTypeOf(cs);

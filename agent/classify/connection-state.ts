@@ -5,6 +5,7 @@
 import type { HttpStream } from './http/http-stream.js';
 import { latin1 } from './http/http-parser.js';
 import { wordView } from '../decode/word-view.js';
+import { ip4Text } from '../decode/packet-view.js';
 import type { ProxyHeader } from './proxy-protocol/proxy-parser.js';
 import type { TlsStream } from './tls/tls-stream.js';
 
@@ -177,12 +178,55 @@ export class ProxyFacts {
   readonly srcIp: string | undefined;
   readonly vpceId: string | undefined;
 
-  constructor(h: ProxyHeader) {
+  constructor(h: Pick<ProxyHeader, 'version' | 'local' | 'srcIp' | 'vpceId'>) {
     this.version = h.version;
     this.local = h.local;
     this.srcIp = h.srcIp;
     this.vpceId = h.vpceId;
   }
+
+  /**
+   * What a resting connection keeps of its header: the client's IPv4 address as a 32-bit integer
+   * for a v2 PROXY header without a VPC endpoint id (what an NLB sends), which fromRest() turns
+   * back into the same facts; the object itself otherwise. The object and its address text were
+   * ~90 bytes per connection with 100k NLB connections open (issue 6: memory).
+   */
+  restValue(): number | ProxyFacts {
+    if (this.version !== 2 || this.local || this.vpceId !== undefined || this.srcIp === undefined) return this;
+    const a = canonicalIp4Value(this.srcIp);
+    return a === undefined ? this : a;
+  }
+
+  /** The facts restValue() made a number of. */
+  static fromRest(a: number): ProxyFacts {
+    return new ProxyFacts({ version: 2, local: false, srcIp: ip4Text(a), vpceId: undefined });
+  }
+}
+
+/**
+ * The address of a dotted quad as ip4Text() writes it (four decimal numbers 0-255 without
+ * leading zeros), as a signed 32-bit integer; undefined for any other text, which then keeps
+ * its own string.
+ */
+function canonicalIp4Value(s: string): number | undefined {
+  let a = 0;
+  let part = 0;
+  let digits = 0;
+  let parts = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || part > 255 || (digits > 1 && s.charCodeAt(i - digits) === 0x30)) return undefined;
+      a = ((a << 8) | part) | 0;
+      parts++;
+      part = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39 && digits < 3) {
+      part = part * 10 + (c - 0x30);
+      digits++;
+    } else return undefined;
+  }
+  return parts === 4 ? a : undefined;
 }
 
 /**

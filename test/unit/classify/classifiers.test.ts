@@ -139,11 +139,12 @@ test('classifier state reads its connection\'s addresses, ports and age from the
   assert.match(String(closed?.message), /198\.18\.50\.9:40001 -> 10\.0\.2\.100:8080/);
 });
 
-for (const via of ['alb', 'nlb-proxy'] as const) {
+for (const via of ['alb', 'nlb-proxy', 'nlb-proxy-no-endpoint'] as const) {
   test(`past the 4,096 most recently active, a connection's state rests in the table without an object and wakes at its next segment, as it was (${via})`, () => {
     // Prepare: 5,000 connections, each a request answered 200; then each, oldest first, asks again and gets a 503.
     // Through an ALB the first request comes in two segments (a prelude held until the method is known) with a
-    // trace id; through an NLB it follows a proxy protocol v2 header with the client's address and an endpoint id.
+    // trace id; through an NLB it follows a proxy protocol v2 header with the client's address and an endpoint id,
+    // or with the address alone: that header rests as the address, a number, not an object.
     const events: AnalyzerEvent[] = [];
     const k = createClassifiers({ sink: { emit: (e) => events.push(e) }, knowledge: staticLbKnowledge({ lbAddresses: ['198.18.50.1'] }) });
     const appAtSecond = new Map<number, unknown>();
@@ -163,7 +164,7 @@ for (const via of ['alb', 'nlb-proxy'] as const) {
       const first = `GET /first-${i} HTTP/1.1\r\nHost: shop\r\nX-Amzn-Trace-Id: Root=1-${i}-1\r\n\r\n`;
       const opening = via === 'alb'
         ? [c.seg(true, 'PA', first.slice(0, 2)), c.seg(true, 'PA', first.slice(2))]
-        : [c.seg(true, 'PA', Buffer.concat([proxyV2({ src: [203, 0, (i >> 8) & 255, i & 255], tlvs: [awsVpceTlv('vpce-0abc')] }),
+        : [c.seg(true, 'PA', Buffer.concat([proxyV2({ src: [203, 0, (i >> 8) & 255, i & 255], tlvs: via === 'nlb-proxy' ? [awsVpceTlv('vpce-0abc')] : [] }),
           Buffer.from(`GET /first-${i} HTTP/1.1\r\nHost: shop\r\n\r\n`)]))];
       h.feed([...c.handshake(), ...opening, c.seg(false, 'PA', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')], 0.01);
     }
@@ -181,13 +182,14 @@ for (const via of ['alb', 'nlb-proxy'] as const) {
     for (const [i, e] of errors.entries()) {
       const src = `198.18.${(i >> 8) & 255}.${i & 255}`;
       assert.deepEqual([e['path'], e.src_ip, e.src_port, e['status'], e.client_ip, e['vpce_id']],
-        [`/second-${i}`, src, 20000 + i, 503, via === 'alb' ? src : client(i), via === 'alb' ? undefined : 'vpce-0abc']);
+        [`/second-${i}`, src, 20000 + i, 503, via === 'alb' ? src : client(i), via === 'nlb-proxy' ? 'vpce-0abc' : undefined]);
     }
     const snap = k.snapshot();
     assert.deepEqual([snap.http.requests, snap.http.responses, snap.http.orphanResponses, snap.http.partialHeads], [2 * n, 2 * n, 0, 0]);
     assert.equal(snap.http.statusClasses['2xx'], n);
     // Each had rested (no state object) by its second request: 5,000 others' segments came between.
     assert.ok([...appAtSecond.values()].every((app) => app !== undefined && !(app instanceof ConnectionState)), 'a rested state is marked');
+    if (via === 'nlb-proxy-no-endpoint') assert.ok([...appAtSecond.values()].every((app) => typeof app === 'number'), 'the header rests as the address');
     assert.equal(appAtSecond.size, n);
     // A connection active again at once is still awake.
     const last = convs[n - 1] as TcpConversation;

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConnectionState, IndicatorBit, PendingPool, PendingRequest, Phase } from '../../../agent/classify/connection-state.js';
+import { ConnectionState, IndicatorBit, PendingPool, PendingRequest, Phase, ProxyFacts } from '../../../agent/classify/connection-state.js';
 import { HttpStream } from '../../../agent/classify/http/http-stream.js';
 
 const FACTS = { originatorIp: '10.0.1.50', originatorPort: 43210, responderIp: '10.0.2.100', responderPort: 8080 };
@@ -138,4 +138,22 @@ describe('ConnectionState packed fields', () => {
     cs.pre = undefined;
     assert.deepEqual([cs.pre, cs.preLen, cs.preStart], [undefined, 9, 4], 'the lengths outlive the bytes, as before');
   });
+});
+
+it('ProxyFacts: an NLB header (v2, an IPv4 client, no endpoint id) rests as the address and comes back the same; any other stays an object', () => {
+  const v2 = (srcIp: string | undefined, more: Partial<{ local: boolean; vpceId: string }> = {}): ProxyFacts =>
+    new ProxyFacts({ version: 2, local: more.local ?? false, srcIp, vpceId: more.vpceId });
+  for (const ip of ['203.0.113.7', '0.0.0.0', '255.255.255.255', '10.0.0.1', '127.255.0.9', '128.0.0.0', '1.22.133.244']) {
+    const facts = v2(ip);
+    const rested = facts.restValue();
+    assert.equal(typeof rested, 'number', ip);
+    assert.ok(Number.isInteger(rested) && (rested as number) >= -(2 ** 31) && (rested as number) < 2 ** 31, `${ip}: a 32-bit integer`);
+    assert.deepEqual(ProxyFacts.fromRest(rested as number), facts, ip);
+  }
+  const kept = [
+    v2(undefined), v2('203.0.113.7', { local: true }), v2('203.0.113.7', { vpceId: 'vpce-0abc' }), v2('2001:db8::1'), v2('::ffff:203.0.113.7'),
+    v2('010.0.0.1'), v2('10.0.0.01'), v2('256.0.0.1'), v2('10.0.0'), v2('10.0.0.1.2'), v2('10..0.1'), v2('1000.0.0.1'), v2(' 10.0.0.1'), v2(''),
+    new ProxyFacts({ version: 1, local: false, srcIp: '203.0.113.7', vpceId: undefined }),
+  ];
+  for (const facts of kept) assert.equal(facts.restValue(), facts, `${facts.version} ${String(facts.srcIp)} stays an object`);
 });
