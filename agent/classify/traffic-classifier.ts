@@ -166,6 +166,8 @@ export class TrafficClassifier {
   /** Out-parameters of the byte scanners (plain IPv4 value; trace Root start and end). */
   readonly #ipv4Out = new Int32Array(1);
   readonly #rootOut = new Int32Array(2);
+  /** Where #resolve's proxy headers ended when it returned -1. */
+  #resolvedAt = 0;
   /** What both sides of every HTTP connection call back (see RequestHandler): made once, not per connection. */
   readonly #httpHooks: HttpHooks = {
     requestHeadIn: (cs, buf, off, len, ts, out) => this.#requestHeadIn(cs, buf, off, len, ts, out),
@@ -358,48 +360,83 @@ export class TrafficClassifier {
   }
 
   #prelude(cs: ConnectionState, buf: Uint8Array, off: number, cap: number, len: number, ts: number): void {
-    if (cs.pre === undefined && cap === len && cap < PRELUDE_MAX && this.#preludeInPlace(cs, buf, off, cap, ts)) return;
+    if (cs.pre === undefined && cap === len && cap < PRELUDE_MAX) {
+      if (this.#preludeInPlace(cs, buf, off, cap, ts)) return;
+      // A proxy header (an NLB's, a CLB's) and what follows it read where they lie; only bytes
+      // that cannot decide yet are held, as below. Copying every NLB connection's first segment
+      // into a held buffer of 1 KB or more was most of what such a connection allocated.
+      if (!cs.proxyDone) {
+        const held = this.#resolve(cs, buf, off, off + cap, ts, false);
+        if (held >= 0) this.#hold(cs, buf, off, cap);
+        else cs.preLen = cap; // as if held and let go (#resolvePrelude): what followed the header counts
+        cs.preStart = (held >= 0 ? held : this.#resolvedAt) - off;
+        return;
+      }
+    }
     const room = PRELUDE_MAX - cs.preLen;
     const n = Math.min(room, cap);
-    if (n > 0) {
-      if (cs.pre === undefined || cs.pre.length < cs.preLen + n) {
-        const next = Buffer.allocUnsafe(Math.min(PRELUDE_MAX, Math.max(1024, (cs.preLen + n) * 2)));
-        if (cs.pre !== undefined) cs.pre.copy(next, 0, 0, cs.preLen);
-        cs.pre = next;
-      }
-      cs.pre.set(buf.subarray(off, off + n), cs.preLen);
-      cs.preLen += n;
-    }
+    if (n > 0) this.#hold(cs, buf, off, n);
     const missing = len - n;
     this.#resolvePrelude(cs, ts, missing > 0 || cs.preLen >= PRELUDE_MAX);
     if (missing > 0 && cs.phase !== Phase.PRELUDE) this.#gap(cs, true, missing, ts);
+  }
+
+  /** Append buf[off, off + n) to the connection's held bytes. */
+  #hold(cs: ConnectionState, buf: Uint8Array, off: number, n: number): void {
+    if (cs.pre === undefined || cs.pre.length < cs.preLen + n) {
+      const next = Buffer.allocUnsafe(Math.min(PRELUDE_MAX, Math.max(1024, (cs.preLen + n) * 2)));
+      if (cs.pre !== undefined) cs.pre.copy(next, 0, 0, cs.preLen);
+      cs.pre = next;
+    }
+    cs.pre.set(buf.subarray(off, off + n), cs.preLen);
+    cs.preLen += n;
   }
 
   /** Decide what the connection speaks from the held bytes; `force` when no more bytes will complete them. */
   #resolvePrelude(cs: ConnectionState, ts: number, force: boolean): void {
     const pre = cs.pre;
     if (pre === undefined) { if (force) this.#toOpaque(cs); return; }
+    const held = this.#resolve(cs, pre, cs.preStart, cs.preLen, ts, force);
+    if (held >= 0) cs.preStart = held;
+    else {
+      cs.preStart = this.#resolvedAt;
+      cs.pre = undefined;
+    }
+  }
+
+  /**
+   * The proxy headers at buf[p, end), then what the connection speaks from the bytes after them:
+   * -1 when that is decided (or the connection is opaque; #resolvedAt is then where the headers
+   * read ended), else where the bytes still to hold start (more must come first); `force` when
+   * none will.
+   */
+  #resolve(cs: ConnectionState, buf: Uint8Array, p: number, end: number, ts: number, force: boolean): number {
+    this.#resolvedAt = p;
     for (;;) {
       if (cs.proxyDone) break;
-      const avail = cs.preLen - cs.preStart;
-      const d = detectProxyHeader(pre, cs.preStart, avail);
-      if (d === 'maybe') { if (!force && avail < 16) return; cs.proxyDone = true; break; }
+      const avail = end - p;
+      const d = detectProxyHeader(buf, p, avail);
+      if (d === 'maybe') { if (!force && avail < 16) return p; cs.proxyDone = true; break; }
       if (d === 'no') { cs.proxyDone = true; break; }
-      const r = parseProxyHeader(pre, cs.preStart, avail);
-      if (r.status === 'incomplete' && !force) return;
+      const r = parseProxyHeader(buf, p, avail);
+      if (r.status === 'incomplete' && !force) return p;
       if (r.status !== 'ok') {
         // A broken header: noted, and the connection analysed as plain TCP.
         this.#c.proxyMalformed++;
         this.#toOpaque(cs);
-        return;
+        return -1;
       }
       this.#onProxyHeader(cs, r.value, ts);
-      cs.preStart += r.length;
+      p += r.length;
+      this.#resolvedAt = p;
     }
-    const p = cs.preStart;
-    const avail = cs.preLen - p;
-    if (avail === 0) { if (force) this.#toOpaque(cs); return; }
-    if (this.#decide(cs, pre, p, avail, ts, force)) cs.pre = undefined;
+    const avail = end - p;
+    if (avail === 0) {
+      if (!force) return p;
+      this.#toOpaque(cs);
+      return -1;
+    }
+    return this.#decide(cs, buf, p, avail, ts, force) ? -1 : p;
   }
 
   /**

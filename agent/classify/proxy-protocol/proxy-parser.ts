@@ -5,7 +5,7 @@
  * https://www.haproxy.org/download/2.9/doc/proxy-protocol.txt
  * https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html#proxy-protocol
  */
-import { formatIp4, formatIp6 } from '../../decode/packet-view.js';
+import { formatIp6, ip4Text } from '../../decode/packet-view.js';
 import { badOffset, boundedEnd, incomplete, malformed, ok, type Parsed } from '../parse-result.js';
 
 /** v1: "PROXY " ... CRLF, at most 107 bytes including the CRLF (spec 2.1). */
@@ -125,7 +125,7 @@ export function parseProxyV2(buf: Uint8Array, off: number, length: number): Pars
   const total = PROXY_V2_HEADER_LENGTH + len;
   if (end - off < total) return incomplete('v2_short_body');
   const header: ProxyHeader = {
-    version: 2, local: cmd === 0, family: ['unspec', 'inet', 'inet6', 'unix'][fam] ?? 'unspec',
+    version: 2, local: cmd === 0, family: V2_FAMILIES[fam] ?? 'unspec',
     srcIp: undefined, dstIp: undefined, srcPort: undefined, dstPort: undefined,
     vpceId: undefined, authority: undefined, tlvs: [],
   };
@@ -136,8 +136,9 @@ export function parseProxyV2(buf: Uint8Array, off: number, length: number): Pars
   if (fam === 1 || fam === 2) {
     const ipLen = fam === 1 ? 4 : 16;
     if (fam === 1) {
-      header.srcIp = formatIp4(readU32(buf, p));
-      header.dstIp = formatIp4(readU32(buf, p + 4));
+      // Through ip4Text's cache: formatIp4's template made ~400 bytes of garbage per header.
+      header.srcIp = ip4Text(readU32(buf, p));
+      header.dstIp = ip4Text(readU32(buf, p + 4));
     } else {
       header.srcIp = formatIp6(buf, p);
       header.dstIp = formatIp6(buf, p + 16);
@@ -164,6 +165,9 @@ export function parseProxyV2(buf: Uint8Array, off: number, length: number): Pars
   }
   return ok(header, total);
 }
+
+/** v2 address families by their number (the high four bits of byte 13). */
+const V2_FAMILIES: readonly string[] = ['unspec', 'inet', 'inet6', 'unix'];
 
 function readU32(buf: Uint8Array, p: number): number {
   return (((buf[p] ?? 0) << 24) | ((buf[p + 1] ?? 0) << 16) | ((buf[p + 2] ?? 0) << 8) | (buf[p + 3] ?? 0)) >>> 0;

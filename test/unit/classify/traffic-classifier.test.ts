@@ -544,3 +544,42 @@ test('garbage segments in any order never throw', () => {
   c.onClose(cs, ConnEnd.EXPIRED, true, s.ts);
   assert.ok(true);
 });
+
+test('proxy headers read in the first segment where they lie count the same as when their bytes come in pieces and are held', () => {
+  // Each case's client bytes in one segment (read in place) and cut in two at every byte (the first
+  // piece tried in place, then held with the second); then the server's answer, if any, and a FIN.
+  const pre = (...parts: Array<Buffer | string>): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p)));
+  const cases: Array<{ name: string; client: Buffer; server?: string }> = [
+    { name: 'v2 then a request', client: pre(proxyV2(), 'GET /a HTTP/1.1\r\nHost: x\r\n\r\n'), server: 'HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n' },
+    { name: 'v2 LOCAL alone', client: proxyV2({ local: true }) },
+    { name: 'v2 LOCAL then other bytes', client: pre(proxyV2({ local: true }), 'hello there\r\n') },
+    { name: 'v1 then a request', client: pre('PROXY TCP4 192.0.2.7 198.18.50.2 5555 8080\r\n', 'GET /b HTTP/1.1\r\n\r\n'), server: 'HTTP/1.1 404 No\r\nContent-Length: 0\r\n\r\n' },
+    { name: 'stacked headers', client: pre(proxyV2(), proxyV2({ src: [192, 0, 2, 1] }), 'GET /c HTTP/1.1\r\n\r\n') },
+    { name: 'a malformed v1 header', client: pre('PROXY TCP4 999.1.1.1 1.1.1.1 1 2\r\n', 'GET /d HTTP/1.1\r\n\r\n') },
+    { name: 'v2 then an HTTP/2 preface', client: pre(proxyV2(), 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n') },
+    { name: 'v2 then a ClientHello', client: pre(proxyV2({ tlvs: [] }), clientHelloRecord({ sni: 'shop.example.com' })) },
+  ];
+  const outcome = (pieces: Buffer[], server: string | undefined): string => {
+    const { sink, c, s, cs } = setup(staticLbKnowledge({ lbAddresses: [LB_IP], healthChecks: { 8080: { protocol: 'TCP', timeoutSec: 10 } } }));
+    for (const p of pieces) c.onPayload(cs, true, s.seg(true, p));
+    if (server !== undefined) c.onPayload(cs, false, s.seg(false, server));
+    c.onClose(cs, ConnEnd.FIN_BY_ORIGINATOR, true, s.ts);
+    const snap = c.snapshot();
+    return JSON.stringify({
+      proxy: snap.proxyProtocol, hc: snap.healthChecks, requests: snap.http.requests, classes: snap.http.statusClasses, lb: snap.lbTypes,
+      top: snap.topClients, h2: snap.http.http2Prefaces, other: snap.otherProtocolConnections, tls: snap.tls.clientHellosParsed,
+      events: sink.events.map((e) => [e.type, e.reason, e.client_ip, e['evidence'], e['via_proxy_local']]),
+    });
+  };
+  let compared = 0;
+  for (const k of cases) {
+    const whole = outcome([k.client], k.server);
+    for (let cut = 1; cut < k.client.length; cut++) {
+      assert.equal(outcome([k.client.subarray(0, cut), k.client.subarray(cut)], k.server), whole, `${k.name}, cut at ${cut}`);
+      compared++;
+    }
+  }
+  assert.equal(compared, cases.reduce((n, k) => n + k.client.length - 1, 0));
+  // And what the cases count, read in place.
+  assert.match(outcome([cases[0]?.client as Buffer], cases[0]?.server), /"client_ip":|203\.0\.113\.45/);
+});
