@@ -156,6 +156,25 @@ function fmt(v: unknown): string {
   return String(v);
 }
 
+/**
+ * The top clients' rows. The agent keeps the busiest 1,000 clients: one that came in after that
+ * took the place of the least counted and its count (the Space-Saving algorithm), so its count may
+ * be over by up to `error`. Exact counts stand alone; an estimated one is shown as the range its
+ * true count lies in, and a last row says why.
+ */
+function topRows(top: ReadonlyArray<Readonly<Record<string, unknown>>>): Array<readonly [string, unknown]> {
+  if (top.length === 0) return [['-', '']];
+  let estimated = false;
+  const rows: Array<readonly [string, unknown]> = top.map((t) => {
+    const count = typeof t['count'] === 'number' ? t['count'] : 0;
+    const error = typeof t['error'] === 'number' ? t['error'] : 0;
+    if (error > 0) estimated = true;
+    return [String(t['key'] ?? t['ip'] ?? '?'), error > 0 ? `${groupedNumber(count - error)}-${groupedNumber(count)}` : count] as const;
+  });
+  if (estimated) rows.push(['', 'a range: more clients than the 1,000 kept, the count is estimated']);
+  return rows;
+}
+
 function section(title: string, rows: ReadonlyArray<readonly [string, unknown]>): string[] {
   const width = Math.max(...rows.map(([k]) => k.length), 10);
   return [`  ${title}`, ...rows.map(([k, v]) => `    ${k.padEnd(width)}  ${fmt(v)}`)];
@@ -196,7 +215,7 @@ export function summaryTable(s: Summary): string {
       ['closed before response', http['target_closed_before_response']], ['reset before response', http['target_reset_before_response']],
       ['latency ms', http['latency_ms']], ['heads over 64 KB', http['heads_too_large']],
     ]),
-    ...section('Top client IPs', top.length === 0 ? [['-', '']] : top.slice(0, 10).map((t) => [String(t['key'] ?? t['ip'] ?? '?'), t['count']] as const)),
+    ...section('Top client IPs', topRows(top.slice(0, 10))),
     ...section('Capture health', [
       ['kernel drops', cap['dropped'] ?? cap['kernel_counters']], ['interface drops', cap['if_dropped']],
       ['malformed packets', g('malformed')['total']], ['malformed by reason', g('malformed')['by_reason']],

@@ -112,4 +112,21 @@ describe('summary', () => {
     assert.match(table, /1 flow in 10: per-segment figures marked \(sampled\)/);
     assert.match(table, /retransmissions \(sampled\)/);
   });
+
+  test('the table gives an exact top-client count as it is, and an estimated one as the range its true count lies in, with why', () => {
+    // Prepare: the JSON's top_clients as the Space-Saving sketch gives them (count, error).
+    const s = buildSummary(input(refusedOnce(1), true)) as Record<string, unknown>;
+    const exact = { ...s, top_clients: [{ key: '203.0.113.7', count: 1234, error: 0 }, { key: '203.0.113.8', count: 2, error: 0 }] };
+    const estimated = { ...s, top_clients: [{ key: '203.0.113.7', count: 5000, error: 0 }, { key: '198.51.100.9', count: 1300, error: 1250 }] };
+    // Act
+    const a = summaryTable(exact as typeof s).split('\n');
+    const b = summaryTable(estimated as typeof s).split('\n');
+    // Assess
+    assert.ok(a.includes('    203.0.113.7  1,234'), a.join('\n'));
+    assert.ok(a.includes('    203.0.113.8  2'), a.join('\n'));
+    assert.ok(!a.some((l) => l.includes('estimated')), a.join('\n'));
+    assert.ok(b.includes('    203.0.113.7   5,000'), b.join('\n'));
+    assert.ok(b.includes('    198.51.100.9  50-1,300'), b.join('\n'));
+    assert.ok(b.includes('                  a range: more clients than the 1,000 kept, the count is estimated'), b.join('\n'));
+  });
 });
