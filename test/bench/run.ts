@@ -303,8 +303,11 @@ async function liveRun(argv: string[], file: string, pps: number | 'top', limit:
   }
 }
 
-/** How a live row sends (burst-sender instead of tcpreplay) and which Node.js runs the agent (with its name for the row). */
-type LiveVia = { sender?: string; node?: { bin: string; name: string } };
+/**
+ * How a live row sends (burst-sender instead of tcpreplay), which Node.js runs the agent (with its
+ * name for the row), and what the capture is when not the benchmark file (said in the row).
+ */
+type LiveVia = { sender?: string; node?: { bin: string; name: string }; input?: string };
 
 async function live(file: string, engine: string, pps: number | 'top', limit: number, sample = 1, label = '', repeats = 1, extra: string[] = [], via: LiveVia = {}): Promise<Row> {
   const runs: LiveRun[] = [];
@@ -332,7 +335,7 @@ async function live(file: string, engine: string, pps: number | 'top', limit: nu
   const spread = runs.length > 1 ? ` (median of ${runs.length} runs: ${runs.map((r) => pct(r).toFixed(1)).join(', ')} %)` : '';
   const sent = mid.sentPps !== undefined ? `; sent at ${Math.round(mid.sentPps).toLocaleString('en-US')} pkt/s` : '';
   return {
-    what: `live ${engine}${extra.length > 0 ? ` ${extra.join(' ')}` : ''} -s ${sample}${via.node ? ` on ${via.node.name}` : ''}, ${label || `tcpreplay ${pps === 'top' ? 'top speed' : `${pps.toLocaleString('en-US')} pkt/s`}`}, ${limit.toLocaleString('en-US')} packets${settle ? ' after as many at that rate' : ''}`,
+    what: `live ${engine}${extra.length > 0 ? ` ${extra.join(' ')}` : ''} -s ${sample}${via.node ? ` on ${via.node.name}` : ''}${via.input ? `, ${via.input}` : ''}, ${label || `tcpreplay ${pps === 'top' ? 'top speed' : `${pps.toLocaleString('en-US')} pkt/s`}`}, ${limit.toLocaleString('en-US')} packets${settle ? ' after as many at that rate' : ''}`,
     seconds: mid.seconds, pps: limit / (mid.seconds - DRAIN_MS / 1000), cpu: mid.cpu, rssMb: mid.rssMb,
     note: `${pct(mid).toFixed(1)} % of one core${spread}${settleNote(runs)}${sent}; analysed ${mid.seen.toLocaleString('en-US')} of ${replayed.toLocaleString('en-US')}; ${runs.map((r) => r.drops).filter((d, i, a) => a.indexOf(d) === i).join(' / ')}`,
   };
@@ -409,6 +412,18 @@ async function idle(): Promise<Row> {
     net.destroy();
     rmSync(logs, { recursive: true, force: true });
   }
+}
+
+const MIXED_INPUT = 'answers of 1.2 KB to 250 KB';
+
+/** The benchmark's mix with answers of mixed sizes (generateLbTraffic's 'mixed'), PACKETS packets, cached. */
+function mixedFile(): string {
+  const f = join(CACHE, `lb-traffic-mixed-${PACKETS}.pcap`);
+  if (!existsSync(f)) {
+    process.stdout.write(`generating ${PACKETS.toLocaleString('en-US')} packets with mixed answer sizes into ${f} ...\n`);
+    generateLbTraffic(f, PACKETS, { responses: 'mixed' });
+  }
+  return f;
 }
 
 async function main(): Promise<void> {
@@ -504,6 +519,18 @@ async function main(): Promise<void> {
   rows.push({ what: 'SYN flood, 1M distinct sources (--read, --max-connections 100000)', seconds: flood.seconds, pps: expect.packets / flood.seconds, cpu: flood.cpu, rssMb: flood.rssMb,
     note: `refused ${String(tcpErr['refused'])} (exact: ${expect.refused}), resets ${String(tcpErr['resets_by_target'])} (exact: ${expect.resets}), evictions ${String(fs['connections']?.['evicted'] ?? '?')}` });
   rmSync(floodFile, { force: true });
+
+  // The same mix with larger answers (see generateLbTraffic's `responses`): most packets are then
+  // answer segments and ACKs, which the kernel filter thins at -s N, not heads.
+  const mixed = mixedFile();
+  const mixedRuns = Array.from({ length: OFFLINE_REPEATS }, () => read(mixed));
+  const oursMixed = median(mixedRuns);
+  const sm = finalSummary(oursMixed.stdout);
+  rows.push(row(`lb-traffic-analyzer --read (full analysis), ${MIXED_INPUT}`, oursMixed,
+    `${oursMixed.spread}; ${JSON.stringify(sm['http_errors']?.['status_classes'] ?? {})}, retransmissions ${String(sm['tcp_errors']?.['retransmissions'])}`));
+  const tsharkMixed = timed('tshark', ['-n', '-r', mixed, '-o', 'tcp.analyze_sequence_numbers:TRUE', '-Y', 'http', '-q']);
+  rows.push(row(`tshark TCP analysis + HTTP display filter, ${MIXED_INPUT}`, tsharkMixed,
+    `${(tsharkMixed.cpu / oursMixed.cpu).toFixed(1)}x the CPU of the row above`));
   rmSync(logs, { recursive: true, force: true });
 
   if (process.env['BENCH_SKIP_LIVE'] !== '1' && process.getuid?.() === 0) {
@@ -519,6 +546,8 @@ async function main(): Promise<void> {
     // The kernel filter at -s N, with the default engine.
     for (const sample of [10, 100]) rows.push(await live(file, 'batch', 20_000, 200_000, sample));
     for (const sample of [1, 10]) rows.push(await live(file, 'batch', 100_000, 1_000_000, sample));
+    // Larger answers: at -s 10 the kernel filter keeps 1 flow in 10's answer segments and ACKs.
+    for (const sample of [1, 10]) rows.push(await live(mixedFile(), 'batch', 20_000, 200_000, sample, '', sample === 1 ? LIVE_REPEATS : 1, [], { input: MIXED_INPUT }));
     // The burst: burst-sender reaches the rate, which tcpreplay does not here; then its top speed, past the target.
     const sender = burstSender();
     for (const engine of ['batch', 'pcap']) rows.push(await live(file, engine, 300_000, 300_000, 1, 'one-second burst at 300,000 pkt/s (burst-sender)', 1, [], { sender }));

@@ -18,7 +18,26 @@ export type LbTrafficOptions = Readonly<{
    * @default 8080
    */
   targetPort?: number;
+  /**
+   * 'small': every answer is 1.2 KB of JSON in one segment, the benchmark's traffic since its first
+   * run (heads are most of the packets: the analysis's dearest case). 'mixed': answers of 1.2 KB
+   * (60 %), 6 KB (25 %), 40 KB (12 %) and 250 KB (3 %) in segments of 1,448 bytes, the client
+   * acknowledging every second one and the last, as larger pages, images and downloads come.
+   * @default 'small'
+   */
+  responses?: 'small' | 'mixed';
 }>;
+
+/** Answer body sizes of the 'mixed' traffic, by the percentile that picks them. */
+const MIXED_BODIES: ReadonlyArray<readonly [number, number]> = [[60, 1200], [85, 6000], [97, 40_000], [100, 250_000]];
+/** Payload bytes per segment of a 'mixed' answer (an MTU of 1,500 with TCP timestamps). */
+const MIXED_MSS = 1448;
+const mixedBodies = new Map<number, Buffer>();
+function mixedBody(size: number): Buffer {
+  let b = mixedBodies.get(size);
+  if (b === undefined) mixedBodies.set(size, (b = Buffer.alloc(size, 'y')));
+  return b;
+}
 
 /** LB-like traffic: the same mix the product meets behind an ALB. Deterministic. */
 export function generateLbTraffic(path: string, packets: number, opts: LbTrafficOptions = {}): number {
@@ -53,16 +72,31 @@ export function generateLbTraffic(path: string, packets: number, opts: LbTraffic
       `X-Amzn-Trace-Id: Root=1-67891233-${req.toString(16).padStart(24, '0')}\r\nAccept: */*\r\n\r\n`;
     emit(c.seg(true, 'PA', request));
     const status = r < 940 ? '200 OK' : r < 985 ? '404 Not Found' : r < 995 ? '503 Service Unavailable' : '500 Internal Server Error';
-    const res = `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
-    if (r % 97 === 0) {
-      // A lost response segment: the retransmission comes later.
-      const seq = c.sseq;
-      emit(c.seg(false, 'PA', res));
-      emit(c.seg(false, 'PA', res, { seq }));
+    if (opts.responses === 'mixed') {
+      const pick = rnd(100);
+      const size = (MIXED_BODIES.find(([upTo]) => pick < upTo) ?? [0, 1200])[1];
+      const res = Buffer.concat([Buffer.from(`HTTP/1.1 ${status}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${size}\r\n\r\n`, 'latin1'), mixedBody(size)]);
+      for (let off = 0, n = 0; off < res.length; off += MIXED_MSS, n++) {
+        const seq = c.sseq;
+        const last = off + MIXED_MSS >= res.length;
+        const piece = res.subarray(off, Math.min(res.length, off + MIXED_MSS));
+        emit(c.seg(false, last ? 'PA' : 'A', piece));
+        // Now and then the first segment is lost past the capture point and sent again.
+        if (n === 0 && r % 97 === 0) emit(c.seg(false, last ? 'PA' : 'A', piece, { seq }));
+        if (n % 2 === 1 || last) emit(c.seg(true, 'A'));
+      }
     } else {
-      emit(c.seg(false, 'PA', res));
+      const res = `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      if (r % 97 === 0) {
+        // A lost response segment: the retransmission comes later.
+        const seq = c.sseq;
+        emit(c.seg(false, 'PA', res));
+        emit(c.seg(false, 'PA', res, { seq }));
+      } else {
+        emit(c.seg(false, 'PA', res));
+      }
+      emit(c.seg(true, 'A'));
     }
-    emit(c.seg(true, 'A'));
     if (r % 50 === 0) {
       // A health check on its own connection.
       const h = new TcpConversation(lbNodes[rnd(3)] as string, target, extraPort++ % 60000 + 1024, port);
