@@ -166,8 +166,6 @@ export class TrafficClassifier {
   /** Out-parameters of the byte scanners (plain IPv4 value; trace Root start and end). */
   readonly #ipv4Out = new Int32Array(1);
   readonly #rootOut = new Int32Array(2);
-  /** Where #resolve's proxy headers ended when it returned -1. */
-  #resolvedAt = 0;
   /** What both sides of every HTTP connection call back (see RequestHandler): made once, not per connection. */
   readonly #httpHooks: HttpHooks = {
     requestHeadIn: (cs, buf, off, len, ts, out) => this.#requestHeadIn(cs, buf, off, len, ts, out),
@@ -366,10 +364,8 @@ export class TrafficClassifier {
       // that cannot decide yet are held, as below. Copying every NLB connection's first segment
       // into a held buffer of 1 KB or more was most of what such a connection allocated.
       if (!cs.proxyDone) {
-        const held = this.#resolve(cs, buf, off, off + cap, ts, false);
-        if (held >= 0) this.#hold(cs, buf, off, cap);
-        else cs.preLen = cap; // as if held and let go (#resolvePrelude): what followed the header counts
-        cs.preStart = (held >= 0 ? held : this.#resolvedAt) - off;
+        if (this.#resolve(cs, buf, off, off + cap, ts, false)) cs.preLen = cap; // as if held and let go (#resolvePrelude): what followed the header counts
+        else this.#hold(cs, buf, off, cap);
         return;
       }
     }
@@ -396,47 +392,42 @@ export class TrafficClassifier {
   #resolvePrelude(cs: ConnectionState, ts: number, force: boolean): void {
     const pre = cs.pre;
     if (pre === undefined) { if (force) this.#toOpaque(cs); return; }
-    const held = this.#resolve(cs, pre, cs.preStart, cs.preLen, ts, force);
-    if (held >= 0) cs.preStart = held;
-    else {
-      cs.preStart = this.#resolvedAt;
-      cs.pre = undefined;
-    }
+    if (this.#resolve(cs, pre, 0, cs.preLen, ts, force)) cs.pre = undefined;
   }
 
   /**
-   * The proxy headers at buf[p, end), then what the connection speaks from the bytes after them:
-   * -1 when that is decided (or the connection is opaque; #resolvedAt is then where the headers
-   * read ended), else where the bytes still to hold start (more must come first); `force` when
-   * none will.
+   * The proxy headers in the connection's first bytes, which start at buf[base] and end at
+   * buf[end] (cs.preStart past `base` is where the unread ones begin, and moves past each header
+   * read), then what the connection speaks from the bytes after them: true when that is decided
+   * (or the connection is opaque), false when more bytes must come first; `force` when none will.
    */
-  #resolve(cs: ConnectionState, buf: Uint8Array, p: number, end: number, ts: number, force: boolean): number {
-    this.#resolvedAt = p;
+  #resolve(cs: ConnectionState, buf: Uint8Array, base: number, end: number, ts: number, force: boolean): boolean {
+    let p = base + cs.preStart;
     for (;;) {
       if (cs.proxyDone) break;
       const avail = end - p;
       const d = detectProxyHeader(buf, p, avail);
-      if (d === 'maybe') { if (!force && avail < 16) return p; cs.proxyDone = true; break; }
+      if (d === 'maybe') { if (!force && avail < 16) return false; cs.proxyDone = true; break; }
       if (d === 'no') { cs.proxyDone = true; break; }
       const r = parseProxyHeader(buf, p, avail);
-      if (r.status === 'incomplete' && !force) return p;
+      if (r.status === 'incomplete' && !force) return false;
       if (r.status !== 'ok') {
         // A broken header: noted, and the connection analysed as plain TCP.
         this.#c.proxyMalformed++;
         this.#toOpaque(cs);
-        return -1;
+        return true;
       }
       this.#onProxyHeader(cs, r.value, ts);
       p += r.length;
-      this.#resolvedAt = p;
+      cs.preStart = p - base;
     }
     const avail = end - p;
     if (avail === 0) {
-      if (!force) return p;
+      if (!force) return false;
       this.#toOpaque(cs);
-      return -1;
+      return true;
     }
-    return this.#decide(cs, buf, p, avail, ts, force) ? -1 : p;
+    return this.#decide(cs, buf, p, avail, ts, force);
   }
 
   /**
