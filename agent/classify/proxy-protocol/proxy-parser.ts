@@ -32,6 +32,8 @@ export type ProxyHeader = {
   /** 'TCP4' | 'TCP6' | 'UNKNOWN' (v1) or 'inet' | 'inet6' | 'unix' | 'unspec' (v2). */
   family: string;
   srcIp: string | undefined;
+  /** A v2 header's IPv4 source (not LOCAL) as a signed 32-bit integer, as the header carries it; undefined otherwise. */
+  srcIp4: number | undefined;
   dstIp: string | undefined;
   srcPort: number | undefined;
   dstPort: number | undefined;
@@ -88,7 +90,7 @@ export function parseProxyV1(buf: Uint8Array, off: number, length: number): Pars
   const line = Buffer.from(buf.buffer, buf.byteOffset + off, crlf - off).toString('latin1');
   const parts = line.split(' ');
   const header: ProxyHeader = {
-    version: 1, local: false, family: parts[1] ?? '', srcIp: undefined, dstIp: undefined,
+    version: 1, local: false, family: parts[1] ?? '', srcIp: undefined, srcIp4: undefined, dstIp: undefined,
     srcPort: undefined, dstPort: undefined, vpceId: undefined, authority: undefined, tlvs: [],
   };
   // "PROXY UNKNOWN" may carry anything up to the CRLF (spec 2.1): the receiver ignores it.
@@ -126,7 +128,7 @@ export function parseProxyV2(buf: Uint8Array, off: number, length: number): Pars
   if (end - off < total) return incomplete('v2_short_body');
   const header: ProxyHeader = {
     version: 2, local: cmd === 0, family: V2_FAMILIES[fam] ?? 'unspec',
-    srcIp: undefined, dstIp: undefined, srcPort: undefined, dstPort: undefined,
+    srcIp: undefined, srcIp4: undefined, dstIp: undefined, srcPort: undefined, dstPort: undefined,
     vpceId: undefined, authority: undefined, tlvs: [],
   };
   let p = off + PROXY_V2_HEADER_LENGTH;
@@ -137,7 +139,8 @@ export function parseProxyV2(buf: Uint8Array, off: number, length: number): Pars
     const ipLen = fam === 1 ? 4 : 16;
     if (fam === 1) {
       // Through ip4Text's cache: formatIp4's template made ~400 bytes of garbage per header.
-      header.srcIp = ip4Text(readU32(buf, p));
+      header.srcIp4 = readU32(buf, p) | 0;
+      header.srcIp = ip4Text(header.srcIp4);
       header.dstIp = ip4Text(readU32(buf, p + 4));
     } else {
       header.srcIp = formatIp6(buf, p);
@@ -147,7 +150,7 @@ export function parseProxyV2(buf: Uint8Array, off: number, length: number): Pars
     header.dstPort = ((buf[p + 2 * ipLen + 2] ?? 0) << 8) | (buf[p + 2 * ipLen + 3] ?? 0);
   }
   // A LOCAL header's addresses are ignored by the receiver (spec 2.2): keep them out of client identity.
-  if (header.local) { header.srcIp = undefined; header.dstIp = undefined; header.srcPort = undefined; header.dstPort = undefined; }
+  if (header.local) { header.srcIp = undefined; header.srcIp4 = undefined; header.dstIp = undefined; header.srcPort = undefined; header.dstPort = undefined; }
   p += addrLen;
   while (p < bodyEnd) {
     if (p + 3 > bodyEnd) return malformed('v2_truncated_tlv');

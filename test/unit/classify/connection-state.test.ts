@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionState, IndicatorBit, PendingPool, PendingRequest, Phase, ProxyFacts } from '../../../agent/classify/connection-state.js';
 import { HttpStream } from '../../../agent/classify/http/http-stream.js';
+import { parseProxyHeader } from '../../../agent/classify/proxy-protocol/proxy-parser.js';
 
 const FACTS = { originatorIp: '10.0.1.50', originatorPort: 43210, responderIp: '10.0.2.100', responderPort: 8080 };
 
@@ -140,20 +141,49 @@ describe('ConnectionState packed fields', () => {
   });
 });
 
+/** A v2 header's bytes: PROXY (or LOCAL), TCP over IPv4 or IPv6, and an optional AWS VPC endpoint TLV. */
+function v2Bytes(src: number[], opts: { local?: boolean; vpceId?: string } = {}): Buffer {
+  const v6 = src.length === 16;
+  const addr = Buffer.alloc(v6 ? 36 : 12);
+  Buffer.from(src).copy(addr, 0);
+  Buffer.from(v6 ? [0x20, 0x01, 0x0d, 0xb8, ...Array(11).fill(0), 2] : [10, 0, 0, 2]).copy(addr, v6 ? 16 : 4);
+  addr.writeUInt16BE(40000, v6 ? 32 : 8);
+  addr.writeUInt16BE(80, v6 ? 34 : 10);
+  const tlv = opts.vpceId === undefined ? Buffer.alloc(0)
+    : Buffer.concat([Buffer.from([0xea, 0, opts.vpceId.length + 1, 0x01]), Buffer.from(opts.vpceId, 'latin1')]);
+  const body = Buffer.concat([addr, tlv]);
+  const head = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
+    opts.local ? 0x20 : 0x21, v6 ? 0x21 : 0x11, body.length >> 8, body.length & 0xff]);
+  return Buffer.concat([head, body]);
+}
+
+function factsOf(bytes: Buffer): ProxyFacts {
+  const r = parseProxyHeader(bytes, 0, bytes.length);
+  if (r.status !== 'ok') assert.fail(`${bytes.toString('latin1')}: ${r.status} ${r.reason}`);
+  return new ProxyFacts(r.value);
+}
+
 it('ProxyFacts: an NLB header (v2, an IPv4 client, no endpoint id) rests as the address and comes back the same; any other stays an object', () => {
-  const v2 = (srcIp: string | undefined, more: Partial<{ local: boolean; vpceId: string }> = {}): ProxyFacts =>
-    new ProxyFacts({ version: 2, local: more.local ?? false, srcIp, vpceId: more.vpceId });
-  for (const ip of ['203.0.113.7', '0.0.0.0', '255.255.255.255', '10.0.0.1', '127.255.0.9', '128.0.0.0', '1.22.133.244']) {
-    const facts = v2(ip);
+  const cases: Array<[number[], string]> = [
+    [[203, 0, 113, 7], '203.0.113.7'], [[0, 0, 0, 0], '0.0.0.0'], [[255, 255, 255, 255], '255.255.255.255'], [[10, 0, 0, 1], '10.0.0.1'],
+    [[127, 255, 0, 9], '127.255.0.9'], [[128, 0, 0, 0], '128.0.0.0'], [[1, 22, 133, 244], '1.22.133.244'],
+  ];
+  for (const [bytes, ip] of cases) {
+    const facts = factsOf(v2Bytes(bytes));
+    assert.equal(facts.srcIp, ip);
     const rested = facts.restValue();
     assert.equal(typeof rested, 'number', ip);
     assert.ok(Number.isInteger(rested) && (rested as number) >= -(2 ** 31) && (rested as number) < 2 ** 31, `${ip}: a 32-bit integer`);
     assert.deepEqual(ProxyFacts.fromRest(rested as number), facts, ip);
+    assert.equal(ProxyFacts.fromRest(rested as number).srcIp, ip);
   }
   const kept = [
-    v2(undefined), v2('203.0.113.7', { local: true }), v2('203.0.113.7', { vpceId: 'vpce-0abc' }), v2('2001:db8::1'), v2('::ffff:203.0.113.7'),
-    v2('010.0.0.1'), v2('10.0.0.01'), v2('256.0.0.1'), v2('10.0.0'), v2('10.0.0.1.2'), v2('10..0.1'), v2('1000.0.0.1'), v2(' 10.0.0.1'), v2(''),
-    new ProxyFacts({ version: 1, local: false, srcIp: '203.0.113.7', vpceId: undefined }),
+    factsOf(v2Bytes([203, 0, 113, 7], { local: true })),
+    factsOf(v2Bytes([203, 0, 113, 7], { vpceId: 'vpce-0abc' })),
+    factsOf(v2Bytes([0x20, 0x01, 0x0d, 0xb8, ...Array(11).fill(0), 1])),
+    factsOf(Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.2 40000 80\r\n', 'latin1')),
+    factsOf(Buffer.from('PROXY UNKNOWN\r\n', 'latin1')),
   ];
   for (const facts of kept) assert.equal(facts.restValue(), facts, `${facts.version} ${String(facts.srcIp)} stays an object`);
+  assert.deepEqual(kept.map((f) => f.srcIp), [undefined, '203.0.113.7', '2001:db8::1', '203.0.113.7', undefined]);
 });
