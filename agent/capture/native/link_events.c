@@ -23,65 +23,42 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "js_callback.h"
+#include "js_owner.h"
 #include "link_events.h"
 
 typedef struct {
-  napi_env env;
+  js_owner_t owner; /* first: the struct is freed through it */
   int fd;
   uv_poll_t poll;
   int poll_init;
-  int closed;
-  int js_gone;
-  int open_handles;
-  napi_ref on_change_ref;
-  napi_async_context async_ctx;
 } watcher_t;
 
-static void watcher_maybe_free(watcher_t *w) {
-  if (w->js_gone && w->open_handles == 0) free(w);
-}
-
-static void watcher_uv_closed(uv_handle_t *handle) {
-  watcher_t *w = (watcher_t *)handle->data;
-  w->open_handles--;
-  watcher_maybe_free(w);
-}
-
 static void watcher_close(watcher_t *w) {
-  if (w->closed) return;
-  w->closed = 1;
+  if (w->owner.closed) return;
+  w->owner.closed = 1;
   if (w->poll_init) {
     uv_poll_stop(&w->poll);
-    uv_close((uv_handle_t *)&w->poll, watcher_uv_closed);
+    owner_close((uv_handle_t *)&w->poll);
   }
   if (w->fd >= 0) {
     close(w->fd);
     w->fd = -1;
   }
-  if (w->on_change_ref != NULL) {
-    napi_delete_reference(w->env, w->on_change_ref);
-    w->on_change_ref = NULL;
-  }
-  if (w->async_ctx != NULL) {
-    napi_async_destroy(w->env, w->async_ctx);
-    w->async_ctx = NULL;
-  }
+  owner_unbind(&w->owner);
 }
 
 static void watcher_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   watcher_t *w = (watcher_t *)data;
-  w->js_gone = 1;
   watcher_close(w);
-  watcher_maybe_free(w);
+  owner_finalized(&w->owner);
 }
 
 static void on_links(uv_poll_t *handle, int status, int events) {
   (void)events;
   watcher_t *w = (watcher_t *)handle->data;
-  if (w->closed) return;
+  if (w->owner.closed) return;
   int changed = status < 0;
   if (status < 0) uv_poll_stop(&w->poll);
   /* Read every queued message: one call to JavaScript per wake-up, however many came. */
@@ -94,8 +71,7 @@ static void on_links(uv_poll_t *handle, int status, int events) {
     if (n < 0 && errno == ENOBUFS) { changed = 1; continue; }
     break;
   }
-  if (!changed || w->on_change_ref == NULL) return;
-  call_js(w->env, w->async_ctx, w->on_change_ref, 0, 0);
+  if (changed) owner_call(&w->owner, 0, 0);
 }
 
 static napi_value link_throw(napi_env env, const char *message) {
@@ -134,27 +110,24 @@ static napi_value js_watch_links(napi_env env, napi_callback_info info) {
     close(fd);
     return link_throw(env, "pcap_batch.watchLinks: out of memory");
   }
-  w->env = env;
+  w->owner.env = env;
   w->fd = fd;
-  napi_value handle, resource_name;
+  napi_value handle;
   if (napi_create_external(env, w, watcher_finalize, NULL, &handle) != napi_ok) {
     close(fd);
     free(w);
     return link_throw(env, "pcap_batch.watchLinks: cannot create the handle");
   }
-  if (napi_create_reference(env, argv[0], 1, &w->on_change_ref) != napi_ok ||
-      napi_create_string_utf8(env, "lbta:linkEvents", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_async_init(env, NULL, resource_name, &w->async_ctx) != napi_ok) {
+  if (owner_bind(&w->owner, argv[0], "lbta:linkEvents") != napi_ok) {
     watcher_close(w);
     return link_throw(env, "pcap_batch.watchLinks: N-API call failed");
   }
-  w->poll.data = w;
   if (uv_poll_init(loop, &w->poll, fd) != 0) {
     watcher_close(w);
     return link_throw(env, "pcap_batch.watchLinks: cannot watch the netlink socket");
   }
   w->poll_init = 1;
-  w->open_handles++;
+  owner_add(&w->owner, (uv_handle_t *)&w->poll);
   uv_unref((uv_handle_t *)&w->poll);
   if (uv_poll_start(&w->poll, UV_READABLE, on_links) != 0) {
     watcher_close(w);

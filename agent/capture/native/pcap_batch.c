@@ -36,14 +36,14 @@
 #include <string.h>
 #include <uv.h>
 
-#include "js_callback.h"
+#include "js_owner.h"
 #include "link_events.h"
 
 #define RECORD_HEADER 16u
 #define ALIGN4(n) (((n) + 3u) & ~3u)
 
 typedef struct {
-  napi_env env;
+  js_owner_t owner; /* first: the struct is freed through it; its callback is onReadable */
   pcap_t *pcap;
   uv_poll_t poll;
   int poll_init;
@@ -56,10 +56,6 @@ typedef struct {
   uint64_t ring_bytes;
   uint64_t wake_bytes;
   uint64_t last_wake_ms;
-  int closed;
-  /* libuv handles initialised and not yet closed (the struct is freed after the last). */
-  int open_handles;
-  int js_gone;
   /* A pcap_dispatch() error met after packets were already stored: returned next time. */
   int pending_error;
   uint32_t snaplen;
@@ -68,8 +64,6 @@ typedef struct {
   size_t used;
   uint32_t count;
   napi_ref batch_ref;
-  napi_ref on_readable_ref;
-  napi_async_context async_ctx;
   char error[PCAP_ERRBUF_SIZE + 64];
 } session_t;
 
@@ -86,50 +80,32 @@ static napi_value throw_error(napi_env env, const char *message) {
   return NULL;
 }
 
-static void maybe_free(session_t *s) {
-  if (s->js_gone && s->open_handles == 0) free(s);
-}
-
-static void on_uv_closed(uv_handle_t *handle) {
-  session_t *s = (session_t *)handle->data;
-  s->open_handles--;
-  maybe_free(s);
-}
-
 static void close_session(session_t *s) {
-  if (s->closed) return;
-  s->closed = 1;
+  if (s->owner.closed) return;
+  s->owner.closed = 1;
   if (s->poll_init) uv_poll_stop(&s->poll);
   if (s->holdoff_init) uv_timer_stop(&s->holdoff);
   if (s->pcap != NULL) {
     pcap_close(s->pcap);
     s->pcap = NULL;
   }
-  if (s->on_readable_ref != NULL) {
-    napi_delete_reference(s->env, s->on_readable_ref);
-    s->on_readable_ref = NULL;
-  }
+  owner_unbind(&s->owner);
   if (s->batch_ref != NULL) {
-    napi_delete_reference(s->env, s->batch_ref);
+    napi_delete_reference(s->owner.env, s->batch_ref);
     s->batch_ref = NULL;
-  }
-  if (s->async_ctx != NULL) {
-    napi_async_destroy(s->env, s->async_ctx);
-    s->async_ctx = NULL;
   }
   s->batch = NULL;
   s->batch_len = 0;
-  if (s->poll_init) uv_close((uv_handle_t *)&s->poll, on_uv_closed);
-  if (s->holdoff_init) uv_close((uv_handle_t *)&s->holdoff, on_uv_closed);
+  if (s->poll_init) owner_close((uv_handle_t *)&s->poll);
+  if (s->holdoff_init) owner_close((uv_handle_t *)&s->holdoff);
 }
 
 static void finalize_session(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   session_t *s = (session_t *)data;
-  s->js_gone = 1;
   close_session(s);
-  maybe_free(s);
+  owner_finalized(&s->owner);
 }
 
 static void on_poll(uv_poll_t *handle, int status, int events);
@@ -137,17 +113,17 @@ static void on_poll(uv_poll_t *handle, int status, int events);
 /* The hold-off is over: watch the fd again (libuv reports it at once if packets wait). */
 static void on_holdoff(uv_timer_t *timer) {
   session_t *s = (session_t *)timer->data;
-  if (!s->closed) uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  if (!s->owner.closed) uv_poll_start(&s->poll, UV_READABLE, on_poll);
 }
 
 /* libuv says the capture fd is readable (or failed): tell JavaScript, which dispatches. */
 static void on_poll(uv_poll_t *handle, int status, int events) {
   (void)events;
   session_t *s = (session_t *)handle->data;
-  if (s->closed || s->on_readable_ref == NULL) return;
+  if (s->owner.closed) return;
   /* After an error libuv will not report this fd again; stop so it is not retried. */
   if (status < 0) uv_poll_stop(&s->poll);
-  call_js(s->env, s->async_ctx, s->on_readable_ref, 1, status);
+  owner_call(&s->owner, 1, status);
   /*
    * Hold off: let the ring gather packets for a while before the next wake-up, so each
    * one hands over more of them (the kernel keeps them; the ring is sized for bursts).
@@ -157,7 +133,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   uint64_t expected = s->wake_bytes * s->holdoff_ms / elapsed;
   s->wake_bytes = 0;
   s->last_wake_ms = now;
-  if (status >= 0 && s->holdoff_ms > 0 && !s->closed && expected < s->ring_bytes / 4) {
+  if (status >= 0 && s->holdoff_ms > 0 && !s->owner.closed && expected < s->ring_bytes / 4) {
     uv_poll_stop(&s->poll);
     uv_timer_start(&s->holdoff, on_holdoff, s->holdoff_ms, 0);
   }
@@ -256,7 +232,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     free(filter);
     return throw_error(env, "pcap_batch.open: out of memory");
   }
-  s->env = env;
+  s->owner.env = env;
   char errbuf[PCAP_ERRBUF_SIZE];
   errbuf[0] = '\0';
   pcap_t *p = pcap_create(device, errbuf);
@@ -311,11 +287,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     free(s);
     return throw_error(env, "pcap_batch.open: cannot create the handle");
   }
-  napi_value resource_name;
   CHECK(env, napi_create_reference(env, argv[6], 1, &s->batch_ref));
-  CHECK(env, napi_create_reference(env, argv[7], 1, &s->on_readable_ref));
-  CHECK(env, napi_create_string_utf8(env, "lbta:pcapBatch", NAPI_AUTO_LENGTH, &resource_name));
-  CHECK(env, napi_async_init(env, NULL, resource_name, &s->async_ctx));
+  CHECK(env, owner_bind(&s->owner, argv[7], "lbta:pcapBatch"));
 
   int fd = pcap_get_selectable_fd(p);
   uv_loop_t *loop = NULL;
@@ -323,20 +296,18 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close_session(s);
     return throw_error(env, "pcap_batch.open: the capture has no pollable descriptor");
   }
-  s->poll.data = s;
   if (uv_poll_init(loop, &s->poll, fd) != 0) {
     close_session(s);
     return throw_error(env, "pcap_batch.open: cannot watch the capture descriptor");
   }
   s->poll_init = 1;
-  s->open_handles++;
-  s->holdoff.data = s;
+  owner_add(&s->owner, (uv_handle_t *)&s->poll);
   s->holdoff_ms = (uint64_t)holdoff_ms;
   s->ring_bytes = (uint64_t)buffer_bytes;
   s->last_wake_ms = uv_now(loop);
   if (uv_timer_init(loop, &s->holdoff) == 0) {
     s->holdoff_init = 1;
-    s->open_handles++;
+    owner_add(&s->owner, (uv_handle_t *)&s->holdoff);
   } else {
     s->holdoff_ms = 0;
   }
@@ -361,7 +332,7 @@ static napi_value js_dispatch(napi_env env, napi_callback_info info) {
   session_t *s = session_arg(env, info);
   if (s == NULL) return NULL;
   int32_t result;
-  if (s->closed) {
+  if (s->owner.closed) {
     result = -2;
   } else if (s->pending_error != 0) {
     result = -1;
@@ -408,7 +379,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   napi_value out;
   session_t *s = session_arg(env, info);
   if (s == NULL) return NULL;
-  if (s->closed) return throw_error(env, "pcap_batch.stats: the session is closed");
+  if (s->owner.closed) return throw_error(env, "pcap_batch.stats: the session is closed");
   struct pcap_stat st;
   if (pcap_stats(s->pcap, &st) != 0) return throw_error(env, pcap_geterr(s->pcap));
   CHECK(env, napi_create_object(env, &out));
