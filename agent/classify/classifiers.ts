@@ -121,6 +121,7 @@ class TableFacts implements FactsSource, OpenedFacts {
   get responderIp(): string { return keptIpText(this.#c, false); }
   get responderPort(): number { return this.#c.respPort; }
   get openedTs(): number { return this.#c.firstSeenMicros; }
+  get midstream(): boolean { return !this.#c.synSeen; }
 }
 
 export function createClassifiers(opts: ClassifiersOptions): Classifiers {
@@ -204,7 +205,7 @@ export function createClassifiers(opts: ClassifiersOptions): Classifiers {
     let cs: ConnectionState;
     if (reader === undefined) {
       cs = classifier.open(
-        { originatorIp: keptIpText(conn, true), originatorPort: conn.origPort, responderIp: keptIpText(conn, false), responderPort: conn.respPort, geneve },
+        { originatorIp: keptIpText(conn, true), originatorPort: conn.origPort, responderIp: keptIpText(conn, false), responderPort: conn.respPort, geneve, midstream: !conn.synSeen },
         conn.firstSeenMicros);
     } else {
       cs = take(conn, reader, 0, 0, 0, undefined);

@@ -17,6 +17,8 @@ export type ConnFacts = Readonly<{
   responderPort: number;
   /** The connection was carried inside GENEVE (a Gateway Load Balancer flow). */
   geneve?: boolean;
+  /** Picked up midstream: its handshake was not seen (the capture began later), so its first bytes need not start a message. */
+  midstream?: boolean;
 }>;
 
 /** How a connection left the table, from the classifiers' point of view. */
@@ -34,7 +36,11 @@ export const ConnEnd = {
 } as const;
 export type ConnEnd = (typeof ConnEnd)[keyof typeof ConnEnd];
 
-export const Phase = { PRELUDE: 0, HTTP: 1, TLS: 2, H2: 3, OPAQUE: 4 } as const;
+/**
+ * What a connection speaks, as far as it is known. MIDSTREAM: picked up without its handshake, and
+ * no byte seen yet that starts a message: its bytes are passed over until one does.
+ */
+export const Phase = { PRELUDE: 0, HTTP: 1, TLS: 2, H2: 3, OPAQUE: 4, MIDSTREAM: 5 } as const;
 export type Phase = (typeof Phase)[keyof typeof Phase];
 
 /** Bit per LB indicator seen on this flow (see LbIndicator). */
@@ -219,7 +225,7 @@ class Prelude {
 }
 
 /** A connection's facts and the time it was first seen (µs), as a FactsSource gives them. */
-export type OpenedFacts = ConnFacts & { readonly openedTs: number };
+export type OpenedFacts = ConnFacts & { readonly openedTs: number; readonly midstream: boolean };
 
 /**
  * Where a connection's facts are read when they are needed (an event, a client address, a
@@ -238,12 +244,14 @@ class FixedFacts implements FactsSource, OpenedFacts {
   readonly responderIp: string;
   readonly responderPort: number;
   readonly openedTs: number;
+  readonly midstream: boolean;
   constructor(f: ConnFacts, openedTs: number) {
     this.originatorIp = f.originatorIp;
     this.originatorPort = f.originatorPort;
     this.responderIp = f.responderIp;
     this.responderPort = f.responderPort;
     this.openedTs = openedTs;
+    this.midstream = f.midstream === true;
   }
   at(): OpenedFacts { return this; }
 }

@@ -18,7 +18,7 @@ import {
   HealthCheckKind, type StatusMatcher,
 } from './health-check/health-check.js';
 import {
-  HeadRange, latin1, looksLikeRequestStart, looksLikeResponseStart, matchHttp2Preface, RequestHeadScan, ResponseHeadScan,
+  HeadRange, isRequestLine, isStatusLineStart, latin1, looksLikeRequestStart, looksLikeResponseStart, matchHttp2Preface, RequestHeadScan, ResponseHeadScan,
   responseHasBody, scanRequestHead, scannedForwardedFor, scannedMethod, scanResponseHead, ScanStatus,
 } from './http/http-parser.js';
 import { CHUNKED, HttpStream, NO_BODY, OPAQUE, RESYNC, UNTIL_CLOSE, type Framing, type HttpStreamHandler, type ScannedHead } from './http/http-stream.js';
@@ -26,7 +26,7 @@ import { EMPTY_LB_KNOWLEDGE, type LbBinding, type LbKnowledge } from './lb-knowl
 import { ByTarget, IntervalStat, type IntervalStatSet, type TargetCounters } from './target-stats.js';
 import { findTraceRoot, TraceRepeatDetector, TtlLoopDetector } from './loops/loop-detector.js';
 import { detectProxyHeader, parseProxyHeader, type ProxyHeader } from './proxy-protocol/proxy-parser.js';
-import { parseClientHelloBody, TlsAlertLevel, TlsAlertName, TlsContentType, looksLikeTlsHandshake } from './tls/tls-parser.js';
+import { isClientHelloStart, parseClientHelloBody, TlsAlertLevel, TlsAlertName, TlsContentType, looksLikeTlsHandshake } from './tls/tls-parser.js';
 import { TlsStream } from './tls/tls-stream.js';
 
 export type ClassifierOptions = Readonly<{
@@ -217,6 +217,7 @@ export class TrafficClassifier {
       }
     }
     cs.setNextSeq(fromOriginator, seq + v.payloadLen);
+    if (!fromOriginator && !cs.s2cData && cs.phase !== Phase.HTTP && cs.phase !== Phase.MIDSTREAM) this.#firstAnswer(cs, v.buf, off, cap, v.tsMicros);
     cs.markData(fromOriginator);
     this.#data(cs, fromOriginator, v.buf, off, cap, len, v.tsMicros);
   }
@@ -321,8 +322,14 @@ export class TrafficClassifier {
   #data(cs: ConnectionState, fromOriginator: boolean, buf: Uint8Array, off: number, cap: number, len: number, ts: number): void {
     switch (cs.phase) {
       case Phase.PRELUDE:
-        if (fromOriginator) this.#prelude(cs, buf, off, cap, len, ts);
+        if (cs.preLen === 0 && !cs.serverFirst && cs.facts.midstream) {
+          cs.phase = Phase.MIDSTREAM;
+          this.#midstream(cs, fromOriginator, buf, off, cap, len, ts);
+        } else if (fromOriginator) this.#prelude(cs, buf, off, cap, len, ts);
         else if (cs.preLen === 0) cs.serverFirst = true;
+        return;
+      case Phase.MIDSTREAM:
+        this.#midstream(cs, fromOriginator, buf, off, cap, len, ts);
         return;
       case Phase.HTTP:
         if (fromOriginator) cs.req = this.#pushHttp(cs.req, this.#requests, cs, buf, off, cap, len, ts);
@@ -355,6 +362,51 @@ export class TrafficClassifier {
       default:
         return;
     }
+  }
+
+  /**
+   * A segment of a connection picked up midstream (its handshake not seen: the capture began
+   * later), before any byte that starts a message. Its first bytes need not start one (the rest
+   * of a body, say), so neither "the server spoke first" nor "not HTTP" can be concluded from
+   * them, which made such a connection opaque for the rest of its life (an ALB's keep-alive
+   * connections open when the agent starts can carry requests for hours). Instead:
+   * - a whole request line from the client, or a status line from the target, makes it HTTP
+   *   from this segment on; the other direction passes over bytes until one starts a message;
+   * - a ClientHello, a proxy protocol header or an HTTP/2 preface from the client means the
+   *   capture began between the handshake and the first bytes: read as from the start;
+   * - anything else (body bytes, TLS records, another protocol) is passed over.
+   */
+  #midstream(cs: ConnectionState, fromOriginator: boolean, buf: Uint8Array, off: number, cap: number, len: number, ts: number): void {
+    if (!fromOriginator) {
+      if (!isStatusLineStart(buf, off, cap)) return;
+      this.#midstreamHttp(cs);
+      cs.req = this.#resyncedStream();
+      cs.res = this.#pushHttp(undefined, this.#responses, cs, buf, off, cap, len, ts);
+      return;
+    }
+    if (isRequestLine(buf, off, cap)) {
+      this.#midstreamHttp(cs);
+      cs.res = this.#resyncedStream();
+      cs.req = this.#pushHttp(undefined, this.#requests, cs, buf, off, cap, len, ts);
+      return;
+    }
+    const proxy = detectProxyHeader(buf, off, cap);
+    if (isClientHelloStart(buf, off, cap) || proxy === 'v1' || proxy === 'v2' || matchHttp2Preface(buf, off, cap) === 'yes') {
+      cs.phase = Phase.PRELUDE;
+      this.#prelude(cs, buf, off, cap, len, ts);
+    }
+  }
+
+  #midstreamHttp(cs: ConnectionState): void {
+    cs.proxyDone = true;
+    cs.phase = Phase.HTTP;
+  }
+
+  /** A stream that passes over bytes until a segment starts a message (a direction picked up midstream). */
+  #resyncedStream(): HttpStream<ConnectionState> {
+    const st = this.#takeStream();
+    st.resync();
+    return st;
   }
 
   #prelude(cs: ConnectionState, buf: Uint8Array, off: number, cap: number, len: number, ts: number): void {
@@ -671,7 +723,7 @@ export class TrafficClassifier {
     const req = cs.shiftPending();
     // Nothing left to time out: the connection's state may rest (classifiers.ts), out of the set.
     if (cs.pendingHead === undefined && cs.httpHealthCheck) this.#hcPending.delete(cs);
-    if (req === undefined) this.#c.orphanResponses++;
+    if (req === undefined) this.#onOrphanResponse(cs, status, firstTs);
     else this.#onResponse(cs, req, status, firstTs);
     const method = req?.method;
     if (req !== undefined) this.#pendingPool.release(req);
@@ -711,28 +763,69 @@ export class TrafficClassifier {
       return;
     }
     const c = this.#c;
-    c.httpResponses++;
-    const cls = Math.floor(status / 100);
-    if (cls >= 1 && cls <= 5) c.statusClasses[cls] = (c.statusClasses[cls] ?? 0) + 1;
     c.latencyCount++;
     c.latencySumMs += latencyMs;
     if (latencyMs > c.latencyMaxMs) c.latencyMaxMs = latencyMs;
     this.#responseTime.add(latencyMs / 1000);
-    const t = this.#byTarget.of(this.#binding(cs));
-    if (t !== undefined) {
-      t.responseTime.add(latencyMs / 1000);
-      if (cls === 4) t.http4xx++;
-      else if (cls === 5) t.http5xx++;
-    }
-    if (cls === 4) bump(c.status4xx, status);
-    if (cls === 5) {
-      bump(c.status5xx, status);
+    const t = this.#countStatus(cs, status);
+    if (t !== undefined) t.responseTime.add(latencyMs / 1000);
+    if (status >= 500 && status < 600) {
       const f = cs.facts;
       this.#emit(EventType.APP_ERROR, `http_${status}`,
         `HTTP ${status}: ${req.method} ${req.path} from ${req.clientIp} via ${f.originatorIp}:${f.originatorPort} -> ${f.responderIp}:${f.responderPort} (${round3(latencyMs)} ms)`,
         firstTs, cs, req.clientIp,
         { status: status, method: req.method, path: req.path, latency_ms: round3(latencyMs), trace_id: req.traceId ?? null });
     }
+  }
+
+  /**
+   * A response with no request waiting for it: its request was not seen (sent before the capture
+   * began, or its head was lost), or the target answered none (a 408 before closing an idle
+   * connection). Its status counts as any other's, as the load balancer's HTTPCode_Target_*
+   * metrics count every answer; it has no latency, method or path, and its 5xx event says the
+   * request was not seen. On a health-check connection it is left out, as every answer there is.
+   */
+  #onOrphanResponse(cs: ConnectionState, status: number, firstTs: number): void {
+    this.#c.orphanResponses++;
+    if (cs.httpHealthCheck) return;
+    this.#countStatus(cs, status);
+    if (status < 500 || status >= 600) return;
+    const f = cs.facts;
+    this.#emit(EventType.APP_ERROR, `http_${status}`,
+      `HTTP ${status} to a request not seen (sent before the capture began, lost, or not HTTP): ${f.originatorIp}:${f.originatorPort} -> ${f.responderIp}:${f.responderPort}`,
+      firstTs, cs, cs.proxy?.srcIp,
+      { status: status, method: null, path: null, latency_ms: null, trace_id: null, request_seen: false });
+  }
+
+  /**
+   * The target's first bytes on a connection whose client did not speak HTTP (another protocol, a
+   * TLS ClientHello, an HTTP/2 preface) or had said nothing yet: when they are an HTTP/1.x status
+   * line, the target answered in HTTP all the same (a 400 to a scanner's bytes or to a TLS
+   * ClientHello on a plain HTTP port, a 408 to a connection that sent nothing): its status counts
+   * as a response whose request was not seen. Its stream is not followed further.
+   */
+  #firstAnswer(cs: ConnectionState, buf: Uint8Array, off: number, cap: number, ts: number): void {
+    if (!isStatusLineStart(buf, off, cap)) return;
+    // A connection picked up midstream reads these bytes as its first HTTP response (#data, #midstream).
+    if (cs.phase === Phase.PRELUDE && cs.preLen === 0 && !cs.serverFirst && cs.facts.midstream) return;
+    const status = ((buf[off + 9] as number) - 0x30) * 100 + ((buf[off + 10] as number) - 0x30) * 10 + ((buf[off + 11] as number) - 0x30);
+    this.#onOrphanResponse(cs, status, ts);
+  }
+
+  /** A response's status in the counters (by class, 4xx and 5xx by code, per target); its target's counters. */
+  #countStatus(cs: ConnectionState, status: number): TargetCounters | undefined {
+    const c = this.#c;
+    c.httpResponses++;
+    const cls = Math.floor(status / 100);
+    if (cls >= 1 && cls <= 5) c.statusClasses[cls] = (c.statusClasses[cls] ?? 0) + 1;
+    const t = this.#byTarget.of(this.#binding(cs));
+    if (t !== undefined) {
+      if (cls === 4) t.http4xx++;
+      else if (cls === 5) t.http5xx++;
+    }
+    if (cls === 4) bump(c.status4xx, status);
+    else if (cls === 5) bump(c.status5xx, status);
+    return t;
   }
 
   #closePending(cs: ConnectionState, how: ConnEnd, ts: number): void {

@@ -18,7 +18,11 @@ export interface TcpConnection {
   readonly respIp6: Uint8Array;
   readonly origPort: number;
   readonly respPort: number;
-  /** True when the originator is known from its SYN (false: guessed from ports). */
+  /**
+   * True when the connection was seen from its start: its first packet was a SYN or a SYN-ACK, so
+   * the originator is known. False: picked up midstream (the capture began after its handshake,
+   * or it left the table and came back), the originator guessed from ports.
+   */
   readonly synSeen: boolean;
   /** True when the originator is this instance (an outgoing connection). */
   readonly localIsOriginator: boolean;

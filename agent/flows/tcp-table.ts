@@ -207,7 +207,7 @@ export class FlowTable {
     let senderIsOrig: boolean;
     if ((flags & SYN) !== 0) {
       senderIsOrig = (flags & ACK) === 0;
-      c.synSeen = senderIsOrig;
+      c.synSeen = true;
     } else {
       senderIsOrig = looksLikeClientPort(v.srcPort, v.dstPort);
       c.synSeen = false;

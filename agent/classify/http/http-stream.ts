@@ -106,6 +106,9 @@ export class HttpStream<T> {
   /** Bytes of buffer this stream holds: only while a head that spans segments is incomplete. */
   get heldBytes(): number { return this.#head?.buf.length ?? 0; }
 
+  /** Pass over bytes until a segment starts a message (a direction picked up midstream). */
+  resync(): void { this.#mode = Mode.RESYNC; this.#len = 0; this.#releaseHead(); }
+
   /** Stop following messages (e.g. the other direction switched protocols). */
   setOpaque(): void { this.#mode = Mode.OPAQUE; this.#len = 0; this.#releaseHead(); }
 

@@ -48,6 +48,16 @@ export function looksLikeTlsHandshake(buf: Uint8Array, off: number, length: numb
   return true;
 }
 
+/**
+ * True when the bytes begin a handshake record (SSL 3.0 to TLS 1.3 framing) whose first message
+ * is a ClientHello: stricter than looksLikeTlsHandshake, for bytes that need not start a
+ * connection (one picked up midstream, where a handshake record may be a renegotiation's).
+ */
+export function isClientHelloStart(buf: Uint8Array, off: number, length: number): boolean {
+  if (boundedEnd(buf, off, length) - off < 6) return false;
+  return buf[off] === TlsContentType.HANDSHAKE && buf[off + 1] === 3 && (buf[off + 2] ?? 9) <= 4 && buf[off + 5] === 1;
+}
+
 export const TlsVersionName: Readonly<Record<number, string>> = {
   0x0300: 'SSLv3', 0x0301: 'TLSv1.0', 0x0302: 'TLSv1.1', 0x0303: 'TLSv1.2', 0x0304: 'TLSv1.3',
 };
