@@ -26,7 +26,7 @@ import { EMPTY_LB_KNOWLEDGE, type LbBinding, type LbKnowledge } from './lb-knowl
 import { ByTarget, IntervalStat, type IntervalStatSet, type TargetCounters } from './target-stats.js';
 import { findTraceRoot, TraceRepeatDetector, TtlLoopDetector } from './loops/loop-detector.js';
 import { detectProxyHeader, parseProxyHeader, type ProxyHeader } from './proxy-protocol/proxy-parser.js';
-import { isClientHelloStart, parseClientHelloBody, TlsAlertLevel, TlsAlertName, TlsContentType, looksLikeTlsHandshake } from './tls/tls-parser.js';
+import { isClientHelloStart, isTlsRecordStart, parseClientHelloBody, TlsAlertLevel, TlsAlertName, TlsContentType, looksLikeTlsHandshake } from './tls/tls-parser.js';
 import { TlsStream } from './tls/tls-stream.js';
 
 export type ClassifierOptions = Readonly<{
@@ -374,7 +374,8 @@ export class TrafficClassifier {
    *   from this segment on; the other direction passes over bytes until one starts a message;
    * - a ClientHello, a proxy protocol header or an HTTP/2 preface from the client means the
    *   capture began between the handshake and the first bytes: read as from the start;
-   * - anything else (body bytes, TLS records, another protocol) is passed over.
+   * - a TLS record from the client makes it an HTTPS connection whose handshake was missed;
+   * - anything else (body bytes, another protocol) is passed over.
    */
   #midstream(cs: ConnectionState, fromOriginator: boolean, buf: Uint8Array, off: number, cap: number, len: number, ts: number): void {
     if (!fromOriginator) {
@@ -394,6 +395,13 @@ export class TrafficClassifier {
     if (isClientHelloStart(buf, off, cap) || proxy === 'v1' || proxy === 'v2' || matchHttp2Preface(buf, off, cap) === 'yes') {
       cs.phase = Phase.PRELUDE;
       this.#prelude(cs, buf, off, cap, len, ts);
+    } else if (isTlsRecordStart(buf, off, cap)) {
+      // TLS whose handshake went by before the capture: an HTTPS connection, its records not
+      // walked (the target's segments need not start at a record boundary).
+      cs.proxyDone = true;
+      cs.phase = Phase.TLS;
+      this.#c.httpsConnections++;
+      this.#countClientOnce(cs);
     }
   }
 

@@ -58,6 +58,18 @@ export function isClientHelloStart(buf: Uint8Array, off: number, length: number)
   return buf[off] === TlsContentType.HANDSHAKE && buf[off + 1] === 3 && (buf[off + 2] ?? 9) <= 4 && buf[off + 5] === 1;
 }
 
+/**
+ * True when the bytes begin with a plausible TLS record header: content type 20-23 (change cipher
+ * spec, alert, handshake, application data), version 3.0-3.4, a length of 1 to 2^14 + 2048. For a
+ * connection picked up midstream, whose segments start at a record boundary only sometimes.
+ */
+export function isTlsRecordStart(buf: Uint8Array, off: number, length: number): boolean {
+  if (boundedEnd(buf, off, length) - off < 5) return false;
+  const type = buf[off] ?? 0;
+  const len = ((buf[off + 3] ?? 0) << 8) | (buf[off + 4] ?? 0);
+  return type >= 20 && type <= 23 && buf[off + 1] === 3 && (buf[off + 2] ?? 9) <= 4 && len >= 1 && len <= 16384 + 2048;
+}
+
 export const TlsVersionName: Readonly<Record<number, string>> = {
   0x0300: 'SSLv3', 0x0301: 'TLSv1.0', 0x0302: 'TLSv1.1', 0x0303: 'TLSv1.2', 0x0304: 'TLSv1.3',
 };

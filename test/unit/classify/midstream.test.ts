@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { TrafficClassifier } from '../../../agent/classify/traffic-classifier.js';
 import { ConnEnd, Phase, type ConnFacts } from '../../../agent/classify/connection-state.js';
 import { isRequestLine, isStatusLineStart } from '../../../agent/classify/http/http-parser.js';
-import { isClientHelloStart } from '../../../agent/classify/tls/tls-parser.js';
+import { isClientHelloStart, isTlsRecordStart } from '../../../agent/classify/tls/tls-parser.js';
 import { staticLbKnowledge, type LbKnowledge } from '../../../agent/classify/lb-knowledge.js';
 import type { AnalyzerEvent } from '../../../agent/events/schema.js';
 import { clientHelloRecord, SegmentScript, tlsRecord } from './bytes.js';
@@ -56,6 +56,15 @@ describe('the byte checks for bytes that need not start a message', () => {
     const data = tlsRecord(23, Buffer.alloc(40, 1));
     assert.equal(isClientHelloStart(data, 0, data.length), false, 'application data');
   });
+
+  it('isTlsRecordStart: a plausible record header of any content type', () => {
+    for (const type of [20, 21, 22, 23]) assert.equal(isTlsRecordStart(tlsRecord(type, Buffer.alloc(8)), 0, 13), true, `type ${type}`);
+    const header = (b: number[]): Buffer => Buffer.from(b);
+    for (const [b, why] of [[[24, 3, 3, 0, 8], 'type 24'], [[23, 2, 3, 0, 8], 'major 2'], [[23, 3, 5, 0, 8], 'minor 5'],
+      [[23, 3, 3, 0, 0], 'empty'], [[23, 3, 3, 0x48, 1], 'over 2^14 + 2048'], [[23, 3, 3, 0], 'four bytes']] as Array<[number[], string]>) {
+      assert.equal(isTlsRecordStart(header(b), 0, b.length), false, why);
+    }
+  });
 });
 
 describe('a connection picked up midstream', () => {
@@ -97,15 +106,32 @@ describe('a connection picked up midstream', () => {
     assert.equal(c.snapshot().tls.clientHellosParsed, 1);
   });
 
-  it('of another protocol or of TLS records is passed over, counted as nothing', () => {
+  it('whose client sends TLS records is an HTTPS connection whose handshake was missed; its records are not walked', () => {
     const { c, s, cs } = setup(true);
+    c.onPayload(cs, false, s.seg(false, Buffer.alloc(700, 0x41)));
+    c.onPayload(cs, true, s.seg(true, tlsRecord(23, Buffer.alloc(100, 1))));
+    assert.equal(cs.phase, Phase.TLS);
     for (let i = 0; i < 20; i++) {
+      c.onPayload(cs, false, s.seg(false, Buffer.alloc(300, i)));
       c.onPayload(cs, true, s.seg(true, tlsRecord(23, Buffer.alloc(100, i))));
-      c.onPayload(cs, false, s.seg(false, tlsRecord(23, Buffer.alloc(300, i))));
     }
     c.onClose(cs, ConnEnd.FIN_BY_ORIGINATOR, true, s.ts);
     const snap = c.snapshot();
-    assert.deepEqual([snap.http.requests, snap.http.responses, snap.http.malformedStartLines, snap.otherProtocolConnections, snap.tls.malformed], [0, 0, 0, 0, 0]);
+    assert.deepEqual([snap.tls.httpsConnections, snap.tls.clientHellosParsed, snap.tls.malformed, snap.tls.incompleteHandshakes], [1, 0, 0, 0]);
+    assert.deepEqual([snap.http.requests, snap.http.responses, snap.otherProtocolConnections], [0, 0, 0]);
+    assert.deepEqual(snap.topClients.map((t) => t.key), [LB_IP]);
+  });
+
+  it('of another protocol is passed over, counted as nothing', () => {
+    const { c, s, cs } = setup(true);
+    for (let i = 0; i < 20; i++) {
+      c.onPayload(cs, true, s.seg(true, `*2\r\n$3\r\nGET\r\n$4\r\nk${i}\r\n`));
+      c.onPayload(cs, false, s.seg(false, `$5\r\nvalue\r\n`));
+    }
+    assert.equal(cs.phase, Phase.MIDSTREAM);
+    c.onClose(cs, ConnEnd.FIN_BY_ORIGINATOR, true, s.ts);
+    const snap = c.snapshot();
+    assert.deepEqual([snap.http.requests, snap.http.responses, snap.http.malformedStartLines, snap.otherProtocolConnections, snap.tls.httpsConnections], [0, 0, 0, 0, 0]);
   });
 
   it('seen from its start, a server that speaks first still makes the connection another protocol', () => {
