@@ -212,6 +212,7 @@ export function summaryTable(s: Summary): string {
     ]),
     ...section('HTTP errors', [
       ['status classes', http['status_classes']], ['4xx', http['4xx']], ['5xx', http['5xx']],
+      ['answers, request not seen', http['orphan_responses']],
       ['closed before response', http['target_closed_before_response']], ['reset before response', http['target_reset_before_response']],
       ['latency ms', http['latency_ms']], ['heads over 64 KB', http['heads_too_large']],
     ]),
