@@ -791,7 +791,9 @@ export class TrafficClassifier {
    * began, or its head was lost), or the target answered none (a 408 before closing an idle
    * connection). Its status counts as any other's, as the load balancer's HTTPCode_Target_*
    * metrics count every answer; it has no latency, method or path, and its 5xx event says the
-   * request was not seen. On a health-check connection it is left out, as every answer there is.
+   * request was not seen. Its client is the proxy header's, or the originator unless that is a
+   * load balancer or a trusted proxy (whose connections carry many clients). On a health-check
+   * connection it is left out, as every answer there is.
    */
   #onOrphanResponse(cs: ConnectionState, status: number, firstTs: number): void {
     this.#c.orphanResponses++;
@@ -799,9 +801,10 @@ export class TrafficClassifier {
     this.#countStatus(cs, status);
     if (status < 500 || status >= 600) return;
     const f = cs.facts;
+    const client = cs.proxy?.srcIp ?? (this.#isTrusted(f.originatorIp) ? undefined : f.originatorIp);
     this.#emit(EventType.APP_ERROR, `http_${status}`,
       `HTTP ${status} to a request not seen (sent before the capture began, lost, or not HTTP): ${f.originatorIp}:${f.originatorPort} -> ${f.responderIp}:${f.responderPort}`,
-      firstTs, cs, cs.proxy?.srcIp,
+      firstTs, cs, client,
       { status: status, method: null, path: null, latency_ms: null, trace_id: null, request_seen: false });
   }
 

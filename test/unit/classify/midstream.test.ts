@@ -89,6 +89,9 @@ describe('a connection picked up midstream', () => {
     assert.deepEqual([e.type, e.reason, e['status'], e['method'], e['path'], e['latency_ms'], e['request_seen']], ['APP_ERROR', 'http_503', 503, null, null, null, false]);
     assert.equal(e.client_ip, undefined, 'an ALB connection carries many clients: none is claimed');
     assert.match(e.message, /HTTP 503 to a request not seen/);
+    const direct = setup(true, staticLbKnowledge({}));
+    direct.c.onPayload(direct.cs, false, direct.s.seg(false, 'HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n'));
+    assert.equal(direct.events[0]?.client_ip, LB_IP, 'a client that is not a known load balancer is the client');
   });
 
   it('that begins with a request line is HTTP at once, the answer paired with it', () => {
