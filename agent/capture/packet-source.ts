@@ -12,6 +12,11 @@ export const LinkType = {
   LINUX_SLL2: 276,
   /** Some platforms give raw IP as 12 or 14; libpcap maps them to 101 on Linux. */
   RAW_ALT: 12,
+  /** OpenBSD's loopback: DLT_NULL's 4-byte address family, in network byte order. */
+  LOOP: 108,
+  /** Raw IPv4 and raw IPv6 (LINKTYPE_IPV4, LINKTYPE_IPV6), as some capture files carry them. */
+  IPV4: 228,
+  IPV6: 229,
 } as const;
 export type LinkType = (typeof LinkType)[keyof typeof LinkType];
 

@@ -72,6 +72,8 @@ export function decodeFrame(view: PacketView, linkType: number, buf: Buffer, cap
     case LinkType.RAW:
     case LinkType.RAW_ALT:
     case 14:
+    case LinkType.IPV4:
+    case LinkType.IPV6:
       return decodeIpByVersion(view, buf, o, end, stats);
     case LinkType.LINUX_SLL: {
       // 16-byte header, protocol (ethertype) at 14.
@@ -83,7 +85,8 @@ export function decodeFrame(view: PacketView, linkType: number, buf: Buffer, cap
       if (len < 20) return malformed(stats, Malformed.truncated_link);
       return decodeEtherType(view, buf, u16(buf, o), o + 20, end, stats);
     }
-    case LinkType.NULL: {
+    case LinkType.NULL:
+    case LinkType.LOOP: {
       // 4-byte address family in host byte order of the capturing machine.
       if (len < 4) return malformed(stats, Malformed.truncated_link);
       const le = (buf[o] as number) | ((buf[o + 1] as number) << 8);

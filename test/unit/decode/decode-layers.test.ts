@@ -144,6 +144,8 @@ describe('decode: link layer', () => {
       ['LINUX_SLL2', LinkType.LINUX_SLL2, sll2(ip4)],
       ['NULL little-endian', LinkType.NULL, nullLoop(ip4)],
       ['NULL big-endian', LinkType.NULL, nullLoop(ip4, true)],
+      ['LOOP (OpenBSD)', LinkType.LOOP, nullLoop(ip4, true)],
+      ['IPV4 228', LinkType.IPV4, ip4],
     ];
     for (const [name, link, frame] of cases) {
       // Act
@@ -156,10 +158,19 @@ describe('decode: link layer', () => {
     }
   });
 
+  test('raw IPv6 (LINKTYPE_IPV6, 229) decodes as raw IP does', () => {
+    const frame = ipTcp({ ...V6, sport: 40000, dport: 443, flags: 'S' });
+    const { view, status } = run(frame, LinkType.IPV6);
+    assert.equal(status, DecodeStatus.OK);
+    assert.equal(srcIpString(view), 'fd00:18::1');
+    assert.deepEqual([view.dstPort, view.ipOffset], [443, 0]);
+  });
+
   test('empty input is malformed for every link type', () => {
     for (const [link, reason] of [
       [LinkType.ETHERNET, 'truncated_link'], [LinkType.LINUX_SLL, 'truncated_link'], [LinkType.LINUX_SLL2, 'truncated_link'],
-      [LinkType.NULL, 'truncated_link'], [LinkType.RAW, 'truncated_ip'], [12, 'truncated_ip'], [14, 'truncated_ip'],
+      [LinkType.NULL, 'truncated_link'], [LinkType.LOOP, 'truncated_link'], [LinkType.RAW, 'truncated_ip'], [12, 'truncated_ip'], [14, 'truncated_ip'],
+      [LinkType.IPV4, 'truncated_ip'], [LinkType.IPV6, 'truncated_ip'],
     ] as const) {
       expectMalformed(Buffer.alloc(0), reason, link);
     }
