@@ -217,6 +217,8 @@ export class TrafficClassifier {
       }
     }
     cs.setNextSeq(fromOriginator, seq + v.payloadLen);
+    // No byte seen yet of a connection whose handshake was not: read from its next message start (#midstream).
+    if (cs.phase === Phase.PRELUDE && cs.preLen === 0 && !cs.serverFirst && cs.facts.midstream) cs.phase = Phase.MIDSTREAM;
     if (!fromOriginator && !cs.s2cData && cs.phase !== Phase.HTTP && cs.phase !== Phase.MIDSTREAM) this.#firstAnswer(cs, v.buf, off, cap, v.tsMicros);
     cs.markData(fromOriginator);
     this.#data(cs, fromOriginator, v.buf, off, cap, len, v.tsMicros);
@@ -322,10 +324,7 @@ export class TrafficClassifier {
   #data(cs: ConnectionState, fromOriginator: boolean, buf: Uint8Array, off: number, cap: number, len: number, ts: number): void {
     switch (cs.phase) {
       case Phase.PRELUDE:
-        if (cs.preLen === 0 && !cs.serverFirst && cs.facts.midstream) {
-          cs.phase = Phase.MIDSTREAM;
-          this.#midstream(cs, fromOriginator, buf, off, cap, len, ts);
-        } else if (fromOriginator) this.#prelude(cs, buf, off, cap, len, ts);
+        if (fromOriginator) this.#prelude(cs, buf, off, cap, len, ts);
         else if (cs.preLen === 0) cs.serverFirst = true;
         return;
       case Phase.MIDSTREAM:
@@ -817,8 +816,6 @@ export class TrafficClassifier {
    */
   #firstAnswer(cs: ConnectionState, buf: Uint8Array, off: number, cap: number, ts: number): void {
     if (!isStatusLineStart(buf, off, cap)) return;
-    // A connection picked up midstream reads these bytes as its first HTTP response (#data, #midstream).
-    if (cs.phase === Phase.PRELUDE && cs.preLen === 0 && !cs.serverFirst && cs.facts.midstream) return;
     const status = ((buf[off + 9] as number) - 0x30) * 100 + ((buf[off + 10] as number) - 0x30) * 10 + ((buf[off + 11] as number) - 0x30);
     this.#onOrphanResponse(cs, status, ts);
   }

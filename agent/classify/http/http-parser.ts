@@ -157,7 +157,8 @@ const REQUEST_LINE_MAX = 8192;
 /**
  * True when buf[off, off + length) begins with a whole HTTP/1.x request line: a method as
  * looksLikeRequestStart takes it, a space, a target without spaces or control bytes, a space and
- * "HTTP/1.", its digit, then CRLF (or a bare LF), all within REQUEST_LINE_MAX bytes. For bytes
+ * the version the head scanners take (HTTP/1.0 or 1.1), then CRLF (or a bare LF), all within
+ * REQUEST_LINE_MAX bytes. For bytes
  * that need not start a message (a connection picked up midstream, whose segment may be the
  * middle of a body), where "looks like a method" is too weak.
  */
@@ -168,25 +169,20 @@ export function isRequestLine(buf: Uint8Array, off: number, length: number): boo
   while (i < end && buf[i] !== SP) i++;
   const target = ++i;
   while (i < end && (buf[i] ?? 0) > SP && buf[i] !== 0x7f) i++;
-  if (i === target || i + 9 > end || buf[i] !== SP) return false;
-  i++;
-  for (let k = 0; k < HTTP_SLASH.length; k++) if (buf[i + k] !== HTTP_SLASH[k]) return false;
-  i += HTTP_SLASH.length;
-  if (buf[i] !== 0x31 || buf[i + 1] !== 0x2e || !isAsciiDigit(buf[i + 2] ?? 0)) return false;
-  i += 3;
+  if (i === target || i + 9 >= end || buf[i] !== SP || parseVersion(buf, i + 1, i + 9) === undefined) return false;
+  i += 9;
   return buf[i] === LF || (buf[i] === CR && i + 1 < end && buf[i + 1] === LF);
 }
 
 const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
 
 /**
- * True when the bytes begin with an HTTP/1.x status line's first twelve: "HTTP/1.", a digit, a
- * space and a three-digit status. For bytes that need not start a message (see isRequestLine).
+ * True when the bytes begin with a status line's first twelve: the version the head scanners take
+ * (HTTP/1.0 or 1.1), a space and a three-digit status. For bytes that need not start a message
+ * (see isRequestLine).
  */
 export function isStatusLineStart(buf: Uint8Array, off: number, length: number): boolean {
-  if (boundedEnd(buf, off, length) - off < 12) return false;
-  for (let k = 0; k < HTTP_SLASH.length; k++) if (buf[off + k] !== HTTP_SLASH[k]) return false;
-  if (buf[off + 5] !== 0x31 || buf[off + 6] !== 0x2e || !isAsciiDigit(buf[off + 7] ?? 0) || buf[off + 8] !== SP) return false;
+  if (boundedEnd(buf, off, length) - off < 12 || parseVersion(buf, off, off + 8) === undefined || buf[off + 8] !== SP) return false;
   return isAsciiDigit(buf[off + 9] ?? 0) && isAsciiDigit(buf[off + 10] ?? 0) && isAsciiDigit(buf[off + 11] ?? 0);
 }
 
