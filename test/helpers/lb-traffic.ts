@@ -83,11 +83,7 @@ export function generateLbTraffic(path: string, packets: number, opts: LbTraffic
         emit(c.seg(false, last ? 'PA' : 'A', piece));
         // Now and then the first segment is lost past the capture point and sent again: the
         // same bytes at the same sequence number, after which the answer goes on where it was.
-        if (n === 0 && r % 97 === 0) {
-          const after = c.sseq;
-          emit(c.seg(false, last ? 'PA' : 'A', piece, { seq }));
-          c.sseq = after;
-        }
+        if (n === 0 && r % 97 === 0) emit(c.resend(false, last ? 'PA' : 'A', piece, seq));
         if (n % 2 === 1 || last) emit(c.seg(true, 'A'));
       }
     } else {

@@ -21,6 +21,14 @@ export function run(cmd: string, args: readonly string[], opts: { allowFail?: bo
   }
 }
 
+/** The first of `tools` that is not on the PATH, said as why a test is skipped; undefined when all are. */
+export function missingTools(tools: readonly string[]): string | undefined {
+  for (const tool of tools) {
+    try { execFileSync('which', [tool], { stdio: 'ignore' }); } catch { return `${tool} is not installed (scripts/setup.sh --test installs it)`; }
+  }
+  return undefined;
+}
+
 /** Why network tests cannot run here, or undefined when they can. */
 export function netnsUnavailableReason(): string | undefined {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'network namespace tests need root';

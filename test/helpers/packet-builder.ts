@@ -196,6 +196,17 @@ export class TcpConversation {
     return tcp(spec);
   }
 
+  /**
+   * The same bytes again at sequence number `seq` (a retransmission), leaving the conversation's
+   * sequence numbers where they are: seg() with an explicit seq still advances them by the payload.
+   */
+  resend(fromClient: boolean, flags: string, payload: Uint8Array | string, seq: number): Buffer {
+    const next = fromClient ? this.cseq : this.sseq;
+    const b = this.seg(fromClient, flags, payload, { seq });
+    if (fromClient) this.cseq = next; else this.sseq = next;
+    return b;
+  }
+
   handshake(): Buffer[] {
     return [this.seg(true, 'S'), this.seg(false, 'SA'), this.seg(true, 'A')];
   }

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { buildBpfFilter } from '../../../agent/capture/bpf-filter.js';
 import { generateLbTraffic } from '../../helpers/lb-traffic.js';
-import { netnsUnavailableReason, run, TestNetwork, waitFor } from '../../helpers/netns.js';
+import { missingTools, netnsUnavailableReason, run, TestNetwork, waitFor } from '../../helpers/netns.js';
 
 const MAIN = fileURLToPath(new URL('../../../agent/main.js', import.meta.url));
 const PACKETS = 20_000;
@@ -25,15 +25,6 @@ const PEER_IF = 'lbkf-p';
 
 type Json = Record<string, Record<string, unknown>>;
 
-function missingTool(): string | undefined {
-  const why = netnsUnavailableReason();
-  if (why !== undefined) return why;
-  for (const tool of ['tcpreplay', 'tcpdump']) {
-    if (spawnSync(tool, ['--version']).error !== undefined) return `${tool} is not installed: scripts/setup.sh --test installs it`;
-  }
-  return undefined;
-}
-
 function finalSummary(stdout: string): Json {
   const line = stdout.split('\n').find((l) => l.startsWith('{"summary":"final"'));
   assert.ok(line !== undefined, `no final summary in: ${stdout.slice(-500)}`);
@@ -41,7 +32,7 @@ function finalSummary(stdout: string): Json {
 }
 
 describe('Kernel filter on a live capture', { timeout: 120_000 }, () => {
-  const skip = missingTool();
+  const skip = netnsUnavailableReason() ?? missingTools(['tcpreplay', 'tcpdump']);
   const net = new TestNetwork();
   let dir = '';
   let file = '';

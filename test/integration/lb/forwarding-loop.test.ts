@@ -9,14 +9,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { staticLbKnowledge } from '../../../agent/classify/lb-knowledge.js';
 import { Haproxy, haproxyUnavailableReason } from '../../helpers/haproxy.js';
-import { netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
+import { missingTools, netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
 import { analyzePcap, type Analysis } from './analyze.js';
 
 const NS_LB = 'lblb-lp';
@@ -28,13 +28,7 @@ const CLIENT = '198.18.53.2';
 /** The target forwards while X-Forwarded-For has fewer entries than this: 4 passes. */
 const MAX_XFF = 7;
 
-function toolMissing(tools: string[]): string | undefined {
-  for (const t of tools) {
-    try { execFileSync('which', [t], { stdio: 'ignore' }); } catch { return `${t} is not installed (scripts/setup.sh --test)`; }
-  }
-  return undefined;
-}
-const skipReason = netnsUnavailableReason() ?? haproxyUnavailableReason() ?? toolMissing(['tcpdump', 'curl']);
+const skipReason = netnsUnavailableReason() ?? haproxyUnavailableReason() ?? missingTools(['tcpdump', 'curl']);
 
 let net: TestNetwork | undefined;
 let haproxy: Haproxy | undefined;

@@ -9,13 +9,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { staticLbKnowledge } from '../../../agent/classify/lb-knowledge.js';
 import { ipTcp, TcpConversation, udp } from '../../helpers/packet-builder.js';
-import { netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
+import { missingTools, netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
 import { writePcap, type Frame } from '../../helpers/pcap-writer.js';
 import { geneve, gwlbOptions } from '../../unit/classify/bytes.js';
 import { analyzePcap, type Analysis } from './analyze.js';
@@ -24,13 +24,7 @@ const NS = 'lblb-gw';
 const TARGET = '198.18.54.2';
 const PEER = '198.18.54.1';
 
-function toolMissing(tools: string[]): string | undefined {
-  for (const t of tools) {
-    try { execFileSync('which', [t], { stdio: 'ignore' }); } catch { return `${t} is not installed (scripts/setup.sh --test)`; }
-  }
-  return undefined;
-}
-const skipReason = netnsUnavailableReason() ?? toolMissing(['tcpdump', 'tcpreplay']);
+const skipReason = netnsUnavailableReason() ?? missingTools(['tcpdump', 'tcpreplay']);
 
 /** The inner conversation a GWLB hands this appliance: client 10.1.0.5 → server 10.2.0.9:80. */
 function innerPackets(): Buffer[] {

@@ -19,7 +19,7 @@ import { staticLbKnowledge } from '../../../agent/classify/lb-knowledge.js';
 import type { AnalyzerEvent } from '../../../agent/events/schema.js';
 import { Haproxy, haproxyUnavailableReason } from '../../helpers/haproxy.js';
 import { analyzePcap } from './analyze.js';
-import { netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
+import { missingTools, netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
 
 const NS_LB = 'lblb-lb';
 const NS_CL = 'lblb-cl';
@@ -29,14 +29,7 @@ const LB_FRONT = '198.18.51.1';
 const CLIENT = '198.18.51.2';
 const SNAPLEN = 512;
 
-const skipReason = netnsUnavailableReason() ?? haproxyUnavailableReason() ?? toolMissing(['tcpdump', 'tshark', 'curl']);
-
-function toolMissing(tools: string[]): string | undefined {
-  for (const t of tools) {
-    try { execFileSync('which', [t], { stdio: 'ignore' }); } catch { return `${t} is not installed (scripts/setup.sh --test)`; }
-  }
-  return undefined;
-}
+const skipReason = netnsUnavailableReason() ?? haproxyUnavailableReason() ?? missingTools(['tcpdump', 'tshark', 'curl']);
 
 /** What each target saw, the oracle for health-check counts. */
 const seen = { appHealth: 0, clbHealth: 0, slowHealth: 0, nlbLocal: 0, nlbRequests: 0, resets: 0, closes: 0 };

@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { staticLbKnowledge } from '../../../agent/classify/lb-knowledge.js';
-import { netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
+import { missingTools, netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
 import { analyzePcap } from './analyze.js';
 
 const NS = 'lblb-md';
@@ -29,13 +29,7 @@ const TARGET = '198.18.57.2';
 const PEER = '198.18.57.1';
 const PORT = 8080;
 
-function toolMissing(tools: string[]): string | undefined {
-  for (const t of tools) {
-    if (spawnSync('which', [t]).status !== 0) return `${t} is not installed (scripts/setup.sh --test)`;
-  }
-  return undefined;
-}
-const skipReason = netnsUnavailableReason() ?? toolMissing(['tcpdump', 'tshark', 'editcap', 'curl', 'openssl']);
+const skipReason = netnsUnavailableReason() ?? missingTools(['tcpdump', 'tshark', 'editcap', 'curl', 'openssl']);
 
 let net: TestNetwork | undefined;
 let server: Server | undefined;

@@ -13,20 +13,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { staticLbKnowledge } from '../../../agent/classify/lb-knowledge.js';
-import { netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
+import { missingTools, netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
 import { analyzePcap, type Analysis } from './analyze.js';
 
 const NS = 'lblb-tl';
 const TARGET = '198.18.55.2';
 const PEER = '198.18.55.1';
 
-function toolMissing(tools: string[]): string | undefined {
-  for (const t of tools) {
-    try { execFileSync('which', [t], { stdio: 'ignore' }); } catch { return `${t} is not installed (scripts/setup.sh --test)`; }
-  }
-  return undefined;
-}
-const skipReason = netnsUnavailableReason() ?? toolMissing(['tcpdump', 'curl', 'openssl']);
+const skipReason = netnsUnavailableReason() ?? missingTools(['tcpdump', 'curl', 'openssl']);
 
 let net: TestNetwork | undefined;
 let server: Server | undefined;

@@ -3,20 +3,14 @@
  * and reading what it left behind: stdout, stderr, the local log and health.json.
  * Shared by the security tests, which judge the process from the outside.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const MAIN = fileURLToPath(new URL('../../../agent/main.js', import.meta.url));
 
-/** A tool the test needs, or the reason it is missing. */
-export function missingTools(tools: readonly string[]): string | undefined {
-  for (const tool of tools) {
-    if (spawnSync('which', [tool]).status !== 0) return `${tool} is not installed`;
-  }
-  return undefined;
-}
+export { missingTools } from '../../helpers/netns.js';
 
 export class AgentProcess {
   readonly proc: ChildProcess;

@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
+import { missingTools, netnsUnavailableReason, TestNetwork, waitFor } from '../../helpers/netns.js';
 
 const MAIN = fileURLToPath(new URL('../../../agent/main.js', import.meta.url));
 const TARGET = '198.18.41.1';
@@ -22,13 +22,6 @@ const NS = 'lbrt-tcp';
 const REQUESTS = 20;
 const RESETS = 5;
 const REFUSALS = 3;
-
-function missingTool(): string | undefined {
-  for (const tool of ['tcpdump', 'tshark', 'iptables', 'curl']) {
-    if (spawnSync('which', [tool]).status !== 0) return `${tool} is not installed`;
-  }
-  return undefined;
-}
 
 /** Run a client inside the namespace without blocking this process (the servers live here). */
 function inNs(args: string[]): Promise<number | null> {
@@ -45,7 +38,7 @@ function tshark(file: string, filter: string): number {
 }
 
 describe('real servers with loss, resets and refusals, checked against tshark', () => {
-  const skip = netnsUnavailableReason() ?? missingTool();
+  const skip = netnsUnavailableReason() ?? missingTools(['tcpdump', 'tshark', 'iptables', 'curl']);
   const net = new TestNetwork();
   let dir = '';
   let http: Server | undefined;
