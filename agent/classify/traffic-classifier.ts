@@ -217,7 +217,7 @@ export class TrafficClassifier {
       }
     }
     cs.setNextSeq(fromOriginator, seq + v.payloadLen);
-    // No byte seen yet of a connection whose handshake was not: read from its next message start (#midstream).
+    // A connection whose handshake went by before the capture, none of its bytes read yet: read from its next message start (#midstream).
     if (cs.phase === Phase.PRELUDE && cs.preLen === 0 && !cs.serverFirst && cs.facts.midstream) cs.phase = Phase.MIDSTREAM;
     if (!fromOriginator && !cs.s2cData && cs.phase !== Phase.HTTP && cs.phase !== Phase.MIDSTREAM) this.#firstAnswer(cs, v.buf, off, cap, v.tsMicros);
     cs.markData(fromOriginator);
